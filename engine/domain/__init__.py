@@ -1,0 +1,1 @@
+"""The domain: what the approval rules say, free of HTTP and SQL."""
