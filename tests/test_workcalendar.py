@@ -279,3 +279,16 @@ def test_unreadable_yaml_and_missing_directory(tmp_path: Path) -> None:
         WorkCalendar([tmp_path])
     with pytest.raises(HolidayDataError, match="does not exist"):
         WorkCalendar([tmp_path / "nope"])
+
+
+def test_subtract_working_time_mirrors_add_across_a_weekend() -> None:
+    from datetime import datetime, timezone
+
+    from engine.domain.workcalendar import SHANGHAI, WorkCalendar
+
+    cal = WorkCalendar()
+    # 24:00 on Monday 16 Nov 2026 (= 00:00 Tuesday); two working days earlier is 24:00 Thursday 12 Nov
+    due = datetime(2026, 11, 17, 0, 0, tzinfo=SHANGHAI)
+    warn = cal.subtract_working_time(due, 2)
+    assert warn == datetime(2026, 11, 13, 0, 0, tzinfo=SHANGHAI).astimezone(timezone.utc)
+    assert cal.add_working_time(warn, 2) == due.astimezone(timezone.utc)

@@ -470,6 +470,33 @@ class WorkCalendar:
             day += timedelta(days=1)
 
 
+    def subtract_working_time(self, instant: datetime, working_days: float) -> datetime:
+        """Move ``instant`` back by ``working_days`` of working time (the mirror of :meth:`add_working_time`).
+
+        Used for the yellow warning: the instant at which only ``warn_days`` working days remain before a due
+        date. Non-working days are skipped; returns UTC.
+        """
+        _require_aware(instant, "instant")
+        if working_days < 0:
+            raise ValueError(f"working_days must be >= 0, got {working_days}")
+        current = instant.astimezone(timezone.utc)
+        remaining = timedelta(seconds=working_days * _SECONDS_PER_DAY)
+        if not remaining:
+            return current
+        local = current.astimezone(SHANGHAI)
+        day = local.date()
+        if local.time() == local.time().min:  # exactly midnight: the time before it belongs to the previous day
+            day -= timedelta(days=1)
+        while True:
+            midnight = _local_midnight(day)
+            if self.is_working_day(day):
+                available = current - midnight
+                if remaining <= available:
+                    return current - remaining
+                remaining -= available
+            current = midnight
+            day -= timedelta(days=1)
+
 def _describe_years(years: Sequence[int]) -> str:
     """Compress ``2004, 2005, …, 2026`` into ``2004–2026`` so the warning stays readable."""
     runs: list[list[int]] = []

@@ -1,0 +1,236 @@
+"""The SpiffWorkflow adapter: build, step, inspect, save and restore workflows of one deployed definition.
+
+What this module adds to raw SpiffWorkflow, and why:
+
+- **Injected time for timers.** SpiffWorkflow's timer events read ``datetime.now()`` directly; we route that
+  through :func:`use_clock`, so a virtual clock drives timers in simulations and tests.
+- **Split persistence.** A workflow is saved as parts — the top workflow and one part per sub-workflow
+  (call activity instance) — without the process specs, which are stored once per definition. Completed
+  parts that were already saved are never serialised again, so a step's cost follows the work in progress,
+  not the project's history.
+- **Human tasks as plain views** (:class:`HumanTask`) with their lane, so the service layer never touches
+  SpiffWorkflow objects.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from hashlib import sha256
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock, SystemClock
+
+# -- injected time --------------------------------------------------------------------------------------------
+_current_clock: contextvars.ContextVar[Clock] = contextvars.ContextVar("gongai_clock", default=SystemClock())
+
+
+class _ClockedDatetime(datetime):
+    """``datetime`` whose ``now()`` asks the clock of the current engine operation."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        instant = _current_clock.get().now()
+        return instant.astimezone(tz) if tz is not None else instant.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+_spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def use_clock(clock: Clock) -> Iterator[None]:
+    """Run SpiffWorkflow code (timers) against ``clock``."""
+    token = _current_clock.set(clock)
+    try:
+        yield
+    finally:
+        _current_clock.reset(token)
+
+
+# -- views ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HumanTask:
+    """A ready user/manual task, as the service layer sees it."""
+
+    id: str
+    spec_id: str
+    name: str
+    lane: str | None
+    process_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkflowParts:
+    """A workflow's saved form: the top part, and sub-workflow parts by id (specs excluded)."""
+
+    top: dict[str, Any]
+    subprocesses: dict[str, dict[str, Any]]
+    completed: frozenset[str]
+
+
+_serializer = BpmnWorkflowSerializer()
+
+
+def _registry():
+    return _serializer.registry
+
+
+class ProcessRuntime:
+    """Runs workflows of one deployed definition (a top process and the processes it calls)."""
+
+    def __init__(self, top_spec, subprocess_specs: Mapping[str, Any], *, script_engine_factory: Callable[[], Any]) -> None:
+        self.top_spec = top_spec
+        self.subprocess_specs = dict(subprocess_specs)
+        self._script_engine_factory = script_engine_factory
+        self._spec_dict = _registry().convert(top_spec)
+        self._subprocess_spec_dicts = {name: _registry().convert(spec) for name, spec in self.subprocess_specs.items()}
+
+    # -- life cycle ---------------------------------------------------------------------------------------------
+    def new_workflow(self, data: Mapping[str, Any]) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(self.top_spec, self.subprocess_specs, script_engine=self._script_engine_factory())
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(dict(data))
+        return workflow
+
+    def advance(self, workflow: BpmnWorkflow, clock: Clock, *, did_complete_task: Callable[[Any], None] | None = None) -> None:
+        """Fire due timers and run every engine step (scripts, gateways, events) that can run now."""
+        with use_clock(clock):
+            workflow.refresh_timers()
+            workflow.do_engine_steps(did_complete_task=did_complete_task)
+            # a step may arm a timer that is already due (e.g. a deadline that passed while the clock was stopped)
+            for _ in range(20):
+                before = len(workflow.get_tasks(state=TaskState.READY))
+                workflow.refresh_timers()
+                workflow.do_engine_steps(did_complete_task=did_complete_task)
+                if len(workflow.get_tasks(state=TaskState.READY)) == before and not _has_ready_engine_task(workflow):
+                    break
+
+    def run_task(self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any], clock: Clock,
+                 *, did_complete_task: Callable[[Any], None] | None = None) -> None:
+        task = self.get_task(workflow, task_id)
+        task.data.update(dict(data))
+        with use_clock(clock):
+            task.run()
+        self.advance(workflow, clock, did_complete_task=did_complete_task)
+
+    def get_task(self, workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError):
+            task = None
+        if task is None:
+            raise KeyError(task_id)
+        return task
+
+    # -- inspection ---------------------------------------------------------------------------------------------
+    def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[HumanTask]:
+        tasks = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            tasks.append(HumanTask(
+                id=str(task.id), spec_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+                lane=getattr(spec, "lane", None), process_id=task.workflow.spec.name, data=task.data,
+            ))
+        return tasks
+
+    @staticmethod
+    def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
+        """The earliest armed timer of the workflow, so a worker can find due projects with one indexed query."""
+        earliest: datetime | None = None
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            if not isinstance(spec, CatchingEvent) or not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if not isinstance(value, str):
+                continue
+            try:
+                when = TimerEventDefinition.get_datetime(value)
+            except ValueError:
+                continue
+            if earliest is None or when < earliest:
+                earliest = when
+        return earliest
+
+    # -- persistence --------------------------------------------------------------------------------------------
+    def dump(self, workflow: BpmnWorkflow) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Serialise the parts that may have changed: the top workflow and every unfinished (or newly
+        finished) sub-workflow. Returns (top, {subprocess id: part})."""
+        registry = _registry()
+        saved: set[str] = getattr(workflow, "_gongai_saved_completed", set())
+        top = {
+            "data": registry.convert(registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "tasks": {str(k): registry.convert(v) for k, v in workflow.tasks.items()},
+            "root": str(workflow.task_tree.id),
+            "bpmn_events": registry.convert(workflow.bpmn_events),
+            "serializer_version": _serializer.VERSION,
+        }
+        parts: dict[str, dict[str, Any]] = {}
+        for sp_id, sub in workflow.subprocesses.items():
+            key = str(sp_id)
+            if key in saved:
+                continue
+            parts[key] = registry.convert(sub)
+            if sub.is_completed():
+                saved.add(key)
+        workflow._gongai_saved_completed = saved  # type: ignore[attr-defined]
+        return top, parts
+
+    def load(self, top: dict[str, Any], subprocesses: dict[str, dict[str, Any]]) -> BpmnWorkflow:
+        """Restore a workflow from fresh (just-decoded, unshared) part dicts, reusing the parsed specs.
+
+        Mirrors SpiffWorkflow's ``BpmnWorkflowConverter.from_dict`` but skips rebuilding the specs from
+        their serialised form on every load.
+        """
+        registry = _registry()
+        converter = _workflow_converter()
+        dct = dict(top)
+        dct.pop("serializer_version", None)
+        workflow = BpmnWorkflow(self.top_spec, self.subprocess_specs, deserializing=True)
+        workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        converter.set_default_attributes(workflow, dct)
+        converter.subprocesses_from_dict(dict(subprocesses), workflow)
+        workflow.bpmn_events = registry.restore(dct.pop("bpmn_events", []))
+        workflow.script_engine = self._script_engine_factory()
+        workflow._gongai_saved_completed = {  # type: ignore[attr-defined]
+            str(i) for i, sub in workflow.subprocesses.items() if sub.is_completed()
+        }
+        return workflow
+
+
+def _workflow_converter():
+    """SpiffWorkflow's converter object for BpmnWorkflow (its helpers restore tasks and sub-workflows)."""
+    return _registry().convert_from_dict["BpmnWorkflow"].args[0].__self__
+
+
+def _has_ready_engine_task(workflow: BpmnWorkflow) -> bool:
+    return any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY))
+
+
+def content_hash(files: Mapping[str, bytes]) -> str:
+    """A definition's version key: the hash of its files' names and bytes (versioned by content)."""
+    digest = sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(files[name])
+        digest.update(b"\0")
+    return digest.hexdigest()

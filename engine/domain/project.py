@@ -1,0 +1,79 @@
+"""A construction project (工程建设项目) as the engine knows it: what it is and who owns it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ProjectStatus = Literal["running", "completed", "stopped"]
+
+
+class UnitWork(BaseModel):
+    """单位工程: a building or structure that can be accepted on its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(min_length=1, max_length=100)
+    early_items: list[str] = Field(default_factory=list, description="matter ids accepted first (先行验收)")
+
+
+class ProjectFiling(BaseModel):
+    """What an owner files to start a project; validated against the catalogue by the service layer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    project_type: str
+    owner_id: str = Field(min_length=1, max_length=100)
+    owner_name: str | None = None
+    owner_credit_good: bool = True
+    location: str | None = Field(default=None, max_length=200)
+    investment_wan_yuan: float | None = Field(default=None, ge=0)
+    floor_area_m2: float | None = Field(default=None, ge=0)
+    include_planning: bool | None = None
+    include_registration: bool | None = None
+    unit_works: list[UnitWork] = Field(default_factory=lambda: [UnitWork(id="U1", name="1号单位工程")])
+
+    @field_validator("unit_works")
+    @classmethod
+    def _unique_units(cls, value: list[UnitWork]) -> list[UnitWork]:
+        ids = [u.id for u in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("unit work ids must be unique")
+        if not value:
+            raise ValueError("a project has at least one unit work (单位工程)")
+        return value
+
+
+class Project(BaseModel):
+    """A running or finished project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    filing: ProjectFiling
+    profile: str
+    definition_id: int
+    status: ProjectStatus = "running"
+    created_at: datetime
+    completed_at: datetime | None = None
+    result: str | None = None
+
+    @property
+    def project_type(self) -> str:
+        return self.filing.project_type
+
+    def to_summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.filing.name,
+            "project_type": self.project_type,
+            "owner_id": self.filing.owner_id,
+            "status": self.status,
+            "result": self.result,
+            "created_at": self.created_at.isoformat(),
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+        }

@@ -1,0 +1,171 @@
+"""Human tasks: who is responsible for them, and what a completion must contain.
+
+The BPMN models put every user task in a lane: 建设单位 (the owner), 综合窗口 (the one-stop window),
+审批部门 (the agency of the task's matter) or 牵头部门 (the stage's lead department). This module turns a
+lane plus the task's data into a responsible party, and validates a completion's payload for the task
+kinds the product models use (by BPMN id) — before SpiffWorkflow sees it, because SpiffWorkflow would
+accept anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Role = Literal["owner", "window", "agency", "lead", "system"]
+
+#: lane name in the models → responsible role (a modelling convention, see docs/authoring-models.md)
+LANE_ROLES: dict[str, Role] = {
+    "建设单位": "owner",
+    "综合窗口": "window",
+    "审批部门": "agency",
+    "牵头部门": "lead",
+}
+
+WINDOW_DEPARTMENT = "window"
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    role: Role
+    department: str | None  # None for the owner's tasks
+
+
+class PayloadError(ValueError):
+    """A completion payload that breaks the task's rules; the message names the field."""
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IntakePayload(_Payload):
+    """一窗受理 outcome: complete (受理), tolerance (容缺受理) or incomplete (一次性告知)."""
+
+    outcome: Literal["complete", "tolerance", "incomplete"]
+    missing: list[str] = Field(default_factory=list, description="material ids missing from the filing")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IntakePayload:
+        if self.outcome == "complete" and self.missing:
+            raise ValueError("outcome 'complete' cannot list missing materials")
+        if self.outcome != "complete" and not self.missing:
+            raise ValueError(f"outcome '{self.outcome}' must list the missing materials in 'missing'")
+        return self
+
+
+class CorrectionPayload(_Payload):
+    """补正: what the owner supplied."""
+
+    supplied: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class CommitmentPayload(_Payload):
+    """告知承诺书: the owner's signed commitment."""
+
+    signatory: str = Field(min_length=1)
+    accepted_terms: Literal[True]
+
+
+class ReviewPayload(_Payload):
+    """部门审查 decision."""
+
+    decision: Literal["approve", "refuse", "correction", "special"]
+    reason: str | None = None
+    items: list[str] = Field(default_factory=list, description="补正 items (every one, 一次性告知)")
+    procedure: str | None = Field(default=None, description="special procedure id (专家评审, 现场踏勘 …)")
+    certificate_no: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReviewPayload:
+        if self.decision == "refuse" and not (self.reason and self.reason.strip()):
+            raise ValueError("a refusal (不予许可) needs a 'reason'")
+        if self.decision == "correction" and not self.items:
+            raise ValueError("a correction request (补正) must list every item in 'items'")
+        if self.decision == "special" and not self.procedure:
+            raise ValueError("a special procedure (特别程序) needs 'procedure'")
+        return self
+
+
+class SpecialDonePayload(_Payload):
+    conclusion: str | None = None
+
+
+class IssuePayload(_Payload):
+    """综合出件 / 联合验收意见书 / 先行验收意见."""
+
+    certificate_no: str | None = None
+    opinion: str | None = None
+
+
+class SupplyPayload(_Payload):
+    """补齐容缺材料."""
+
+    documents: list[str] = Field(min_length=1)
+
+
+class PostCheckPayload(_Payload):
+    """核查 of a commitment."""
+
+    passed: bool
+    findings: str | None = None
+
+    @model_validator(mode="after")
+    def _reasons(self) -> PostCheckPayload:
+        if not self.passed and not (self.findings and self.findings.strip()):
+            raise ValueError("a failed post-check (核查不通过) needs 'findings'")
+        return self
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "Task_Intake": IntakePayload,
+    "Task_CorrectFiling": CorrectionPayload,
+    "Task_SignCommitment": CommitmentPayload,
+    "Task_Review": ReviewPayload,
+    "Task_ReviewSilent": ReviewPayload,
+    "Task_MatterCorrection": CorrectionPayload,
+    "Task_SpecialProcedure": SpecialDonePayload,
+    "Task_IssueResult": IssuePayload,
+    "Task_JointOpinion": IssuePayload,
+    "Task_EarlyOpinion": IssuePayload,
+    "Task_SupplyDocuments": SupplyPayload,
+    "Task_PostCheck": PostCheckPayload,
+}
+
+
+def parse_payload(spec_id: str, payload: Any) -> _Payload | dict[str, Any]:
+    """Validate ``payload`` for a task of BPMN id ``spec_id``; unknown task kinds take any JSON object."""
+    if not isinstance(payload, dict):
+        raise PayloadError("the completion payload must be a JSON object")
+    model = PAYLOADS.get(spec_id)
+    if model is None:
+        return dict(payload)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise PayloadError("; ".join(_describe(err) for err in exc.errors())) from None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def responsibility(lane: str | None, data: dict[str, Any], lead_department: str | None) -> Responsibility:
+    """Who must complete a task in ``lane`` with task data ``data``."""
+    role = LANE_ROLES.get(lane or "")
+    if role == "owner":
+        return Responsibility("owner", None)
+    if role == "window":
+        return Responsibility("window", WINDOW_DEPARTMENT)
+    if role == "agency":
+        matter = data.get("matter") or {}
+        return Responsibility("agency", matter.get("department"))
+    if role == "lead":
+        return Responsibility("lead", lead_department)
+    return Responsibility("window", WINDOW_DEPARTMENT)  # unlaned tasks of other models: the window handles them

@@ -1,0 +1,187 @@
+"""Database tables (SQLAlchemy Core). SQLite by default; nothing here stops PostgreSQL.
+
+Design notes:
+- ``workflow_parts`` holds a project's SpiffWorkflow state split by sub-workflow, so a step writes only
+  the parts that changed; specs live once per definition in ``definitions``.
+- ``events`` is the append-only event log (事件日志); rows are never updated.
+- ``subjects`` holds the timing state of each stage, matter, special procedure and post-check, updated
+  in place when it changes, with the timing figures analysts aggregate in SQL.
+- ``tasks`` is a projection of human tasks (ready and done), so inboxes are one indexed query.
+- ``projects.version`` is an optimistic lock: two writers of one project cannot both commit.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out — on SQLite (which has no time zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored: store UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("process_id", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("files", JSON, nullable=False),  # {file name: BPMN text}
+    Column("deployed_at", UTCDateTime(), nullable=False),
+    Column("deployed_by", String(100), nullable=True),
+    UniqueConstraint("process_id", "version", name="uq_definition_version"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("project_type", String(40), nullable=False, index=True),
+    Column("owner_id", String(100), nullable=False, index=True),
+    Column("profile", String(100), nullable=False),
+    Column("definition_id", Integer, ForeignKey("definitions.id"), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("result", String(40), nullable=True),
+    Column("filing", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("next_timer_at", UTCDateTime(), nullable=True, index=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+workflow_parts = Table(
+    "workflow_parts",
+    metadata,
+    Column("project_id", String(40), ForeignKey("projects.id"), primary_key=True),
+    Column("part", String(40), primary_key=True),  # "top" or a sub-workflow id
+    Column("state", JSON, nullable=False),
+    Column("completed", Boolean, nullable=False, default=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("project_type", String(40), nullable=False),
+    Column("stage", String(10), nullable=True),
+    Column("matter_key", String(120), nullable=True),
+    Column("matter_id", String(80), nullable=True),
+    Column("department", String(40), nullable=True),
+    Column("actor", String(100), nullable=True),
+    Column("task_id", String(40), nullable=True),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_project_at", "project_id", "at", "id"),
+    Index("ix_events_type_at", "type", "at"),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("project_id", String(40), ForeignKey("projects.id"), primary_key=True),
+    Column("key", String(160), primary_key=True),
+    Column("level", String(10), nullable=False),
+    Column("project_type", String(40), nullable=False),
+    Column("stage", String(10), nullable=True),
+    Column("matter_id", String(80), nullable=True),
+    Column("department", String(40), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(40), nullable=True),
+    Column("committed_due", UTCDateTime(), nullable=True),
+    Column("span_natural_days", Float, nullable=True),
+    Column("span_working_days", Float, nullable=True),
+    Column("approval_working_days", Float, nullable=True),
+    Column("overdue", Boolean, nullable=True),
+    Column("state", JSON, nullable=False),  # the full Subject (stops, limits, attrs)
+    Index("ix_subjects_level_stage", "level", "stage", "project_type"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),  # SpiffWorkflow task id
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False, index=True),
+    Column("spec_id", String(120), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("department", String(40), nullable=True),
+    Column("owner_id", String(100), nullable=False),
+    Column("stage", String(10), nullable=True),
+    Column("matter_key", String(160), nullable=True),
+    Column("matter_name", String(200), nullable=True),
+    Column("state", String(20), nullable=False),  # ready | done | cancelled
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("actor", String(100), nullable=True),
+    Column("data", JSON, nullable=False),  # what the assignee needs to see (matter, missing items …)
+    Index("ix_tasks_inbox", "state", "role", "department", "due_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False, index=True),
+    Column("owner_id", String(100), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+)
+
+credit_records = Table(
+    "credit_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("owner_id", String(100), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("stage", String(10), nullable=True),
+    Column("reason", Text, nullable=False),
+)
+
+__all__ = [
+    "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
+    "notifications", "credit_records", "UTCDateTime",
+]

@@ -1,0 +1,294 @@
+"""Repositories and the unit of work: one transaction per service operation.
+
+A service operation opens a :class:`UnitOfWork`, reads and writes through its repositories and commits
+once; on any error everything is rolled back, so a failed request leaves the state exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+
+from engine.domain.ledger import Event, Subject
+from engine.persistence import tables as t
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Another transaction changed the project first (optimistic lock): retry the operation."""
+
+
+class DefinitionRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_hash(self, content_hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.definitions).where(t.definitions.c.content_hash == content_hash)).mappings().first()
+        return dict(row) if row else None
+
+    def get(self, definition_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.definitions).where(t.definitions.c.id == definition_id)).mappings().first()
+        return dict(row) if row else None
+
+    def latest(self, process_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            select(t.definitions).where(t.definitions.c.process_id == process_id).order_by(t.definitions.c.version.desc())
+        ).mappings().first()
+        return dict(row) if row else None
+
+    def list(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            select(t.definitions.c.id, t.definitions.c.process_id, t.definitions.c.version, t.definitions.c.content_hash,
+                   t.definitions.c.deployed_at, t.definitions.c.deployed_by).order_by(t.definitions.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    def add(self, *, process_id: str, content_hash: str, files: dict[str, str], at: datetime, by: str | None) -> int:
+        current = self.conn.execute(
+            select(func.max(t.definitions.c.version)).where(t.definitions.c.process_id == process_id)
+        ).scalar()
+        result = self.conn.execute(insert(t.definitions).values(
+            process_id=process_id, version=(current or 0) + 1, content_hash=content_hash, files=files,
+            deployed_at=at, deployed_by=by,
+        ))
+        return int(result.inserted_primary_key[0])
+
+
+class ProjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.projects).values(version=1, **row))
+
+    def get(self, project_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.projects).where(t.projects.c.id == project_id)).mappings().first()
+        return dict(row) if row else None
+
+    def update(self, project_id: str, expected_version: int, **values: Any) -> int:
+        """Write ``values`` if nobody else wrote the project since we read ``expected_version``."""
+        result = self.conn.execute(
+            update(t.projects)
+            .where(and_(t.projects.c.id == project_id, t.projects.c.version == expected_version))
+            .values(version=expected_version + 1, **values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"project {project_id} was changed by another request; retry")
+        return expected_version + 1
+
+    def list(self, *, owner_ids: Sequence[str] | None = None, status: str | None = None,
+             project_type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        query = select(t.projects.c.id, t.projects.c.name, t.projects.c.project_type, t.projects.c.owner_id,
+                       t.projects.c.status, t.projects.c.result, t.projects.c.created_at, t.projects.c.completed_at)
+        if owner_ids is not None:
+            query = query.where(t.projects.c.owner_id.in_(list(owner_ids)))
+        if status:
+            query = query.where(t.projects.c.status == status)
+        if project_type:
+            query = query.where(t.projects.c.project_type == project_type)
+        rows = self.conn.execute(query.order_by(t.projects.c.created_at, t.projects.c.id).limit(limit).offset(offset)).mappings()
+        return [dict(r) for r in rows]
+
+    def ids(self) -> list[str]:
+        return list(self.conn.execute(select(t.projects.c.id).order_by(t.projects.c.id)).scalars())
+
+    def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
+        rows = self.conn.execute(
+            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at <= now))
+            .order_by(t.projects.c.next_timer_at).limit(limit)
+        ).scalars()
+        return list(rows)
+
+    def next_timer_at(self) -> datetime | None:
+        return self.conn.execute(
+            select(func.min(t.projects.c.next_timer_at)).where(t.projects.c.status == "running")
+        ).scalar()
+
+
+class WorkflowPartRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def load(self, project_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        top: dict[str, Any] | None = None
+        parts: dict[str, dict[str, Any]] = {}
+        for row in self.conn.execute(select(t.workflow_parts.c.part, t.workflow_parts.c.state)
+                                     .where(t.workflow_parts.c.project_id == project_id)):
+            if row.part == "top":
+                top = row.state
+            else:
+                parts[row.part] = row.state
+        if top is None:
+            raise KeyError(project_id)
+        return top, parts
+
+    def save(self, project_id: str, parts: dict[str, tuple[dict[str, Any], bool]]) -> None:
+        for part, (state, completed) in parts.items():
+            result = self.conn.execute(
+                update(t.workflow_parts)
+                .where(and_(t.workflow_parts.c.project_id == project_id, t.workflow_parts.c.part == part))
+                .values(state=state, completed=completed)
+            )
+            if result.rowcount == 0:
+                self.conn.execute(insert(t.workflow_parts).values(project_id=project_id, part=part, state=state, completed=completed))
+
+
+class EventRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def append(self, project_id: str, project_type: str, events: Iterable[Event]) -> None:
+        rows = [
+            dict(project_id=project_id, project_type=project_type, at=e.at, type=e.type, stage=e.stage,
+                 matter_key=e.matter_key, matter_id=e.matter_id, department=e.department, actor=e.actor,
+                 task_id=e.task_id, data=e.data)
+            for e in events
+        ]
+        if rows:
+            self.conn.execute(insert(t.events), rows)
+
+    def for_project(self, project_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(t.events).where(t.events.c.project_id == project_id)
+                                 .order_by(t.events.c.at, t.events.c.id)).mappings()
+        return [dict(r) for r in rows]
+
+    def all(self, *, since_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        query = select(t.events).where(t.events.c.id > since_id).order_by(t.events.c.id)
+        if limit:
+            query = query.limit(limit)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+
+class SubjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def load(self, project_id: str) -> list[Subject]:
+        rows = self.conn.execute(select(t.subjects.c.state).where(t.subjects.c.project_id == project_id)).scalars()
+        return [Subject.from_dict(state) for state in rows]
+
+    def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]]) -> None:
+        for subject, figures in rows:
+            values = dict(
+                level=subject.level, project_type=project_type, stage=subject.stage, matter_id=subject.matter_id,
+                department=subject.department, started_at=subject.started_at, ended_at=subject.ended_at,
+                outcome=subject.outcome, state=subject.to_dict(), **figures,
+            )
+            result = self.conn.execute(
+                update(t.subjects).where(and_(t.subjects.c.project_id == project_id, t.subjects.c.key == subject.key))
+                .values(**values)
+            )
+            if result.rowcount == 0:
+                self.conn.execute(insert(t.subjects).values(project_id=project_id, key=subject.key, **values))
+
+    def query(self, *, level: str | None = None, stage: str | None = None, project_type: str | None = None,
+              finished: bool | None = None) -> list[dict[str, Any]]:
+        q = select(t.subjects)
+        if level:
+            q = q.where(t.subjects.c.level == level)
+        if stage:
+            q = q.where(t.subjects.c.stage == stage)
+        if project_type:
+            q = q.where(t.subjects.c.project_type == project_type)
+        if finished is True:
+            q = q.where(t.subjects.c.ended_at.is_not(None))
+        return [dict(r) for r in self.conn.execute(q.order_by(t.subjects.c.project_id, t.subjects.c.key)).mappings()]
+
+
+class TaskRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.tasks).where(t.tasks.c.id == task_id)).mappings().first()
+        return dict(row) if row else None
+
+    def ready_ids(self, project_id: str) -> set[str]:
+        return set(self.conn.execute(select(t.tasks.c.id).where(and_(t.tasks.c.project_id == project_id,
+                                                                       t.tasks.c.state == "ready"))).scalars())
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.tasks).values(**row))
+
+    def close(self, task_id: str, *, state: str, at: datetime, actor: str | None) -> None:
+        self.conn.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(state=state, completed_at=at, actor=actor))
+
+    def list(self, *, state: str | None = "ready", role: str | None = None, department: str | None = None,
+             owner_ids: Sequence[str] | None = None, project_id: str | None = None, stage: str | None = None,
+             limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        q = select(t.tasks)
+        if state:
+            q = q.where(t.tasks.c.state == state)
+        if role:
+            q = q.where(t.tasks.c.role == role)
+        if department:
+            q = q.where(t.tasks.c.department == department)
+        if owner_ids is not None:
+            q = q.where(t.tasks.c.owner_id.in_(list(owner_ids)))
+        if project_id:
+            q = q.where(t.tasks.c.project_id == project_id)
+        if stage:
+            q = q.where(t.tasks.c.stage == stage)
+        q = q.order_by(t.tasks.c.due_at.is_(None), t.tasks.c.due_at, t.tasks.c.created_at).limit(limit).offset(offset)
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+
+class NotificationRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(t.notifications), list(rows))
+
+    def for_project(self, project_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(
+            select(t.notifications).where(t.notifications.c.project_id == project_id).order_by(t.notifications.c.id)
+        ).mappings()]
+
+
+class CreditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(t.credit_records), list(rows))
+
+    def for_owner(self, owner_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(
+            select(t.credit_records).where(t.credit_records.c.owner_id == owner_id).order_by(t.credit_records.c.id)
+        ).mappings()]
+
+
+class UnitOfWork:
+    """One transaction; repositories share its connection. Use as a context manager and call commit()."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn = self._engine.connect()
+        self._tx = self.conn.begin()
+        self.definitions = DefinitionRepository(self.conn)
+        self.projects = ProjectRepository(self.conn)
+        self.parts = WorkflowPartRepository(self.conn)
+        self.events = EventRepository(self.conn)
+        self.subjects = SubjectRepository(self.conn)
+        self.tasks = TaskRepository(self.conn)
+        self.notifications = NotificationRepository(self.conn)
+        self.credit = CreditRepository(self.conn)
+        return self
+
+    def commit(self) -> None:
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        if self._tx.is_active:
+            self._tx.rollback()
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+        self.conn.close()

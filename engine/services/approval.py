@@ -1,0 +1,588 @@
+"""The service layer: every use case of the engine, one transaction each.
+
+The CLI, the simulations and the HTTP API call these methods and nothing below them. A method loads the
+project (from the in-memory identity map when the database version matches, so a busy project is not
+deserialised on every step), runs SpiffWorkflow inside an :class:`ExecutionContext`, and writes back only
+what changed — workflow parts, timed subjects, the human-task projection, new events, notices and credit
+records — then commits once. Any error rolls everything back and evicts the cached copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from engine.bpmn.runtime import ProcessRuntime, content_hash
+from engine.clock import Clock, SystemClock
+from engine.domain.actors import SYSTEM, Actor, completion_refusal
+from engine.domain.catalogue import Catalogue, UnknownIdError
+from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
+from engine.domain.project import Project, ProjectFiling
+from engine.domain.tasks import (
+    CommitmentPayload,
+    IntakePayload,
+    PayloadError,
+    PostCheckPayload,
+    ReviewPayload,
+    SupplyPayload,
+    parse_payload,
+    responsibility,
+)
+from engine.domain.workcalendar import WorkCalendar
+from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
+from engine.services import functions
+from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.services.execution import ExecutionContext
+from engine.services.models import load_definition
+
+log = logging.getLogger(__name__)
+
+BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
+MAIN_PROCESS = "project_approval"
+FOUR_STAGES = ("S1", "S2", "S3", "S23", "S4")
+
+
+@dataclass
+class _Cached:
+    version: int
+    workflow: Any
+    ledger: ProjectLedger
+
+
+class ApprovalService:
+    """Deploy models, start projects, list and complete tasks, fire timers, read timings."""
+
+    def __init__(self, db: Engine, *, catalogue: Catalogue, calendar: WorkCalendar | None = None,
+                 clock: Clock | None = None, cache_size: int = 512) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.calendar = calendar or WorkCalendar.default()
+        self.clock = clock or SystemClock()
+        self._runtimes: dict[int, ProcessRuntime] = {}
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_size = cache_size
+        self._project_seq = 0
+
+    # -- definitions ----------------------------------------------------------------------------------------------
+    def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
+        """Validate and store a definition; the same content deploys once (versioned by content)."""
+        digest = content_hash(files)
+        with UnitOfWork(self.db) as uow:
+            existing = uow.definitions.by_hash(digest)
+            if existing:
+                return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
+            load_definition(files, process_id)  # raises Invalid with every problem
+            text = {name: data.decode("utf-8") for name, data in files.items()}
+            definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
+                                                at=self.clock.now(), by=by)
+            uow.commit()
+            row = uow.definitions.get(definition_id)
+        assert row is not None
+        return {"id": definition_id, "process_id": process_id, "version": row["version"], "created": True}
+
+    def deploy_bundled(self) -> dict[str, Any]:
+        """Deploy the product's own models from ``bpmn/`` (idempotent)."""
+        files = {p.name: p.read_bytes() for p in sorted(BPMN_DIR.glob("*.bpmn"))}
+        return self.deploy(files, by="system")
+
+    def _runtime(self, definition_id: int, uow: UnitOfWork) -> ProcessRuntime:
+        runtime = self._runtimes.get(definition_id)
+        if runtime is None:
+            row = uow.definitions.get(definition_id)
+            if row is None:
+                raise NotFound(f"definition {definition_id} does not exist")
+            files = {name: text.encode("utf-8") for name, text in row["files"].items()}
+            runtime = load_definition(files, row["process_id"])
+            self._runtimes[definition_id] = runtime
+        return runtime
+
+    # -- projects -------------------------------------------------------------------------------------------------
+    def start_project(self, filing: ProjectFiling | Mapping[str, Any], *, actor: Actor = SYSTEM,
+                      project_id: str | None = None) -> str:
+        """Register a project and start its approval process at its first stage's filing."""
+        if not isinstance(filing, ProjectFiling):
+            filing = ProjectFiling.model_validate(dict(filing))
+        if actor.role in ("owner", "agent") and not actor.acts_for(filing.owner_id):
+            raise Forbidden("an owner can only file projects in its own name")
+        try:
+            ptype = self.catalogue.project_type(filing.project_type)
+        except UnknownIdError:
+            known = ", ".join(sorted(self.catalogue.project_types))
+            raise Invalid(f"project_type: unknown project type '{filing.project_type}' (known: {known})") from None
+        s4_items = {m.id for m in self.catalogue.matters_for(ptype.id, "S4") if m.acceptance_role == "item"}
+        for unit in filing.unit_works:
+            unknown = [i for i in unit.early_items if i not in s4_items]
+            if unknown:
+                raise Invalid(f"unit_works.{unit.id}.early_items: {', '.join(unknown)} are not acceptance items "
+                              f"for {ptype.id} (known: {', '.join(sorted(s4_items))})")
+        now = self.clock.now()
+        with UnitOfWork(self.db) as uow:
+            definition = uow.definitions.latest(MAIN_PROCESS)
+            if definition is None:
+                raise Conflict("no approval model is deployed; run `gongai deploy` (or deploy_bundled) first")
+            runtime = self._runtime(definition["id"], uow)
+            pid = project_id or self._new_project_id(uow, now)
+            if uow.projects.get(pid):
+                raise Conflict(f"project {pid} already exists")
+            stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
+            include_planning = "S0" in stages
+            include_registration = filing.include_registration if filing.include_registration is not None else ptype.registration
+            project = Project(id=pid, filing=filing, profile=self.catalogue.profile.id, definition_id=definition["id"],
+                              created_at=now)
+            uow.projects.add(dict(
+                id=pid, name=filing.name, project_type=ptype.id, owner_id=filing.owner_id, profile=project.profile,
+                definition_id=definition["id"], status="running", result=None, filing=filing.model_dump(mode="json"),
+                created_at=now, completed_at=None, next_timer_at=None,
+            ))
+            ledger = ProjectLedger(pid)
+            ctx = self._context(project, ledger, actor)
+            ledger.emit(Event("project_started", now, actor=actor.id, data={"name": filing.name, "route": ptype.route}))
+            data = {
+                "project_type": ptype.id,
+                "route": ptype.route,
+                "include_planning": include_planning,
+                "include_registration": bool(include_registration),
+                "unit_works": [u.model_dump() for u in filing.unit_works],
+            }
+            with functions.executing(ctx):
+                workflow = runtime.new_workflow(data)
+                runtime.advance(workflow, self.clock)
+            version = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
+            uow.commit()
+        self._remember(pid, _Cached(version, workflow, ledger))
+        return pid
+
+    def _new_project_id(self, uow: UnitOfWork, now: datetime) -> str:
+        while True:
+            self._project_seq += 1
+            candidate = f"P{now.year}-{self._project_seq:06d}"
+            if uow.projects.get(candidate) is None:
+                return candidate
+
+    def _context(self, project: Project, ledger: ProjectLedger, actor: Actor) -> ExecutionContext:
+        return ExecutionContext(project=project, ledger=ledger, catalogue=self.catalogue, calendar=self.calendar,
+                                clock=self.clock, actor=actor.id)
+
+    # -- the operation skeleton -----------------------------------------------------------------------------------
+    def _operate(self, project_id: str, actor: Actor, work: Callable[[UnitOfWork, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+        try:
+            with UnitOfWork(self.db) as uow:
+                row = uow.projects.get(project_id)
+                if row is None:
+                    raise NotFound(f"project {project_id} does not exist")
+                project = _project_from_row(row)
+                runtime = self._runtime(row["definition_id"], uow)
+                cached = self._cache.get(project_id)
+                if cached is not None and cached.version == row["version"]:
+                    workflow, ledger = cached.workflow, cached.ledger
+                else:
+                    top, parts = uow.parts.load(project_id)
+                    workflow = runtime.load(top, parts)
+                    ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
+                ctx = self._context(project, ledger, actor)
+                with functions.executing(ctx):
+                    result = work(uow, project, runtime, workflow, ctx)
+                version = self._sync(uow, project, row["version"], runtime, workflow, ctx)
+                uow.commit()
+            self._remember(project_id, _Cached(version, workflow, ledger))
+            return result
+        except BaseException:
+            self._cache.pop(project_id, None)
+            raise
+
+    def _remember(self, project_id: str, entry: _Cached) -> None:
+        self._cache[project_id] = entry
+        self._cache.move_to_end(project_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # -- tasks ----------------------------------------------------------------------------------------------------
+    def list_tasks(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
+                   project_id: str | None = None, state: str | None = "ready", stage: str | None = None) -> list[dict[str, Any]]:
+        """Tasks visible to ``actor``, soonest due first; agencies see only their department's."""
+        owner_ids = None
+        if actor is not None:
+            if actor.role in ("agency", "lead"):
+                department = actor.department
+            elif actor.role == "window":
+                role = "window"
+            elif actor.role == "owner":
+                owner_ids = [actor.id]
+            elif actor.role == "agent":
+                owner_ids = sorted(actor.owner_ids)
+        with UnitOfWork(self.db) as uow:
+            rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
+                                  project_id=project_id, stage=stage)
+        now = self.clock.now()
+        for row in rows:
+            row["colour"] = self._colour(row.get("due_at"), now) if row["state"] == "ready" else None
+        return rows
+
+    def _colour(self, due: datetime | None, now: datetime) -> str:
+        if due is None:
+            return "none"
+        remaining = self.calendar.working_days(now, due)
+        if remaining < 0:
+            return "red"
+        if remaining <= self.catalogue.profile.warning_days:
+            return "yellow"
+        return "green"
+
+    def complete_task(self, task_id: str, payload: Mapping[str, Any], *, actor: Actor) -> dict[str, Any]:
+        """Complete a ready task with a validated payload; refuse anything else, changing nothing."""
+        with UnitOfWork(self.db) as uow:
+            row = uow.tasks.get(task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        if row["state"] != "ready":
+            raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
+        refusal = completion_refusal(actor, row)
+        if refusal:
+            raise Forbidden(refusal)
+        try:
+            parsed = parse_payload(row["spec_id"], dict(payload))
+        except PayloadError as exc:
+            raise Invalid(f"{row['name']}: {exc}") from None
+
+        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+            try:
+                task = runtime.get_task(workflow, task_id)
+            except KeyError:
+                raise Conflict(f"task {task_id} is no longer part of project {project.id}") from None
+            if not task.has_state(_READY) :
+                raise Conflict(f"task {task_id} ({row['name']}) is not ready")
+            data = self._task_data(row, parsed, project, ctx)
+            now = self.clock.now()
+            uow.tasks.close(task_id, state="done", at=now, actor=actor.id)
+            ctx.ledger.emit(Event("task_completed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
+                                  matter_id=_matter_id(row), department=row.get("department"), actor=actor.id,
+                                  task_id=task_id, data={"task": row["spec_id"], "name": row["name"],
+                                                         "payload": _jsonable(payload)}))
+            runtime.run_task(workflow, task_id, data, self.clock)
+            return {"task_id": task_id, "project_id": project.id, "completed_at": now.isoformat()}
+
+        try:
+            return self._operate(row["project_id"], actor, work)
+        except LedgerError as exc:
+            raise Conflict(str(exc)) from None
+
+    def _task_data(self, row: dict[str, Any], parsed: Any, project: Project, ctx: ExecutionContext) -> dict[str, Any]:
+        """Turn a validated payload into the process variables the model reads, enforcing domain rules."""
+        now = self.clock.now()
+        stage = row.get("stage")
+        if isinstance(parsed, IntakePayload):
+            missing = self._materials(project, stage, parsed.missing)
+            if parsed.outcome == "tolerance":
+                decision = self.catalogue.tolerance_check(project.project_type, stage, parsed.missing,
+                                                          project.filing.owner_credit_good)
+                if not decision.allowed:
+                    raise Invalid("容缺受理 is not allowed: " + "; ".join(decision.reasons))
+            if parsed.outcome == "incomplete":
+                ctx.ledger.emit(Event("intake_notice", now, stage=stage, department="window", actor=ctx.actor,
+                                      data={"items": [m["name"] for m in missing]}))
+                ctx.notify("correction_notice", stage=stage, text="；".join(m["name"] for m in missing),
+                           data={"items": missing})
+            return {"intake": parsed.outcome, "missing": missing if parsed.outcome == "tolerance" else []}
+        if isinstance(parsed, ReviewPayload):
+            data: dict[str, Any] = {"decision": parsed.decision, "reason": parsed.reason,
+                                    "correction_items": parsed.items, "procedure": None}
+            if parsed.decision == "special":
+                try:
+                    proc = self.catalogue.special_procedure(parsed.procedure or "")
+                except UnknownIdError:
+                    known = ", ".join(sorted(self.catalogue.special_procedures))
+                    raise Invalid(f"procedure: unknown special procedure '{parsed.procedure}' (known: {known})") from None
+                data["procedure"] = proc.id
+            if parsed.certificate_no:
+                data["certificate_no"] = parsed.certificate_no
+            return data
+        if isinstance(parsed, PostCheckPayload):
+            ctx.ledger.complete_check(row["matter_key"], parsed.passed, now, actor=ctx.actor, findings=parsed.findings)
+            return {"check_result": {"passed": parsed.passed, "findings": parsed.findings}}
+        if isinstance(parsed, CommitmentPayload):
+            ctx.ledger.emit(Event("commitment_signed", now, stage=stage, actor=ctx.actor,
+                                  data={"signatory": parsed.signatory}))
+            return {"commitment_signed": True}
+        if isinstance(parsed, SupplyPayload):
+            ctx.ledger.emit(Event("documents_supplied", now, stage=stage, actor=ctx.actor,
+                                  data={"documents": parsed.documents}))
+            return {"supplied_documents": parsed.documents}
+        if isinstance(parsed, dict):
+            return parsed
+        return parsed.model_dump(exclude_none=True)
+
+    def _materials(self, project: Project, stage: str | None, ids: list[str]) -> list[dict[str, Any]]:
+        """Resolve material ids (``material`` or ``matter:material``) of a stage filing to named entries."""
+        if not ids:
+            return []
+        stages = [stage] if stage != "S4" else ["S4"]
+        matters = [m for s in stages for m in self.catalogue.matters_for(project.project_type, s)]
+        out: list[dict[str, Any]] = []
+        unknown: list[str] = []
+        for ident in ids:
+            matter_id, _, material_id = ident.rpartition(":")
+            found = [(m, mat) for m in matters for mat in m.materials
+                     if mat.id == material_id and (not matter_id or m.id == matter_id)]
+            if not found:
+                unknown.append(ident)
+            for matter, material in found:
+                out.append({"id": f"{matter.id}:{material.id}", "name": material.name, "key": material.key,
+                            "matter_id": matter.id, "department": matter.department})
+        if unknown:
+            raise Invalid(f"missing: unknown material(s) {', '.join(unknown)} for stage {stage} of this project")
+        return out
+
+    def supply_documents(self, project_id: str, stage: str, documents: list[str], *, actor: Actor) -> dict[str, Any]:
+        """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
+        with UnitOfWork(self.db) as uow:
+            rows = uow.tasks.list(project_id=project_id, stage=stage)
+        match = [r for r in rows if r["spec_id"] == "Task_SupplyDocuments"]
+        if not match:
+            raise Conflict(f"project {project_id} is not waiting for tolerated documents of stage {stage}")
+        return self.complete_task(match[0]["id"], {"documents": documents}, actor=actor)
+
+    # -- timers ---------------------------------------------------------------------------------------------------
+    def fire_timers(self, *, limit: int = 500) -> int:
+        """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran."""
+        now = self.clock.now()
+        with UnitOfWork(self.db) as uow:
+            due = uow.projects.due_for_timers(now, limit)
+        fired = 0
+        for project_id in due:
+            try:
+                self._operate(project_id, SYSTEM, lambda uow, p, runtime, wf, ctx: runtime.advance(wf, self.clock))
+                fired += 1
+            except ConcurrentUpdate:
+                log.info("project %s changed while firing timers; it will be retried", project_id)
+        return fired
+
+    def next_timer_at(self) -> datetime | None:
+        with UnitOfWork(self.db) as uow:
+            return uow.projects.next_timer_at()
+
+    # -- persistence of one operation -----------------------------------------------------------------------------
+    def _sync(self, uow: UnitOfWork, project: Project, version: int, runtime: ProcessRuntime, workflow: Any,
+              ctx: ExecutionContext, *, new: bool = False) -> int:
+        now = self.clock.now()
+        ledger = ctx.ledger
+        # human-task projection
+        ready = {t.id: t for t in runtime.ready_human_tasks(workflow)}
+        known = set() if new else uow.tasks.ready_ids(project.id)
+        for gone in known - set(ready):
+            uow.tasks.close(gone, state="cancelled", at=now, actor=None)
+            ledger.emit(Event("task_completed", now, task_id=gone, data={"cancelled": True}))
+        for task_id in sorted(set(ready) - known):
+            task = ready[task_id]
+            row = self._task_row(project, task, ctx)
+            uow.tasks.add(row)
+            ledger.emit(Event("task_ready", now, stage=row["stage"], matter_key=row["matter_key"],
+                              matter_id=_matter_id(row), department=row["department"], task_id=task_id,
+                              data={"task": task.spec_id, "name": task.name, "role": row["role"]}))
+        # project outcome
+        values: dict[str, Any] = {"next_timer_at": runtime.next_timer_at(workflow)}
+        if workflow.is_completed():
+            result = self._project_result(ledger)
+            status = "completed" if result == "approved" else "stopped"
+            values.update(status=status, result=result, completed_at=now, next_timer_at=None)
+            ledger.emit(Event("project_completed" if status == "completed" else "project_stopped", now,
+                              data={"result": result}))
+        # timing subjects (changed ones, their stages, and the whole process)
+        changed, events = self._flush_ledger(project, ledger, now)
+        uow.subjects.save(project.id, project.project_type, changed)
+        uow.events.append(project.id, project.project_type, events)
+        uow.notifications.add(ctx.notices)
+        uow.credit.add(ctx.credit)
+        ctx.notices, ctx.credit = [], []
+        top, parts = runtime.dump(workflow)
+        saved = {"top": (top, bool(workflow.is_completed()))}
+        for part_id, part in parts.items():
+            saved[part_id] = (part, bool(part.get("completed")))
+        uow.parts.save(project.id, saved)
+        if new:
+            return version
+        return uow.projects.update(project.id, version, **values) if values else version
+
+    def _flush_ledger(self, project: Project, ledger: ProjectLedger, now: datetime) -> tuple[list[tuple[Subject, dict[str, Any]]], list[Event]]:
+        rule = TimingRuleFor(self.catalogue)
+        dirty_stages = {ledger.subjects[k].stage for k in ledger.dirty if ledger.subjects[k].stage}
+        for stage in dirty_stages:
+            if stage in ledger.subjects:
+                ledger.dirty.add(stage)
+        if dirty_stages & set(FOUR_STAGES):
+            start, end, gaps = ledger.project_window(FOUR_STAGES, now=now, rule=rule)
+            if start is not None:
+                subject = ledger.find("project") or Subject(key="project", level="project", name=project.filing.name)
+                subject.started_at, subject.ended_at, subject.stops = start, end, gaps
+                limit = self.catalogue.whole_process_limit_wd(project.project_type)
+                subject.committed_limit_wd = subject.statutory_limit_wd = limit
+                ledger.subjects["project"] = subject
+                ledger.dirty.add("project")
+        changed, events = ledger.flush()
+        rows = []
+        for subject in changed:
+            figures: dict[str, Any] = {}
+            if subject.started_at is not None:
+                timing = self._timing(ledger, subject, now)
+                figures = {
+                    "committed_due": timing.committed_due,
+                    "span_natural_days": round(timing.span_natural_days, 4),
+                    "span_working_days": round(timing.span_working_days, 4),
+                    "approval_working_days": round(timing.approval_working_days, 4),
+                    "overdue": timing.status == "overdue",
+                }
+            rows.append((subject, figures))
+        return rows, events
+
+    def _timing(self, ledger: ProjectLedger, subject: Subject, now: datetime):
+        rule = TimingRuleFor(self.catalogue)
+        if subject.level == "stage":
+            return ledger.stage_timing(subject.key, now=now, rule=rule, calendar=self.calendar)
+        from engine.domain.ledger import _measure  # the same measurement, on the subject's own stops
+
+        return _measure(subject, subject.stops, now=now, rule=rule, calendar=self.calendar)
+
+    @staticmethod
+    def _project_result(ledger: ProjectLedger) -> str:
+        for subject in ledger.of_level("stage"):
+            if subject.outcome in ("refused", "revoked"):
+                return subject.outcome
+        return "approved"
+
+    def _task_row(self, project: Project, task: Any, ctx: ExecutionContext) -> dict[str, Any]:
+        data = dict(task.data)
+        matter = data.get("matter") if isinstance(data.get("matter"), dict) else None
+        unit = data.get("unit") if isinstance(data.get("unit"), dict) else None
+        stage = data.get("stage") or (matter or {}).get("stage") or (unit or {}).get("stage")
+        lead = None
+        if stage:
+            try:
+                lead = self.catalogue.lead_department(stage, project.project_type).id
+            except UnknownIdError:
+                lead = None
+        who = responsibility(task.lane, data, lead)
+        due = self._task_due(ctx.ledger, task.spec_id, stage, matter)
+        view = {k: data[k] for k in ("stage", "intake", "missing", "correction_items", "decision", "procedure", "unit")
+                if k in data}
+        if matter:
+            view["matter"] = {k: matter.get(k) for k in ("key", "id", "name", "department", "committed_limit_wd",
+                                                          "statutory_limit_wd", "silent_consent_allowed")}
+        return dict(
+            id=task.id, project_id=project.id, spec_id=task.spec_id, name=task.name, role=who.role,
+            department=who.department, owner_id=project.filing.owner_id, stage=stage,
+            matter_key=(matter or {}).get("key"), matter_name=(matter or {}).get("name"), state="ready",
+            created_at=self.clock.now(), completed_at=None, due_at=due, actor=None, data=_jsonable(view),
+        )
+
+    def _task_due(self, ledger: ProjectLedger, spec_id: str, stage: str | None, matter: dict[str, Any] | None) -> datetime | None:
+        now = self.clock.now()
+        rule = TimingRuleFor(self.catalogue)
+        key = (matter or {}).get("key")
+        subject = ledger.find(key) if key else None
+        if subject is not None and subject.started_at is not None and subject.ended_at is None:
+            return self._timing(ledger, subject, now).committed_due
+        if stage and spec_id in ("Task_IssueResult", "Task_JointOpinion") and ledger.find(stage):
+            return ledger.stage_timing(stage, now=now, rule=rule, calendar=self.calendar).committed_due
+        return None
+
+    # -- reading --------------------------------------------------------------------------------------------------
+    def project(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
+        with UnitOfWork(self.db) as uow:
+            row = uow.projects.get(project_id)
+            if row is None or (actor is not None and not _may_read(actor, row, uow)):
+                raise NotFound(f"project {project_id} does not exist")
+            return _project_from_row(row).to_summary() | {"version": row["version"]}
+
+    def timing(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
+        """Every matter's, stage's and the whole project's timing, measured now (or at their end)."""
+        with UnitOfWork(self.db) as uow:
+            row = uow.projects.get(project_id)
+            if row is None or (actor is not None and not _may_read(actor, row, uow)):
+                raise NotFound(f"project {project_id} does not exist")
+            ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
+        now = self.clock.now()
+        out: dict[str, Any] = {"project_id": project_id, "project_type": row["project_type"], "status": row["status"],
+                               "result": row["result"], "measured_at": now.isoformat(), "stages": [], "matters": [],
+                               "special_procedures": [], "post_checks": [], "project": None}
+        order = {"S0": 0, "S1": 1, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
+        for subject in sorted(ledger.subjects.values(), key=lambda s: (order.get(s.stage or "", 9), s.key)):
+            if subject.started_at is None:
+                continue
+            entry = {"key": subject.key, "name": subject.name, "stage": subject.stage, "matter_id": subject.matter_id,
+                     "department": subject.department, "outcome": subject.outcome,
+                     "clock_stops": [{"start": s.start.isoformat(), "end": s.end.isoformat() if s.end else None,
+                                      "kind": s.kind} for s in subject.stops],
+                     **self._timing(ledger, subject, now).to_dict()}
+            if subject.attrs.get("silent_consent"):
+                entry["responsible"] = subject.attrs.get("responsible")
+            if subject.level == "stage":
+                entry["result_label"] = _label(subject.outcome)
+                entry["intake"] = subject.attrs.get("intake")
+            bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks"}
+            if subject.level == "project":
+                out["project"] = entry
+            else:
+                out[bucket[subject.level]].append(entry)
+        return out
+
+    def events(self, project_id: str) -> list[dict[str, Any]]:
+        with UnitOfWork(self.db) as uow:
+            return uow.events.for_project(project_id)
+
+    def notifications(self, project_id: str) -> list[dict[str, Any]]:
+        with UnitOfWork(self.db) as uow:
+            return uow.notifications.for_project(project_id)
+
+    def credit_records(self, owner_id: str) -> list[dict[str, Any]]:
+        with UnitOfWork(self.db) as uow:
+            return uow.credit.for_owner(owner_id)
+
+
+def TimingRuleFor(catalogue: Catalogue):  # noqa: N802 - reads like a type at call sites
+    from engine.domain.timing import TimingRule
+
+    return TimingRule(special_stops_clock=True, warn_days=float(catalogue.profile.warning_days))
+
+
+def _label(outcome: str | None) -> str | None:
+    from engine.domain.ledger import STAGE_RESULT_LABELS
+
+    return STAGE_RESULT_LABELS.get(outcome or "")
+
+
+def _may_read(actor: Actor, row: dict[str, Any], uow: UnitOfWork) -> bool:
+    if actor.role in ("analyst", "admin", "system", "window"):
+        return True
+    if actor.role in ("owner", "agent"):
+        return actor.acts_for(row["owner_id"])
+    if actor.role in ("agency", "lead"):
+        return any(t["department"] == actor.department for t in uow.tasks.list(state=None, project_id=row["id"]))
+    return False
+
+
+def _project_from_row(row: Mapping[str, Any]) -> Project:
+    return Project(id=row["id"], filing=ProjectFiling.model_validate(row["filing"]), profile=row["profile"],
+                   definition_id=row["definition_id"], status=row["status"], created_at=row["created_at"],
+                   completed_at=row["completed_at"], result=row["result"])
+
+
+def _matter_id(row: Mapping[str, Any]) -> str | None:
+    matter = (row.get("data") or {}).get("matter") or {}
+    return matter.get("id")
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+from SpiffWorkflow.util.task import TaskState as _TaskState  # noqa: E402
+
+_READY = _TaskState.READY

@@ -1,0 +1,205 @@
+"""What one engine operation on one project works with: the project, its ledger, the catalogue, the
+calendar, the clock, the acting user — and the side effects (notifications, credit records) it produced.
+
+The model functions (:mod:`engine.services.functions`) call into this object while SpiffWorkflow runs; the
+service layer persists everything it gathered in the operation's single transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.clock import Clock
+from engine.domain.catalogue import Catalogue
+from engine.domain.ledger import STAGE_RESULT_LABELS, Event, ProjectLedger
+from engine.domain.project import Project
+from engine.domain.timing import TimingRule, due_date
+from engine.domain.workcalendar import WorkCalendar
+
+#: Owner notifications (无感服务) by kind: title template.
+NOTICE_TITLES: dict[str, str] = {
+    "acceptance_slip": "受理通知书：{stage_name}",
+    "correction_notice": "补正材料通知书（一次性告知）：{stage_name}",
+    "matter_correction": "补正材料通知：{matter_name}",
+    "site_inspection": "现场踏勘/特别程序通知：{matter_name}",
+    "result": "办理结果：{stage_name}",
+    "refusal": "不予许可决定书：{stage_name}",
+    "commitment_reminder": "容缺材料补齐提醒：{stage_name}",
+    "permit_revoked": "撤销许可决定：{stage_name}",
+}
+
+
+@dataclass
+class ExecutionContext:
+    project: Project
+    ledger: ProjectLedger
+    catalogue: Catalogue
+    calendar: WorkCalendar
+    clock: Clock
+    actor: str | None = None
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    credit: list[dict[str, Any]] = field(default_factory=list)
+    project_result: str | None = None
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def rule(self) -> TimingRule:
+        # special procedures are only recorded as clock stops where the profile says they stop the clock
+        # (see ExecutionContext.stop_clock), so every recorded stop counts here
+        return TimingRule(special_stops_clock=True, warn_days=float(self.catalogue.profile.warning_days))
+
+    @property
+    def project_type(self) -> str:
+        return self.project.filing.project_type
+
+    def stage_name(self, stage: str) -> str:
+        try:
+            return self.catalogue.stage(stage).name
+        except KeyError:
+            return stage
+
+    def _matter_data(self, stage: str, matter_id: str, key: str) -> dict[str, Any]:
+        data = self.catalogue.matter_task_data(matter_id)
+        data["key"] = key
+        data["stage"] = stage
+        if data.get("post_check_limit_wd") is None:
+            data["post_check_limit_wd"] = self.catalogue.profile.commitment.post_check_limit_wd
+        return data
+
+    # -- catalogue look-ups for models ------------------------------------------------------------------------
+    def stage_matters(self, project_type: str, stage: str) -> list[dict[str, Any]]:
+        return [self._matter_data(stage, m.id, f"{stage}/{m.id}") for m in self.catalogue.matters_for(project_type, stage)]
+
+    def acceptance_units(self, project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        matters = self.catalogue.matters_for(project_type, "S4")
+        items = [m for m in matters if m.acceptance_role == "item"]
+        finals = [m for m in matters if m.acceptance_role == "final"]
+        if len(finals) != 1:
+            raise ValueError(f"the catalogue must define exactly one final acceptance matter for {project_type}")
+        units = []
+        for unit in unit_works:
+            uid = unit["id"]
+            early = [m for m in items if m.id in set(unit.get("early_items") or [])]
+            rest = [m for m in items if m not in early]
+            first, second = (early, rest) if early else (items, [])
+            units.append({
+                "key": uid,
+                "name": unit.get("name", uid),
+                "stage": "S4",
+                "early": bool(early),
+                "first_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in first],
+                "second_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in second],
+                "final": self._matter_data("S4", finals[0].id, f"S4/{uid}/{finals[0].id}"),
+            })
+        return units
+
+    def commitment_checks(self, project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        matter_ids = list(dict.fromkeys(item["matter_id"] for item in missing))
+        checks = []
+        for matter_id in matter_ids:
+            data = self._matter_data(stage, matter_id, f"{stage}/check/{matter_id}")
+            checks.append(data)
+            self.ledger.start_check(
+                data["key"], self.now, name=f"核查：{data['name']}", stage=stage, matter_id=matter_id,
+                department=data["department"], limit_wd=data.get("post_check_limit_wd"),
+            )
+        return checks
+
+    # -- deadlines ----------------------------------------------------------------------------------------------
+    def matter_due_at(self, matter: dict[str, Any]) -> str:
+        timing = self.ledger.matter_timing(matter["key"], now=self.now, rule=self.rule, calendar=self.calendar)
+        return (timing.committed_due or self.now).isoformat()
+
+    def matter_warning_at(self, matter: dict[str, Any]) -> str:
+        timing = self.ledger.matter_timing(matter["key"], now=self.now, rule=self.rule, calendar=self.calendar)
+        if timing.committed_due is None:
+            return self.now.isoformat()
+        return self.calendar.subtract_working_time(timing.committed_due, self.rule.warn_days).isoformat()
+
+    def commitment_due_at(self, stage: str) -> str:
+        subject = self.ledger.get(stage)
+        assert subject.started_at is not None
+        days = self.catalogue.profile.commitment.supply_deadline_wd
+        return due_date(subject.started_at, days, 0.0, self.calendar).isoformat()
+
+    # -- recording ----------------------------------------------------------------------------------------------
+    def start_matter(self, matter: dict[str, Any]) -> None:
+        self.ledger.start_matter(
+            matter["key"], self.now, name=matter["name"], stage=matter["stage"], matter_id=matter["id"],
+            department=matter["department"], committed_limit_wd=matter.get("committed_limit_wd"),
+            statutory_limit_wd=matter.get("statutory_limit_wd"),
+        )
+
+    def stop_clock(self, matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
+        proc = None
+        stops = True
+        if kind == "special":
+            proc_id = procedure["id"] if isinstance(procedure, dict) else procedure
+            entry = self.catalogue.special_procedure(proc_id)
+            limit = self.catalogue.profile.special_procedure_limits_wd.get(entry.id, entry.limit_wd)
+            proc = {"id": entry.id, "name": entry.name, "limit_wd": limit}
+            stops = self.catalogue.stops_clock(entry.id)
+        self.ledger.stop_clock(matter["key"], kind, self.now, procedure=proc, stops_clock=stops, actor=self.actor)
+        if kind == "correction":
+            self.notify("matter_correction", stage=matter["stage"], matter=matter)
+        elif proc is not None:
+            self.notify("site_inspection", stage=matter["stage"], matter=matter, text=proc["name"])
+
+    def resume_clock(self, matter: dict[str, Any], kind: str) -> None:
+        self.ledger.resume_clock(matter["key"], kind, self.now, actor=self.actor)
+
+    def record_matter_result(self, matter: dict[str, Any], result: dict[str, Any]) -> None:
+        actor = None if result.get("outcome") == "silent_consent" else self.actor
+        self.ledger.complete_matter(matter["key"], result["outcome"], self.now, actor=actor, reason=result.get("reason"))
+
+    def record_warning(self, matter: dict[str, Any], colour: str) -> None:
+        self.ledger.record_warning(matter["key"], colour, self.now)
+
+    def record_silent_consent(self, matter: dict[str, Any]) -> None:
+        dept = matter["department"]
+        self.ledger.record_silent_consent(matter["key"], self.now, responsible={
+            "department": dept, "department_name": self.catalogue.department(dept).name,
+            "note": "超时默许：部门主要负责人和经办人承担责任",
+        })
+
+    def record_acceptance(self, stage: str, intake: str, missing: list[dict[str, Any]] | None = None) -> None:
+        lead = self.catalogue.lead_department(stage, self.project_type).id
+        missing = missing or []
+        self.ledger.accept_stage(
+            stage, self.stage_name(stage), self.now, intake=intake,
+            limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead,
+            missing=[m["id"] for m in missing],
+        )
+        self.notify("acceptance_slip", stage=stage, text="容缺受理" if intake == "tolerance" else "受理")
+
+    def record_stage_result(self, stage: str, result: str) -> None:
+        self.ledger.complete_stage(stage, result, self.now, actor=self.actor)
+        self.notify("refusal" if result == "refused" else "result", stage=stage, text=STAGE_RESULT_LABELS[result])
+
+    def revoke_permit(self, stage: str, reason: str) -> None:
+        self.ledger.revoke_stage(stage, reason, self.now)
+
+    def record_credit(self, stage: str, reason: str) -> None:
+        self.credit.append({"project_id": self.project.id, "owner_id": self.project.filing.owner_id,
+                            "at": self.now, "stage": stage, "reason": reason})
+        self.ledger.emit(Event("credit_recorded", self.now, stage=stage, data={"reason": reason}))
+
+    def notify(self, kind: str, *, stage: str | None = None, matter: dict[str, Any] | None = None,
+               text: str = "", data: dict[str, Any] | None = None) -> None:
+        """Queue a notice for the owner (an outbox an SMS/WeChat adapter can drain)."""
+        title = NOTICE_TITLES.get(kind, kind).format(
+            stage_name=self.stage_name(stage) if stage else "", matter_name=(matter or {}).get("name", ""),
+        )
+        self.notices.append({
+            "project_id": self.project.id, "owner_id": self.project.filing.owner_id, "at": self.now,
+            "kind": kind, "title": title, "body": text or title,
+            "data": {"stage": stage, "matter": (matter or {}).get("key"), **(data or {})},
+        })
+        self.ledger.emit(Event("notification", self.now, stage=stage, matter_key=(matter or {}).get("key"),
+                               data={"kind": kind, "title": title}))

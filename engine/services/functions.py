@@ -1,0 +1,131 @@
+"""The functions BPMN expressions and scripts may call (documented in docs/authoring-models.md).
+
+Models call them by name (``matters = stage_matters(project_type, stage)``, a timer's
+``matter_due_at(matter)``). Each delegates to the :class:`ExecutionContext` of the engine operation
+running now — the project, its ledger, the catalogue, the calendar and the injected clock — held in a
+context variable so that concurrent operations never see each other's project.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.domain.timing import due_date
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.services.execution import ExecutionContext
+
+_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar("gongai_execution", default=None)
+
+
+@contextmanager
+def executing(context: ExecutionContext) -> Iterator[ExecutionContext]:
+    token = _context.set(context)
+    try:
+        yield context
+    finally:
+        _context.reset(token)
+
+
+def current() -> ExecutionContext:
+    context = _context.get()
+    if context is None:
+        raise RuntimeError("no engine operation is running: model functions only work inside the engine")
+    return context
+
+
+# -- catalogue look-ups ---------------------------------------------------------------------------------------
+def stage_matters(project_type: str, stage: str) -> list[dict[str, Any]]:
+    """The matters of ``stage`` for ``project_type`` (exemptions applied), as task data for multi-instance."""
+    return current().stage_matters(project_type, stage)
+
+
+def acceptance_units(project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """联合验收: one entry per unit work with its first batch (先行验收 items, or all), second batch and final filing."""
+    return current().acceptance_units(project_type, unit_works)
+
+
+def commitment_checks(project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The matters whose tolerated materials the agencies must post-check (核查)."""
+    return current().commitment_checks(project_type, stage, missing)
+
+
+# -- deadlines (working days, Asia/Shanghai; ISO 8601 UTC strings for timer events) --------------------------
+def matter_due_at(matter: dict[str, Any]) -> str:
+    """Committed due date of a running matter, pushed later by its clock stops."""
+    return current().matter_due_at(matter)
+
+
+def matter_warning_at(matter: dict[str, Any]) -> str:
+    """When the yellow warning is due: the profile's warning days before the committed due date."""
+    return current().matter_warning_at(matter)
+
+
+def commitment_due_at(stage: str) -> str:
+    """Deadline for supplying tolerated materials (容缺补齐), counted from the stage's acceptance."""
+    return current().commitment_due_at(stage)
+
+
+def working_days_after(instant: str, days: int) -> str:
+    """24:00 (Asia/Shanghai) of the ``days``-th working day after the day of ``instant`` (受理次日起算)."""
+    return due_date(datetime.fromisoformat(instant), int(days), 0.0, current().calendar).isoformat()
+
+
+# -- recording (the ledger) -----------------------------------------------------------------------------------
+def start_matter(matter: dict[str, Any]) -> None:
+    current().start_matter(matter)
+
+
+def stop_clock(matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
+    current().stop_clock(matter, kind, procedure)
+
+
+def resume_clock(matter: dict[str, Any], kind: str) -> None:
+    current().resume_clock(matter, kind)
+
+
+def record_matter_result(matter: dict[str, Any], result: dict[str, Any]) -> None:
+    current().record_matter_result(matter, result)
+
+
+def record_warning(matter: dict[str, Any], colour: str) -> None:
+    current().record_warning(matter, colour)
+
+
+def record_silent_consent(matter: dict[str, Any]) -> None:
+    current().record_silent_consent(matter)
+
+
+def record_acceptance(stage: str, intake: str, missing: list[dict[str, Any]] | None = None) -> None:
+    current().record_acceptance(stage, intake, missing)
+
+
+def record_stage_result(stage: str, result: str) -> None:
+    current().record_stage_result(stage, result)
+
+
+def revoke_permit(stage: str, reason: str) -> None:
+    current().revoke_permit(stage, reason)
+
+
+def record_credit(stage: str, reason: str) -> None:
+    current().record_credit(stage, reason)
+
+
+def notify_owner(kind: str, stage: str, text: str) -> None:
+    current().notify(kind, stage=stage, text=text)
+
+
+#: The names models may call, for the sandboxed script engine and the validator.
+MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (
+        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at,
+        working_days_after, start_matter, stop_clock, resume_clock, record_matter_result, record_warning,
+        record_silent_consent, record_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
+    )
+}
