@@ -181,7 +181,30 @@ credit_records = Table(
     Column("reason", Text, nullable=False),
 )
 
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(100), primary_key=True),  # the Actor id (an owner's name is its owner_id)
+    Column("role", String(20), nullable=False),
+    Column("department", String(40), nullable=True),
+    Column("owner_ids", JSON, nullable=False),  # an agent's principals (帮办代办)
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the bearer token
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("actor", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "UTCDateTime",
 ]

@@ -235,8 +235,12 @@ class ApprovalService:
             return "yellow"
         return "green"
 
-    def complete_task(self, task_id: str, payload: Mapping[str, Any], *, actor: Actor) -> dict[str, Any]:
-        """Complete a ready task with a validated payload; refuse anything else, changing nothing."""
+    def complete_task(self, task_id: str, payload: Mapping[str, Any], *, actor: Actor,
+                      also: Callable[[UnitOfWork, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Complete a ready task with a validated payload; refuse anything else, changing nothing.
+
+        ``also`` runs inside the completing transaction with the result (the API stores idempotency keys so).
+        """
         with UnitOfWork(self.db) as uow:
             row = uow.tasks.get(task_id)
         if row is None:
@@ -266,7 +270,10 @@ class ApprovalService:
                                   task_id=task_id, data={"task": row["spec_id"], "name": row["name"],
                                                          "payload": _jsonable(payload)}))
             runtime.run_task(workflow, task_id, data, self.clock)
-            return {"task_id": task_id, "project_id": project.id, "completed_at": now.isoformat()}
+            result = {"task_id": task_id, "project_id": project.id, "completed_at": now.isoformat()}
+            if also is not None:
+                also(uow, result)
+            return result
 
         try:
             return self._operate(row["project_id"], actor, work)

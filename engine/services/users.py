@@ -1,0 +1,113 @@
+"""Users of the HTTP API and their bearer tokens.
+
+A token is shown once, when the user is created, and only its SHA-256 is stored: a stolen database
+does not hand out working tokens. Tokens are 256-bit random strings, so a fast hash is enough (no
+password stretching is needed for secrets nobody chose). Lookup compares digests in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.domain.actors import Actor
+from engine.persistence import tables as t
+from engine.services.errors import Conflict, Invalid, NotFound
+
+#: roles a user may have (the engine's own ``system`` actor is not a user)
+USER_ROLES = ("owner", "agent", "window", "agency", "lead", "analyst", "admin")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-@\u4e00-\u9fff]{1,100}$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class UserStore:
+    """Create, list, disable users; resolve a bearer token to an :class:`Actor`."""
+
+    def __init__(self, db: Engine, *, departments: Iterable[str] | None = None) -> None:
+        self.db = db
+        self.departments = set(departments) if departments is not None else None
+
+    def add(self, name: str, role: str, *, department: str | None = None,
+            owner_ids: Iterable[str] = ()) -> tuple[dict[str, Any], str]:
+        """Create a user; returns (user, token). The token is not stored and cannot be shown again."""
+        owners = sorted(set(owner_ids))
+        if not _NAME.match(name or ""):
+            raise Invalid("name: 1–100 letters, digits, '_', '.', '-', '@' or Chinese characters")
+        if role not in USER_ROLES:
+            raise Invalid(f"role: unknown role '{role}' (known: {', '.join(USER_ROLES)})")
+        if role in ("agency", "lead"):
+            if not department:
+                raise Invalid(f"department: a user of role '{role}' belongs to exactly one department")
+            if self.departments is not None and department not in self.departments:
+                raise Invalid(f"department: unknown department '{department}' "
+                              f"(known: {', '.join(sorted(self.departments))})")
+        elif role == "window":
+            department = department or "window"
+        elif department:
+            raise Invalid(f"department: role '{role}' has no department")
+        if role == "agent" and not owners:
+            raise Invalid("owner_ids: an agent (帮办代办) acts only for named owners; give at least one")
+        if role != "agent" and owners:
+            raise Invalid(f"owner_ids: only an agent acts for owners, not role '{role}'")
+        token = secrets.token_urlsafe(32)
+        row = dict(name=name, role=role, department=department, owner_ids=owners, token_hash=hash_token(token),
+                   created_at=datetime.now(timezone.utc), disabled=False)
+        try:
+            with self.db.begin() as conn:
+                conn.execute(insert(t.users).values(**row))
+        except IntegrityError:
+            raise Conflict(f"name: user '{name}' already exists") from None
+        return _public(row), token
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.connect() as conn:
+            rows = conn.execute(select(t.users).order_by(t.users.c.name)).mappings()
+            return [_public(dict(r)) for r in rows]
+
+    def get(self, name: str) -> dict[str, Any]:
+        with self.db.connect() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"user '{name}' does not exist")
+        return _public(dict(row))
+
+    def disable(self, name: str) -> dict[str, Any]:
+        """Revoke a user's token (users are never deleted: the event log names them)."""
+        with self.db.begin() as conn:
+            result = conn.execute(update(t.users).where(t.users.c.name == name).values(disabled=True))
+        if result.rowcount != 1:
+            raise NotFound(f"user '{name}' does not exist")
+        return self.get(name)
+
+    def actor_for_token(self, token: str) -> Actor | None:
+        """The active user holding ``token``, or None."""
+        if not token:
+            return None
+        digest = hash_token(token)
+        with self.db.connect() as conn:
+            row = conn.execute(select(t.users).where(t.users.c.token_hash == digest)).mappings().first()
+        if row is None or row["disabled"] or not hmac.compare_digest(row["token_hash"], digest):
+            return None
+        return to_actor(dict(row))
+
+
+def to_actor(row: dict[str, Any]) -> Actor:
+    return Actor(id=row["name"], role=row["role"], department=row.get("department"),
+                 owner_ids=frozenset(row.get("owner_ids") or ()))
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"], "role": row["role"], "department": row.get("department"),
+            "owner_ids": list(row.get("owner_ids") or []), "disabled": bool(row.get("disabled")),
+            "created_at": row["created_at"].isoformat() if row.get("created_at") else None}
