@@ -131,7 +131,15 @@ subjects = Table(
     Column("approval_working_days", Float, nullable=True),
     Column("overdue", Boolean, nullable=True),
     Column("state", JSON, nullable=False),  # the full Subject (stops, limits, attrs)
+    # analytics (migration 0003): statutory limit, approval time in natural days, stage intake, procedure id
+    Column("statutory_due", UTCDateTime(), nullable=True),
+    Column("statutory_overdue", Boolean, nullable=True),
+    Column("approval_natural_days", Float, nullable=True),
+    Column("intake", String(20), nullable=True),  # stage: complete | tolerance (容缺受理)
+    Column("procedure", String(40), nullable=True),  # special: the 特别程序 id
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
+    Index("ix_subjects_level_department", "level", "department"),
+    Index("ix_subjects_level_matter", "level", "matter_id"),
 )
 
 tasks = Table(

@@ -24,6 +24,7 @@ from engine.clock import Clock, SystemClock
 from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.domain.catalogue import Catalogue, UnknownIdError
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
+from engine.analytics.figures import stopped_natural_days
 from engine.domain.project import Project, ProjectFiling
 from engine.domain.tasks import (
     CommitmentPayload,
@@ -443,7 +444,15 @@ class ApprovalService:
                     "span_working_days": round(timing.span_working_days, 4),
                     "approval_working_days": round(timing.approval_working_days, 4),
                     "overdue": timing.status == "overdue",
+                    "statutory_due": timing.statutory_due,
+                    "statutory_overdue": timing.statutory_overdue,
+                    "approval_natural_days": round(timing.span_natural_days - stopped_natural_days(
+                        subject.started_at, subject.ended_at, now,
+                        ledger.stage_stops(subject.key, now=now, rule=rule) if subject.level == "stage" else subject.stops,
+                        rule), 4),
                 }
+            figures["intake"] = subject.attrs.get("intake") if subject.level == "stage" else None
+            figures["procedure"] = subject.attrs.get("procedure") if subject.level == "special" else None
             rows.append((subject, figures))
         return rows, events
 
