@@ -95,8 +95,8 @@ class ProcessRuntime:
         self.top_spec = top_spec
         self.subprocess_specs = dict(subprocess_specs)
         self._script_engine_factory = script_engine_factory
-        self._spec_dict = _registry().convert(top_spec)
-        self._subprocess_spec_dicts = {name: _registry().convert(spec) for name, spec in self.subprocess_specs.items()}
+        self._spec_json = json.dumps(_registry().convert(top_spec))
+        self._subprocess_specs_json = json.dumps({name: _registry().convert(spec) for name, spec in self.subprocess_specs.items()})
 
     # -- life cycle ---------------------------------------------------------------------------------------------
     def new_workflow(self, data: Mapping[str, Any]) -> BpmnWorkflow:
@@ -194,21 +194,19 @@ class ProcessRuntime:
         return top, parts
 
     def load(self, top: dict[str, Any], subprocesses: dict[str, dict[str, Any]]) -> BpmnWorkflow:
-        """Restore a workflow from fresh (just-decoded, unshared) part dicts, reusing the parsed specs.
+        """Restore a workflow from fresh (just-decoded, unshared) part dicts.
 
-        Mirrors SpiffWorkflow's ``BpmnWorkflowConverter.from_dict`` but skips rebuilding the specs from
-        their serialised form on every load.
+        The specs are restored from their serialised form (kept once per definition in memory), exactly as
+        SpiffWorkflow's serializer does: workflows restored onto independently parsed spec objects do not
+        resume multi-instance call activities correctly, so we stay on SpiffWorkflow's own path.
         """
-        registry = _registry()
-        converter = _workflow_converter()
         dct = dict(top)
         dct.pop("serializer_version", None)
-        workflow = BpmnWorkflow(self.top_spec, self.subprocess_specs, deserializing=True)
-        workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        converter.set_default_attributes(workflow, dct)
-        converter.subprocesses_from_dict(dict(subprocesses), workflow)
-        workflow.bpmn_events = registry.restore(dct.pop("bpmn_events", []))
+        dct["spec"] = json.loads(self._spec_json)
+        dct["subprocess_specs"] = json.loads(self._subprocess_specs_json)
+        dct["subprocesses"] = dict(subprocesses)
+        dct["typename"] = "BpmnWorkflow"
+        workflow = _serializer.from_dict(dct)
         workflow.script_engine = self._script_engine_factory()
         workflow._gongai_saved_completed = {  # type: ignore[attr-defined]
             str(i) for i, sub in workflow.subprocesses.items() if sub.is_completed()
