@@ -1,0 +1,62 @@
+"""Routes for administrators: deploy process definitions (versioned) and manage users."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import require
+from engine.domain.actors import Actor
+from engine.services import queries
+from engine.services.errors import Conflict, Invalid
+
+router = APIRouter(prefix="/admin", tags=["administration"])
+admins = require("admin")
+
+
+class DeployIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    files: dict[str, str] = Field(min_length=1, description="BPMN file name → XML text (all files of the model)")
+    process_id: str = Field(default="project_approval", min_length=1, max_length=200)
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, description="the user's id; an owner's name is its owner_id")
+    role: Literal["owner", "agent", "window", "agency", "lead", "analyst", "admin"]
+    department: str | None = Field(default=None, max_length=40, description="agency / lead officers: their department")
+    owner_ids: list[str] = Field(default_factory=list, description="agents: the owners who authorised them")
+
+
+@router.post("/definitions", status_code=201, summary="Validate and deploy a BPMN definition (a new version)")
+def deploy(body: DeployIn, request: Request, actor: Actor = Depends(admins)) -> dict[str, Any]:
+    bad = [name for name in body.files if not name.endswith(".bpmn") or "/" in name or "\\" in name]
+    if bad:
+        raise Invalid(f"files: names must be plain '*.bpmn' file names, not {', '.join(map(repr, bad))}")
+    files = {name: text.encode("utf-8") for name, text in body.files.items()}
+    return request.app.state.service.deploy(files, process_id=body.process_id, by=actor.id)
+
+
+@router.get("/definitions", summary="Deployed definitions and their versions")
+def definitions(request: Request, actor: Actor = Depends(require("admin", "analyst"))) -> list[dict[str, Any]]:
+    return queries.definitions(request.app.state.service.db)
+
+
+@router.get("/users", summary="Users (tokens are never shown again)")
+def list_users(request: Request, actor: Actor = Depends(admins)) -> list[dict[str, Any]]:
+    return request.app.state.users.list()
+
+
+@router.post("/users", status_code=201, summary="Create a user; the response carries its token, once")
+def add_user(body: UserIn, request: Request, actor: Actor = Depends(admins)) -> dict[str, Any]:
+    user, token = request.app.state.users.add(body.name, body.role, department=body.department, owner_ids=body.owner_ids)
+    return user | {"token": token}
+
+
+@router.delete("/users/{name}", summary="Revoke a user's token")
+def disable_user(request: Request, name: str = Path(max_length=100), actor: Actor = Depends(admins)) -> dict[str, Any]:
+    if name == actor.id:
+        raise Conflict("name: administrators cannot revoke their own token")
+    return request.app.state.users.disable(name)

@@ -1,0 +1,82 @@
+"""Bearer-token authentication and role gates.
+
+Every route except the health probes depends on :func:`current_actor`; role gates (:func:`require`) say
+which kinds of user a route serves. Finer rules — which project, which department's task — are the
+service layer's and :mod:`engine.services.queries`' business, not a route's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from engine.domain.actors import Actor
+from engine.persistence.uow import ConcurrentUpdate
+from engine.services.approval import ApprovalService
+from engine.services.errors import Forbidden, ServiceError
+from engine.services.users import UserStore
+
+_bearer = HTTPBearer(auto_error=False, description="a token printed by `gongai users add`")
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+
+
+def service(request: Request) -> ApprovalService:
+    return request.app.state.service
+
+
+def users(request: Request) -> UserStore:
+    return request.app.state.users
+
+
+def current_actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Authorization: send 'Authorization: Bearer <token>' (tokens come from `gongai users add`)")
+    actor = request.app.state.users.actor_for_token(credentials.credentials)
+    if actor is None:
+        raise Unauthenticated("Authorization: unknown or revoked token")
+    return actor
+
+
+ROLE_NAMES = {"owner": "project owners (建设单位)", "agent": "agents (帮办代办)", "window": "window officers (综合窗口)",
+              "agency": "agency officers (审批部门)", "lead": "lead-department officers (牵头部门)",
+              "analyst": "analysts (工改办)", "admin": "administrators"}
+
+
+def require(*roles: str) -> Callable[..., Actor]:
+    """A dependency admitting only ``roles``; anyone else gets 403 naming who may."""
+
+    def gate(actor: Actor = Depends(current_actor)) -> Actor:
+        if actor.role not in roles:
+            who = ", ".join(ROLE_NAMES.get(r, r) for r in roles)
+            raise Forbidden(f"role '{actor.role}' may not do this; only {who} may")
+        return actor
+
+    return gate
+
+
+T = TypeVar("T")
+
+
+def retrying(operation: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``operation`` again when another request changed the project first (optimistic lock)."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except ConcurrentUpdate:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

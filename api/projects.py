@@ -1,0 +1,172 @@
+"""Routes for project owners (建设单位) and agents (帮办代办), and the progress views every reader shares."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import current_actor, require
+from api.completion import complete
+from engine.domain.actors import Actor
+from engine.domain.project import ProjectFiling
+from engine.services import queries
+from engine.services.errors import Conflict, Invalid
+
+router = APIRouter(prefix="/projects", tags=["projects (owners, agents, progress)"])
+
+IdemKey = Header(default=None, alias="Idempotency-Key", max_length=200,
+                 description="a retried request with the same key does the work once")
+
+
+def _pid() -> Any:
+    return Path(description="project id, e.g. P2026-000001", max_length=40)
+
+
+
+class NewProject(ProjectFiling):
+    """A project filing; ``owner_id`` defaults to the calling owner (an agent must name its principal)."""
+
+    owner_id: str | None = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]
+
+
+class CommitmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signatory: str = Field(min_length=1, max_length=100, description="who signs the 告知承诺书")
+    accepted_terms: Literal[True]
+    stage: str | None = Field(default=None, max_length=10)
+    task_id: str | None = Field(default=None, max_length=40)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    supplied: list[str] = Field(default_factory=list, description="materials supplied (补正)")
+    note: str | None = Field(default=None, max_length=2000)
+    stage: str | None = Field(default=None, max_length=10)
+    task_id: str | None = Field(default=None, max_length=40)
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[str] = Field(min_length=1, description="the tolerated (容缺) documents now supplied")
+    stage: str | None = Field(default=None, max_length=10)
+    task_id: str | None = Field(default=None, max_length=40)
+
+
+@router.post("", status_code=201, summary="File a new project (validated against the catalogue)")
+def create_project(body: NewProject, request: Request,
+                   actor: Actor = Depends(require("owner", "agent"))) -> dict[str, Any]:
+    filing = body.model_dump()
+    if filing["owner_id"] is None:
+        if actor.role == "agent":
+            raise Invalid("owner_id: an agent must name the owner it files for")
+        filing["owner_id"] = actor.id
+    service = request.app.state.service
+    project_id = service.start_project(filing, actor=actor)
+    return service.project(project_id) | {"links": _links(project_id)}
+
+
+@router.get("", summary="Projects the caller may see")
+def list_projects(request: Request, actor: Actor = Depends(current_actor),
+                  status: Literal["running", "completed", "stopped"] | None = None,
+                  project_type: str | None = Query(default=None, max_length=40),
+                  limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> list[dict[str, Any]]:
+    return queries.list_projects(request.app.state.service.db, actor, status=status, project_type=project_type,
+                                 limit=limit, offset=offset)
+
+
+@router.get("/{project_id}", summary="A project with the progress of every stage and matter")
+def get_project(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return service.project(project_id) | {"progress": queries.decorate_timing(service.timing(project_id)),
+                                          "open_tasks": _tasks(request, actor, project_id, "ready"),
+                                          "links": _links(project_id)}
+
+
+@router.get("/{project_id}/progress", summary="Each stage and matter: status, department, due date, remaining working days, colour, clock stops")
+def progress(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return queries.decorate_timing(service.timing(project_id))
+
+
+@router.get("/{project_id}/timeline", summary="The project's full event log, oldest first")
+def timeline(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return [_plain(e) for e in service.events(project_id)]
+
+
+@router.get("/{project_id}/notifications", summary="Notices sent to the owner (outbox)")
+def notifications(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return [_plain(n) for n in service.notifications(project_id)]
+
+
+@router.get("/{project_id}/tasks", summary="The project's tasks the caller may see")
+def project_tasks(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor),
+                  state: Literal["ready", "done", "cancelled", "all"] = "ready") -> list[dict[str, Any]]:
+    queries.visible_project(request.app.state.service.db, actor, project_id)
+    return _tasks(request, actor, project_id, None if state == "all" else state)
+
+
+@router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")
+def sign_commitment(body: CommitmentIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
+                    actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, ("Task_SignCommitment",), body.stage, body.task_id)
+    payload = {"signatory": body.signatory, "accepted_terms": True}
+    return complete(request, actor, task_id, payload, idempotency_key)
+
+
+@router.post("/{project_id}/corrections", summary="Resubmit after a correction notice (补正)")
+def resubmit(body: CorrectionIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
+             actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, ("Task_CorrectFiling", "Task_MatterCorrection"), body.stage,
+                          body.task_id)
+    payload: dict[str, Any] = {"supplied": body.supplied}
+    if body.note:
+        payload["note"] = body.note
+    return complete(request, actor, task_id, payload, idempotency_key)
+
+
+@router.post("/{project_id}/documents", summary="Supply the documents missing from a tolerated filing (补齐容缺材料)")
+def supply_documents(body: DocumentsIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
+                     actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, ("Task_SupplyDocuments",), body.stage, body.task_id)
+    return complete(request, actor, task_id, {"documents": body.documents}, idempotency_key)
+
+
+def _owner_task(request: Request, actor: Actor, project_id: str, specs: tuple[str, ...], stage: str | None,
+                task_id: str | None) -> str:
+    db = request.app.state.service.db
+    queries.visible_project(db, actor, project_id)
+    ready = queries.ready_tasks_of(db, project_id, specs, stage)
+    if task_id is not None:
+        ready = [t for t in ready if t["id"] == task_id]
+    if not ready:
+        where = f" in stage {stage}" if stage else ""
+        raise Conflict(f"project {project_id} has no ready {' / '.join(specs)} task{where}")
+    if len(ready) > 1:
+        listed = ", ".join(f"{t['id']} ({t['stage']}, {t.get('matter_name') or t['name']})" for t in ready)
+        raise Conflict(f"task_id: several tasks of this kind are ready ({listed}); name one in 'task_id'")
+    return ready[0]["id"]
+
+
+def _tasks(request: Request, actor: Actor, project_id: str, state: str | None) -> list[dict[str, Any]]:
+    rows = request.app.state.service.list_tasks(actor=actor, project_id=project_id, state=state)
+    return [_plain(r) for r in rows]
+
+
+def _links(project_id: str) -> dict[str, str]:
+    base = f"/projects/{project_id}"
+    return {"self": base, "progress": base + "/progress", "timeline": base + "/timeline",
+            "notifications": base + "/notifications", "tasks": base + "/tasks"}
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    from api.auth import public
+
+    return public(row)

@@ -1,0 +1,212 @@
+"""Read-side queries the HTTP API needs beyond :class:`ApprovalService`: who may see which project, the
+projects an actor may list, progress views with warning colours, analyst aggregates over ``subjects``,
+and the case list. Nothing here changes state.
+
+Visibility is decided once, here, so every route answers alike: a project an actor may not see is
+refused with the same message whether or not it exists (no existence leak).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from engine.domain.actors import Actor
+from engine.persistence import tables as t
+from engine.persistence.uow import UnitOfWork
+from engine.services.errors import Forbidden, Invalid, NotFound
+
+FULL_READERS = ("analyst", "admin", "system", "window")  # the window accepts every project's filings
+OWN_SIDE = ("owner", "agent")
+DEPARTMENT_SIDE = ("agency", "lead")
+
+
+def not_yours(project_id: str) -> Forbidden:
+    return Forbidden(f"project {project_id}: not among the projects you may see")
+
+
+def visible_project(db: Engine, actor: Actor, project_id: str) -> dict[str, Any]:
+    """The project row if ``actor`` may see it; 403 (same message whether or not it exists) otherwise."""
+    with UnitOfWork(db) as uow:
+        row = uow.projects.get(project_id)
+        if actor.role in FULL_READERS:
+            if row is None:
+                raise NotFound(f"project {project_id} does not exist")
+            return row
+        if row is None:
+            raise not_yours(project_id)
+        if actor.role in OWN_SIDE and actor.acts_for(row["owner_id"]):
+            return row
+        if actor.role in DEPARTMENT_SIDE and actor.department and _involves(uow, project_id, actor.department):
+            return row
+    raise not_yours(project_id)
+
+
+def _involves(uow: UnitOfWork, project_id: str, department: str) -> bool:
+    q = select(t.tasks.c.id).where((t.tasks.c.project_id == project_id) & (t.tasks.c.department == department)).limit(1)
+    return uow.conn.execute(q).first() is not None
+
+
+def list_projects(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
+                  limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Projects ``actor`` may see, oldest first."""
+    with UnitOfWork(db) as uow:
+        if actor.role in FULL_READERS:
+            rows = uow.projects.list(status=status, project_type=project_type, limit=limit, offset=offset)
+        elif actor.role == "owner":
+            rows = uow.projects.list(owner_ids=[actor.id], status=status, project_type=project_type, limit=limit, offset=offset)
+        elif actor.role == "agent":
+            rows = uow.projects.list(owner_ids=sorted(actor.owner_ids), status=status, project_type=project_type,
+                                     limit=limit, offset=offset)
+        elif actor.role in DEPARTMENT_SIDE and actor.department:
+            ids = set(uow.conn.execute(select(t.tasks.c.project_id).where(t.tasks.c.department == actor.department)
+                                       .distinct()).scalars())
+            rows = [r for r in uow.projects.list(status=status, project_type=project_type, limit=100_000) if r["id"] in ids]
+            rows = rows[offset:offset + limit]
+        else:
+            rows = []
+    return [_iso(r) for r in rows]
+
+
+def colour(entry: dict[str, Any]) -> str:
+    """四色 warning colour of a timed subject: none once finished, else by its timing status."""
+    if entry.get("end"):
+        return "none"
+    return {"on_time": "green", "warning": "yellow", "overdue": "red", "silent_consent": "red"}.get(entry.get("status") or "", "none")
+
+
+def decorate_timing(timing: dict[str, Any]) -> dict[str, Any]:
+    for bucket in ("stages", "matters", "special_procedures", "post_checks"):
+        for entry in timing.get(bucket, []):
+            entry["colour"] = colour(entry)
+    if timing.get("project"):
+        timing["project"]["colour"] = colour(timing["project"])
+    return timing
+
+
+def ready_tasks_of(db: Engine, project_id: str, spec_ids: Iterable[str], stage: str | None = None) -> list[dict[str, Any]]:
+    """Ready tasks of a project of the given BPMN ids (an owner's sign / correct / supply step)."""
+    specs = set(spec_ids)
+    with UnitOfWork(db) as uow:
+        rows = uow.tasks.list(project_id=project_id, stage=stage)
+    return [r for r in rows if r["spec_id"] in specs]
+
+
+# -- analysts ------------------------------------------------------------------------------------------------------
+GROUPS = {"stage": ("stage",), "project": ("project_type",), "department": ("department",), "matter": ("matter_id",)}
+LEVEL_OF_GROUP = {"stage": "stage", "project": "project", "department": "matter", "matter": "matter"}
+
+
+def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, stage: str | None = None,
+            department: str | None = None, since: datetime | None = None, until: datetime | None = None,
+            finished_only: bool = False) -> list[dict[str, Any]]:
+    """Span and approval time (working days) per stage / whole process / department / matter.
+
+    A subject counts in a period if it started within [since, until). Figures: count, mean, median, p90,
+    max; overdue count and rate — distributions, not only means (DOMAIN.md §5).
+    """
+    if by not in GROUPS:
+        raise Invalid(f"by: unknown grouping '{by}' (known: {', '.join(GROUPS)})")
+    q = select(t.subjects).where(t.subjects.c.level == LEVEL_OF_GROUP[by]).where(t.subjects.c.started_at.is_not(None))
+    if project_type:
+        q = q.where(t.subjects.c.project_type == project_type)
+    if stage:
+        q = q.where(t.subjects.c.stage == stage)
+    if department:
+        q = q.where(t.subjects.c.department == department)
+    if since:
+        q = q.where(t.subjects.c.started_at >= since)
+    if until:
+        q = q.where(t.subjects.c.started_at < until)
+    if finished_only:
+        q = q.where(t.subjects.c.ended_at.is_not(None))
+    with db.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[c] for c in GROUPS[by])].append(row)
+    out = []
+    for key, members in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
+        entry: dict[str, Any] = dict(zip(GROUPS[by], key))
+        entry["count"] = len(members)
+        entry["finished"] = sum(1 for m in members if m["ended_at"] is not None)
+        for figure in ("span_working_days", "approval_working_days", "span_natural_days"):
+            entry[figure] = _stats([m[figure] for m in members if m[figure] is not None])
+        overdue = sum(1 for m in members if m["overdue"])
+        entry["overdue"] = overdue
+        entry["overdue_rate"] = round(overdue / len(members), 4) if members else None
+        out.append(entry)
+    return out
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "median": None, "p90": None, "max": None}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"mean": round(statistics.fmean(ordered), 4), "median": round(statistics.median(ordered), 4),
+            "p90": round(p90, 4), "max": round(ordered[-1], 4)}
+
+
+def cases(db: Engine, *, status: str | None = None, project_type: str | None = None, overdue: bool | None = None,
+          limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+    """The case list: each project with its status and whether any stage, matter or the whole is overdue."""
+    with db.connect() as conn:
+        late = defaultdict(list)
+        for pid, key, level in conn.execute(select(t.subjects.c.project_id, t.subjects.c.key, t.subjects.c.level)
+                                            .where(t.subjects.c.overdue.is_(True))):
+            late[pid].append(key)
+        q = select(t.projects.c.id, t.projects.c.name, t.projects.c.project_type, t.projects.c.owner_id,
+                   t.projects.c.status, t.projects.c.result, t.projects.c.created_at, t.projects.c.completed_at)
+        if status:
+            q = q.where(t.projects.c.status == status)
+        if project_type:
+            q = q.where(t.projects.c.project_type == project_type)
+        rows = [dict(r) for r in conn.execute(q.order_by(t.projects.c.created_at, t.projects.c.id)).mappings()]
+    out = []
+    for row in rows:
+        row = _iso(row)
+        row["overdue"] = bool(late.get(row["id"]))
+        row["overdue_subjects"] = sorted(late.get(row["id"], []))
+        if overdue is None or row["overdue"] == overdue:
+            out.append(row)
+    return out[offset:offset + limit]
+
+
+EVENT_COLUMNS = ("id", "project_id", "at", "type", "project_type", "stage", "matter_key", "matter_id", "department",
+                 "actor", "task_id", "data")
+
+
+def events_csv(db: Engine, *, project_id: str | None = None, since_id: int = 0, limit: int = 100_000) -> str:
+    """The event log (事件日志) as CSV, one event a row, ``data`` as JSON — for process-mining tools."""
+    import json
+
+    q = select(t.events).where(t.events.c.id > since_id)
+    if project_id:
+        q = q.where(t.events.c.project_id == project_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EVENT_COLUMNS)
+    with db.connect() as conn:
+        for row in conn.execute(q.order_by(t.events.c.id).limit(limit)).mappings():
+            values = [row[c] for c in EVENT_COLUMNS]
+            values[2] = row["at"].isoformat()
+            values[-1] = json.dumps(row["data"], ensure_ascii=False)
+            writer.writerow(values)
+    return buffer.getvalue()
+
+
+def definitions(db: Engine) -> list[dict[str, Any]]:
+    with UnitOfWork(db) as uow:
+        return [_iso(r) for r in uow.definitions.list()]
+
+
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
