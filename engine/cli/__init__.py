@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "engine.cli.serve_cmd",
     "engine.cli.users_cmd",
     "engine.cli.simulate_cmd",
+    "engine.cli.analytics_cmd",
 )
 
 for _name in _COMMAND_MODULES:
