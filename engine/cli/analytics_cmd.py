@@ -1,0 +1,151 @@
+"""``gongai export`` (XES / CSV event log for process mining) and ``gongai measures`` (the analysts' KPIs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from engine.cli import app
+from engine.domain.workcalendar import SHANGHAI
+
+
+class ExportFormat(str, Enum):
+    xes = "xes"
+    csv = "csv"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _connect(db: str | None):
+    from engine.persistence.db import make_engine
+
+    return make_engine(db)
+
+
+@app.command()
+def export(
+    fmt: ExportFormat = typer.Option(ExportFormat.xes, "--format", help="xes (IEEE 1849) or csv"),
+    out: Path = typer.Option(..., "--out", help="file to write"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: GONGAI_DATABASE_URL or sqlite:///gongai.db)"),
+) -> None:
+    """Export the event log for pm4py, ProM or Disco (one trace per project)."""
+    from engine.analytics.export import write_csv, write_xes
+
+    engine = _connect(db)
+    with engine.connect() as conn:
+        if fmt is ExportFormat.xes:
+            with out.open("wb") as handle:
+                count = write_xes(conn, handle)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = write_csv(conn, handle)
+    typer.echo(f"{count} events written to {out}")
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    """A date or date-time; dates and naive times are read in Asia/Shanghai (the calendar's time zone)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (2026-01-31) or date-time", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+
+
+@app.command()
+def measures(
+    db: Optional[str] = typer.Option(None, "--db", help="database URL"),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json"),
+    project_type: Optional[str] = typer.Option(None, "--project-type"),
+    stage: Optional[str] = typer.Option(None, "--stage"),
+    department: Optional[str] = typer.Option(None, "--department"),
+    matter: Optional[str] = typer.Option(None, "--matter"),
+    jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="the projects' profile, e.g. jiangxi"),
+    since: Optional[str] = typer.Option(None, "--since", help="accepted on or after (ISO date)"),
+    until: Optional[str] = typer.Option(None, "--until", help="accepted before (ISO date)"),
+    threshold_minutes: float = typer.Option(10.0, "--suspect-minutes", help="体外循环: non-filing matters faster than this"),
+) -> None:
+    """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database."""
+    from engine.analytics.measures import Filters, report
+    from engine.domain.catalogue import load_catalogue
+
+    filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
+                      jurisdiction=jurisdiction, since=_instant(since, "--since"), until=_instant(until, "--until"))
+    catalogue = load_catalogue()
+    filing = [m.id for m in catalogue.matters.values() if m.kind == "filing"]
+    engine = _connect(db)
+    with engine.connect() as conn:
+        data = report(conn, filters, filing_matters=filing, threshold_minutes=threshold_minutes)
+    if fmt is OutputFormat.json:
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    _print_tables(data)
+
+
+def _print_tables(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+
+    def durations(title: str, rows: list[dict[str, Any]]) -> None:
+        table = Table(title=title)
+        for column in ("group", "n", "span nat. mean/med/p90/max", "span wd mean/med/p90/max",
+                       "approval wd mean/med/p90/max"):
+            table.add_column(column)
+        for row in rows:
+            cells = [" / ".join("-" if row[m][s] is None else f"{row[m][s]:g}" for s in ("mean", "median", "p90", "max"))
+                     for m in ("span_natural_days", "span_working_days", "approval_working_days")]
+            table.add_row(str(row["group"]), str(row["count"]), *cells)
+        console.print(table)
+
+    durations("四阶段跨度用时 (per stage)", data["stages"])
+    durations("全流程审批用时 (whole process)", data["whole_process"] + data["whole_process_by_type"])
+    durations("per department", data["departments"])
+    ranking = Table(title="bottlenecks (departments, by mean approval working days)")
+    for column in ("rank", "department", "n", "mean", "p90", "total"):
+        ranking.add_column(column)
+    for row in data["bottlenecks"]["departments"]:
+        ranking.add_row(str(row["rank"]), str(row["group"]), str(row["count"]), str(row["mean"]), str(row["p90"]),
+                        str(row["total_working_days"]))
+    console.print(ranking)
+    rates = Table(title="rates")
+    rates.add_column("measure")
+    rates.add_column("count / of")
+    rates.add_column("rate")
+
+    def rate(name: str, r: dict[str, Any]) -> None:
+        rates.add_row(name, f"{r['count']} / {r['of']}", "-" if r["rate"] is None else f"{r['rate']:.2%}")
+
+    for level, label in (("matter", "matters"), ("stage", "stages"), ("project", "whole process")):
+        rate(f"办件逾期率 {label} (committed)", data["overdue"][level]["committed"])
+        rate(f"办件逾期率 {label} (statutory)", data["overdue"][level]["statutory"])
+    rate("超时默许率", data["silent_consent"])
+    rate("并联审批率", data["parallel"])
+    rate("容缺受理 share", data["commitments"]["tolerance"])
+    rate("告知承诺 share", data["commitments"]["commitment"])
+    rate("broken commitments (撤销)", data["commitments"]["broken_commitments"])
+    rate("post-checks failed (核查不通过)", data["commitments"]["post_checks_failed"])
+    rate("联合验收率", data["joint_acceptance"])
+    rate("matters with a 特别程序", data["special_procedures"]["matters_with_special"])
+    rate(f"体外循环 suspects (< {data['off_system_suspects']['threshold_minutes']:g} min)", data["off_system_suspects"])
+    console.print(rates)
+    special = Table(title="特别程序")
+    for column in ("procedure", "started", "finished", "span wd mean/med/p90/max"):
+        special.add_column(column)
+    for proc, row in data["special_procedures"]["by_procedure"].items():
+        d = row.get("span_working_days") or {}
+        special.add_row(str(proc), str(row["started"]), str(row["finished"]),
+                        " / ".join("-" if d.get(s) is None else f"{d[s]:g}" for s in ("mean", "median", "p90", "max")))
+    console.print(special)
