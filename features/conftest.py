@@ -1,0 +1,567 @@
+"""Step library for the behaviour specifications (行为规格) in ``features/*.feature``.
+
+The scenarios drive the REAL engine — :class:`ApprovalService` on a fresh in-memory SQLite database
+migrated with Alembic, the bundled BPMN models, the default catalogue and the real working-day calendar —
+with a :class:`VirtualClock`, so that every figure a scenario asserts (due dates, span and approval working
+days) is what the product would report. Nothing of the engine is mocked.
+
+Conventions of the step texts:
+
+- times are Asia/Shanghai local times written ``"2026-09-29 10:00"``; a due date at midnight is written the
+  way the rules state it, ``"2026-10-08 24:00"`` (the end of the 8th);
+- departments, stages and matters are named by their catalogue ids (``zrzy``, ``S2``,
+  ``s2_greening_scheme_review``); a matter of a unit work is named by its key (``S4/U1/s4_fire_acceptance``);
+- moving the clock fires every timer on the way, each at its own due instant (as the scheduler would).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from engine.clock import VirtualClock
+from engine.domain.actors import Actor
+from engine.domain.catalogue import load_catalogue
+from engine.domain.workcalendar import CalendarDataMissing, WorkCalendar
+from engine.persistence.db import make_engine, migrate
+from engine.services.approval import ApprovalService
+from engine.services.errors import Invalid
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REVIEW_TASKS = ("Task_Review", "Task_ReviewSilent")
+_CATALOGUE = load_catalogue()  # immutable; loading it once keeps the suite fast
+
+
+# ---------------------------------------------------------------------------------------------- the world
+@dataclass
+class World:
+    """One scenario's engine, clock and project, plus what the steps observed."""
+
+    svc: ApprovalService
+    clock: VirtualClock
+    caught: list[warnings.WarningMessage]
+    project_id: str | None = None
+    owner_id: str | None = None
+    error: Exception | None = None
+    seen: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> str:
+        assert self.project_id, "no project was filed in this scenario"
+        return self.project_id
+
+    # -- time --------------------------------------------------------------------------------------------
+    def move_to(self, local: str) -> None:
+        """Set the clock to ``local``, firing each due timer at its own instant on the way."""
+        target = parse_local(local)
+        now = self.clock.now()
+        assert target >= now, f"the clock cannot go back from {fmt_local(now)} to {local}"
+        for _ in range(200):
+            due = self.svc.next_timer_at()
+            if due is None:
+                break
+            due = due if due.tzinfo else due.replace(tzinfo=ZoneInfo("UTC"))
+            if due > target:
+                break
+            # SpiffWorkflow fires a timer strictly after its instant (``due < now``) while the service reports
+            # a project due at ``due <= now``: step one microsecond past the instant so the timer really fires.
+            self.clock.set(max(due + timedelta(microseconds=1), self.clock.now()))
+            if self.svc.fire_timers() == 0:
+                break
+        self.clock.set(target)
+
+    # -- tasks -------------------------------------------------------------------------------------------
+    def ready(self, *, stage: str | None = None, spec: str | tuple[str, ...] | None = None,
+              department: str | None = None, matter: str | None = None, state: str | None = "ready") -> list[dict[str, Any]]:
+        rows = self.svc.list_tasks(project_id=self.pid, stage=stage, state=state)
+        specs = (spec,) if isinstance(spec, str) else spec
+        out = []
+        for row in rows:
+            if specs and row["spec_id"] not in specs:
+                continue
+            if department and row["department"] != department:
+                continue
+            if matter and not _is_matter(row, matter):
+                continue
+            out.append(row)
+        return out
+
+    def one(self, **query: Any) -> dict[str, Any]:
+        rows = self.ready(**query)
+        assert len(rows) == 1, f"expected exactly one ready task for {query}, found {[r['name'] for r in rows]}"
+        return rows[0]
+
+    def complete(self, row: dict[str, Any], payload: dict[str, Any]) -> None:
+        self.svc.complete_task(row["id"], payload, actor=actor_for(row))
+
+    def drive(self, keep_going) -> int:  # noqa: ANN001 - a predicate on task rows
+        """Complete, at the current instant, every ready task ``keep_going`` accepts (with default payloads)."""
+        done = 0
+        for _ in range(300):
+            rows = [r for r in self.svc.list_tasks(project_id=self.pid) if keep_going(r)]
+            if not rows:
+                return done
+            self.complete(rows[0], default_payload(rows[0]))
+            done += 1
+        raise AssertionError("the project did not settle after 300 task completions")
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def timing_entry(self, what: str) -> dict[str, Any]:
+        timing = self.svc.timing(self.pid)
+        if what in ("project", "全流程"):
+            assert timing["project"] is not None, "the whole process has no timing yet"
+            return timing["project"]
+        entries = timing["stages"] + timing["matters"] + timing["post_checks"]
+        hits = [e for e in entries if e["key"] == what] or [e for e in timing["matters"] if e["matter_id"] == what]
+        assert len(hits) == 1, f"expected one timed subject '{what}', found {[e['key'] for e in hits]}"
+        return hits[0]
+
+    def events(self, type_: str, **match: Any) -> list[dict[str, Any]]:
+        return [e for e in self.svc.events(self.pid)
+                if e["type"] == type_ and all(e.get(k) == v for k, v in match.items())]
+
+
+def _is_matter(row: dict[str, Any], matter: str) -> bool:
+    if row.get("matter_key") == matter:
+        return True
+    data = (row.get("data") or {}).get("matter") or {}
+    return "/" not in matter and data.get("id") == matter
+
+
+def actor_for(row: dict[str, Any]) -> Actor:
+    """The real user who may complete a task row: its owner, a window officer, or an officer of its department."""
+    role = row["role"]
+    if role == "owner":
+        return Actor(row["owner_id"], "owner")
+    if role == "window":
+        return Actor("window-officer", "window", "window")
+    return Actor(f"officer-{row['department']}", role, row["department"])
+
+
+def default_payload(row: dict[str, Any]) -> dict[str, Any]:
+    spec = row["spec_id"]
+    return {
+        "Task_Intake": {"outcome": "complete"},
+        "Task_Review": {"decision": "approve"},
+        "Task_ReviewSilent": {"decision": "approve"},
+        "Task_IssueResult": {"certificate_no": f"证-{row['stage']}"},
+        "Task_JointOpinion": {"certificate_no": "联验-001"},
+        "Task_EarlyOpinion": {"opinion": "先行验收合格"},
+        "Task_PostCheck": {"passed": True},
+        "Task_SupplyDocuments": {"documents": ["补齐材料"]},
+        "Task_SignCommitment": {"signatory": "张三", "accepted_terms": True},
+        "Task_CorrectFiling": {"supplied": ["补正材料"]},
+        "Task_MatterCorrection": {"supplied": ["补正材料"]},
+        "Task_SpecialProcedure": {"conclusion": "通过"},
+    }.get(spec, {})
+
+
+# ---------------------------------------------------------------------------------------------- time text
+def parse_local(text: str) -> datetime:
+    """``"2026-09-29 10:00"`` (or ``"… 24:00"``) in Asia/Shanghai → an aware instant."""
+    text = text.strip()
+    if text.endswith("24:00"):
+        day = datetime.strptime(text[:-5].strip(), "%Y-%m-%d")
+        return (day + timedelta(days=1)).replace(tzinfo=SHANGHAI)
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+
+
+def fmt_local(value: datetime | str | None) -> str | None:
+    """An instant as Asia/Shanghai ``YYYY-MM-DD HH:MM``; local midnight reads ``<previous day> 24:00``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    local = value.astimezone(SHANGHAI)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def world() -> Iterator[World]:
+    """A fresh engine per scenario: in-memory SQLite migrated by Alembic, bundled models, real calendar.
+
+    Warnings are recorded for the whole scenario, so a scenario can assert the calendar's loud
+    CalendarDataMissing warning whichever step first touched the uncovered year.
+    """
+    db = make_engine("sqlite://")
+    migrate(db)
+    clock = VirtualClock(datetime(2026, 9, 1, 9, 0, tzinfo=SHANGHAI))
+    # a calendar of its own: it warns once per uncovered year and instance, so no other test can eat the warning
+    svc = ApprovalService(db, catalogue=_CATALOGUE, calendar=WorkCalendar.default(), clock=clock)
+    svc.deploy_bundled()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalendarDataMissing)
+        yield World(svc=svc, clock=clock, caught=caught)
+    db.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- 假如 (given)
+@given(parsers.parse('时钟为 "{at}"'))
+def clock_at(world: World, at: str) -> None:
+    world.clock.set(parse_local(at))
+
+
+@given(parsers.parse('建设单位 "{owner}" 申报了一个 "{ptype}" 类型的项目'))
+def file_project(world: World, owner: str, ptype: str) -> None:
+    world.owner_id = owner
+    world.project_id = world.svc.start_project(
+        {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False},
+        actor=Actor(owner, "owner"),
+    )
+
+
+@given(parsers.parse('建设单位 "{owner}" 申报了一个 "{ptype}" 类型的项目，单位工程如下：'))
+def file_project_with_units(world: World, owner: str, ptype: str, datatable: list[list[str]]) -> None:
+    header, *rows = datatable
+    units = []
+    for raw in rows:
+        row = dict(zip(header, raw))
+        units.append({"id": row["单位工程"], "name": row["名称"], "early_items": _ids(row.get("先行验收事项", ""))})
+    world.owner_id = owner
+    world.project_id = world.svc.start_project(
+        {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False,
+         "unit_works": units},
+        actor=Actor(owner, "owner"),
+    )
+
+
+@given(parsers.parse('"{stage}" 阶段已于 "{at}" 全部办结'))
+def stage_done(world: World, stage: str, at: str) -> None:
+    world.move_to(at)
+    world.drive(lambda r: r["stage"] == stage)
+    entry = world.timing_entry(stage)
+    assert entry["result_label"] == "办结（通过）", entry
+
+
+@given(parsers.parse('"{stage}" 之前的全部阶段已于 "{at}" 办结'))
+def stages_before_done(world: World, stage: str, at: str) -> None:
+    world.move_to(at)
+    world.drive(lambda r: r["stage"] != stage)
+    assert world.ready(stage=stage, spec="Task_Intake"), f"stage {stage} is not open for filing"
+
+
+# ---------------------------------------------------------------------------------------------- 当 (when)
+@when(parsers.parse('时钟走到 "{at}"'))
+def clock_reaches(world: World, at: str) -> None:
+    world.move_to(at)
+
+
+@when(parsers.parse('综合窗口于 "{at}" 受理 "{stage}" 阶段申报（材料齐全）'))
+def window_accepts(world: World, at: str, stage: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(stage=stage, spec="Task_Intake"), {"outcome": "complete"})
+
+
+@when(parsers.parse('综合窗口于 "{at}" 对 "{stage}" 阶段申报容缺受理，缺少 "{missing}"'))
+def window_tolerates(world: World, at: str, stage: str, missing: str) -> None:
+    world.move_to(at)
+    row = world.one(stage=stage, spec="Task_Intake")
+    try:
+        world.complete(row, {"outcome": "tolerance", "missing": _ids(missing)})
+        world.error = None
+    except Invalid as exc:
+        world.error = exc
+
+
+@when(parsers.parse('建设单位于 "{at}" 签署告知承诺书'))
+def owner_signs(world: World, at: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_SignCommitment"), {"signatory": "建设单位法定代表人", "accepted_terms": True})
+
+
+@when(parsers.parse('建设单位于 "{at}" 补齐 "{stage}" 阶段的容缺材料'))
+def owner_supplies(world: World, at: str, stage: str) -> None:
+    world.move_to(at)
+    world.svc.supply_documents(world.pid, stage, ["宗地测量成果报告"], actor=Actor(world.owner_id or "", "owner"))
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 核查通过'))
+def post_check_passes(world: World, dept: str, at: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_PostCheck", department=dept), {"passed": True})
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 核查不通过，发现 "{findings}"'))
+def post_check_fails(world: World, dept: str, at: str, findings: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_PostCheck", department=dept), {"passed": False, "findings": findings})
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 批准事项 "{matter}"'))
+def dept_approves(world: World, dept: str, at: str, matter: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec=REVIEW_TASKS, department=dept, matter=matter), {"decision": "approve"})
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 以 "{reason}" 为由不予许可事项 "{matter}"'))
+def dept_refuses(world: World, dept: str, at: str, reason: str, matter: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec=REVIEW_TASKS, department=dept, matter=matter),
+                   {"decision": "refuse", "reason": reason})
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 要求补正事项 "{matter}"：{items}'))
+def dept_requests_correction(world: World, dept: str, at: str, matter: str, items: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec=REVIEW_TASKS, department=dept, matter=matter),
+                   {"decision": "correction", "items": _ids(items)})
+
+
+@when(parsers.parse('建设单位于 "{at}" 提交事项 "{matter}" 的补正材料'))
+def owner_corrects(world: World, at: str, matter: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_MatterCorrection", matter=matter), {"supplied": ["更正后的用地红线图"]})
+
+
+@when(parsers.parse('部门 "{dept}" 于 "{at}" 办结 "{stage}" 阶段的全部事项'))
+def dept_finishes_stage(world: World, dept: str, at: str, stage: str) -> None:
+    world.move_to(at)
+    rows = world.ready(stage=stage, spec=REVIEW_TASKS, department=dept)
+    assert rows, f"department {dept} has no ready matter in stage {stage}"
+    for row in rows:
+        world.complete(row, {"decision": "approve"})
+
+
+@when(parsers.parse('除 "{depts}" 外的部门于 "{at}" 办结 "{stage}" 阶段的全部事项'))
+def other_depts_finish_stage(world: World, depts: str, at: str, stage: str) -> None:
+    world.move_to(at)
+    keep = set(_ids(depts))
+    rows = [r for r in world.ready(stage=stage, spec=REVIEW_TASKS) if r["department"] not in keep]
+    assert rows, f"no other department has a ready matter in stage {stage}"
+    for row in rows:
+        world.complete(row, {"decision": "approve"})
+
+
+@when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 对 "{stage}" 阶段综合出件'))
+def lead_issues(world: World, dept: str, at: str, stage: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(stage=stage, spec="Task_IssueResult", department=dept),
+                   {"certificate_no": f"{stage}-2026-001"})
+
+
+@when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 对单位工程 "{unit}" 出具先行验收意见'))
+def lead_early_opinion(world: World, dept: str, at: str, unit: str) -> None:
+    world.move_to(at)
+    rows = [r for r in world.ready(spec="Task_EarlyOpinion", department=dept)
+            if ((r.get("data") or {}).get("unit") or {}).get("key") == unit]
+    assert len(rows) == 1, f"expected one early-acceptance task of unit {unit}, found {len(rows)}"
+    world.complete(rows[0], {"opinion": "规划、消防先行验收合格，设备可进场"})
+
+
+@when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 出具联合验收意见书 "{number}"'))
+def lead_joint_opinion(world: World, dept: str, at: str, number: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_JointOpinion", department=dept), {"certificate_no": number})
+
+
+# ---------------------------------------------------------------------------------------------- 那么 (then)
+@then(parsers.parse('"{stage}" 阶段结果为 "{label}"'))
+def stage_result_is(world: World, stage: str, label: str) -> None:
+    assert world.timing_entry(stage)["result_label"] == label
+
+
+@then(parsers.parse('"{stage}" 阶段尚未办结，也没有综合出件任务'))
+def stage_still_running(world: World, stage: str) -> None:
+    entry = world.timing_entry(stage)
+    assert entry["end"] is None and entry["result_label"] is None, entry
+    assert not world.ready(stage=stage, spec="Task_IssueResult")
+
+
+@then(parsers.parse('"{stage}" 阶段的综合出件任务只生成一次，由牵头部门 "{dept}" 办理'))
+def issue_task_once(world: World, stage: str, dept: str) -> None:
+    rows = world.ready(stage=stage, spec="Task_IssueResult", state=None)
+    assert len(rows) == 1, f"综合出件 tasks of {stage}: {len(rows)}"
+    assert rows[0]["role"] == "lead" and rows[0]["department"] == dept, rows[0]
+
+
+@then(parsers.parse('"{stage}" 阶段只办结一次'))
+def stage_completed_once(world: World, stage: str) -> None:
+    assert len(world.events("stage_completed", stage=stage)) == 1
+
+
+@then(parsers.parse('"{what}" 的跨度用时为 {natural:g} 个自然日、{working:g} 个工作日'))
+def span_is(world: World, what: str, natural: float, working: float) -> None:
+    entry = world.timing_entry(what)
+    assert entry["span_natural_days"] == pytest.approx(natural, abs=1e-4), entry
+    assert entry["span_working_days"] == pytest.approx(working, abs=1e-4), entry
+
+
+@then(parsers.parse('"{what}" 的审批用时为 {days:g} 个工作日'))
+def approval_days_is(world: World, what: str, days: float) -> None:
+    entry = world.timing_entry(what)
+    assert entry["approval_working_days"] == pytest.approx(days, abs=1e-4), entry
+
+
+@then(parsers.parse('"{what}" 的停表时间为 {days:g} 个工作日'))
+def stopped_days_is(world: World, what: str, days: float) -> None:
+    entry = world.timing_entry(what)
+    assert entry["stopped_working_days"] == pytest.approx(days, abs=1e-4), entry
+
+
+@then(parsers.parse('"{what}" 的承诺到期时间为 "{due}"'))
+def committed_due_is(world: World, what: str, due: str) -> None:
+    assert fmt_local(world.timing_entry(what)["committed_due"]) == due
+
+
+@then(parsers.parse('"{what}" 的法定到期时间为 "{due}"'))
+def statutory_due_is(world: World, what: str, due: str) -> None:
+    assert fmt_local(world.timing_entry(what)["statutory_due"]) == due
+
+
+@then(parsers.parse('"{what}" 的计时状态为 "{status}"'))
+def status_is(world: World, what: str, status: str) -> None:
+    assert world.timing_entry(what)["status"] == status
+
+
+@then(parsers.parse('"{what}" 的剩余时间为 {days:g} 个工作日'))
+def remaining_is(world: World, what: str, days: float) -> None:
+    assert world.timing_entry(what)["remaining_working_days"] == pytest.approx(days, abs=1e-4)
+
+
+@then(parsers.parse('事项 "{matter}" 的待办颜色为 "{colour}"'))
+def task_colour_is(world: World, matter: str, colour: str) -> None:
+    assert world.one(spec=REVIEW_TASKS, matter=matter)["colour"] == colour
+
+
+@then(parsers.parse('事项 "{matter}" 于 "{at}" 收到 "{colour}" 预警'))
+def warning_at(world: World, matter: str, at: str, colour: str) -> None:
+    hits = [e for e in world.events("matter_warning") if (e["matter_key"] == matter or e["matter_id"] == matter)
+            and (e.get("data") or {}).get("colour") == colour]
+    assert len(hits) == 1, f"{colour} warnings of {matter}: {hits}"
+    assert fmt_local(hits[0]["at"]) == at
+
+
+@then(parsers.parse('事项 "{matter}" 没有 "{colour}" 预警'))
+def no_warning(world: World, matter: str, colour: str) -> None:
+    assert not [e for e in world.events("matter_warning") if (e["matter_key"] == matter or e["matter_id"] == matter)
+                and (e.get("data") or {}).get("colour") == colour]
+
+
+@then(parsers.parse('事项 "{matter}" 于 "{at}" 超时默许，责任部门为 "{dept}"'))
+def silent_consent(world: World, matter: str, at: str, dept: str) -> None:
+    entry = world.timing_entry(matter)
+    assert entry["outcome"] == "silent_consent" and entry["status"] == "silent_consent", entry
+    assert fmt_local(entry["end"]) == at
+    assert entry["responsible"]["department"] == dept, entry
+    events = [e for e in world.events("silent_consent") if e["matter_id"] == matter or e["matter_key"] == matter]
+    assert len(events) == 1 and fmt_local(events[0]["at"]) == at
+
+
+@then(parsers.parse('事项 "{matter}" 的结果为 "{outcome}"'))
+def matter_outcome(world: World, matter: str, outcome: str) -> None:
+    assert world.timing_entry(matter)["outcome"] == outcome
+
+
+@then(parsers.parse('事项 "{matter}" 的不予许可理由 "{reason}" 已记录'))
+def refusal_reason(world: World, matter: str, reason: str) -> None:
+    hits = [e for e in world.events("matter_completed") if e["matter_id"] == matter]
+    assert len(hits) == 1 and hits[0]["data"]["outcome"] == "refused", hits
+    assert hits[0]["data"]["reason"] == reason
+
+
+@then(parsers.parse('项目状态为 "{status}"，结果为 "{result}"'))
+def project_state(world: World, status: str, result: str) -> None:
+    summary = world.svc.project(world.pid)
+    assert (summary["status"], summary["result"]) == (status, result), summary
+
+
+@then(parsers.parse('项目仍在办理中'))
+def project_running(world: World) -> None:
+    assert world.svc.project(world.pid)["status"] == "running"
+
+
+@then(parsers.parse('"{stage}" 阶段等待申报受理'))
+def stage_open(world: World, stage: str) -> None:
+    world.one(stage=stage, spec="Task_Intake")
+
+
+@then(parsers.parse('"{stage}" 阶段尚未开始'))
+def stage_not_open(world: World, stage: str) -> None:
+    assert not world.ready(stage=stage, state=None), f"stage {stage} already has tasks"
+
+
+@then(parsers.parse('没有任何待办任务'))
+def nothing_ready(world: World) -> None:
+    assert world.svc.list_tasks(project_id=world.pid) == []
+
+
+@then(parsers.parse('建设单位收到 "{kind}" 通知'))
+def owner_notified(world: World, kind: str) -> None:
+    kinds = [n["kind"] for n in world.svc.notifications(world.pid)]
+    assert kind in kinds, kinds
+
+
+@then(parsers.parse('建设单位 "{owner}" 有一条信用记录，原因为 "{reason}"，时间为 "{at}"'))
+def credit_record(world: World, owner: str, reason: str, at: str) -> None:
+    records = world.svc.credit_records(owner)
+    assert len(records) == 1, records
+    assert records[0]["reason"] == reason and records[0]["project_id"] == world.pid
+    assert fmt_local(records[0]["at"]) == at
+
+
+@then(parsers.parse('建设单位 "{owner}" 没有信用记录'))
+def no_credit(world: World, owner: str) -> None:
+    assert world.svc.credit_records(owner) == []
+
+
+@then(parsers.parse('"{stage}" 阶段的许可于 "{at}" 被撤销，理由为 "{reason}"'))
+def permit_revoked(world: World, stage: str, at: str, reason: str) -> None:
+    hits = world.events("permit_revoked", stage=stage)
+    assert len(hits) == 1, hits
+    assert fmt_local(hits[0]["at"]) == at and hits[0]["data"]["reason"] == reason
+
+
+@then(parsers.parse('容缺受理被拒绝，提示包含 "{text}"'))
+def tolerance_refused(world: World, text: str) -> None:
+    assert isinstance(world.error, Invalid), world.error
+    assert text in str(world.error), str(world.error)
+
+
+@then(parsers.parse('"{stage}" 阶段的受理任务仍待办理'))
+def intake_still_ready(world: World, stage: str) -> None:
+    world.one(stage=stage, spec="Task_Intake")
+    assert not world.events("stage_accepted", stage=stage)
+
+
+@then(parsers.parse('"{stage}" 阶段的待办事项为 "{matters}"'))
+def ready_matters(world: World, stage: str, matters: str) -> None:
+    keys = sorted(r["matter_key"] for r in world.ready(stage=stage, spec=REVIEW_TASKS))
+    assert keys == sorted(_ids(matters)), keys
+
+
+@then(parsers.parse('"{first}" 与 "{second}" 阶段的受理任务同时就绪'))
+def intakes_together(world: World, first: str, second: str) -> None:
+    a, b = world.one(stage=first, spec="Task_Intake"), world.one(stage=second, spec="Task_Intake")
+    assert a["created_at"] == b["created_at"], (a["created_at"], b["created_at"])
+
+
+@then(parsers.parse('"{stage}" 阶段的 "{spec}" 任务共生成 {count:d} 个'))
+def task_count(world: World, stage: str, spec: str, count: int) -> None:
+    assert len(world.ready(stage=stage, spec=spec, state=None)) == count
+
+
+@then(parsers.parse('日历发出 CalendarDataMissing 警告，说明 "{year}" 年使用兜底规则'))
+def calendar_warned(world: World, year: str) -> None:
+    hits = [w for w in world.caught if issubclass(w.category, CalendarDataMissing)]
+    assert len(hits) == 1, [str(w.message) for w in hits]
+    message = str(hits[0].message)
+    assert f"No holiday data for {year}" in message and "fallback rule" in message, message
+
+
+@then(parsers.parse('日历没有发出 CalendarDataMissing 警告'))
+def calendar_quiet(world: World) -> None:
+    assert not [w for w in world.caught if issubclass(w.category, CalendarDataMissing)]
