@@ -346,6 +346,15 @@ def other_depts_finish_stage(world: World, depts: str, at: str, stage: str) -> N
         world.complete(row, {"decision": "approve"})
 
 
+@when(parsers.parse('各部门于 "{at}" 办结 "{stage}" 阶段的全部事项'))
+def all_depts_finish_stage(world: World, at: str, stage: str) -> None:
+    world.move_to(at)
+    rows = world.ready(stage=stage, spec=REVIEW_TASKS)
+    assert rows, f"no matter is ready in stage {stage}"
+    for row in rows:
+        world.complete(row, {"decision": "approve"})
+
+
 @when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 对 "{stage}" 阶段综合出件'))
 def lead_issues(world: World, dept: str, at: str, stage: str) -> None:
     world.move_to(at)
