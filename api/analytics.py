@@ -43,7 +43,7 @@ def cases(request: Request, actor: Actor = Depends(readers),
           status: Literal["running", "completed", "stopped"] | None = None,
           project_type: str | None = Query(default=None, max_length=40),
           overdue: bool | None = None,
-          limit: int = Query(default=500, ge=1, le=10_000), offset: int = Query(default=0, ge=0)) -> list[dict[str, Any]]:
+          limit: int = Query(default=500, ge=1, le=10_000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> list[dict[str, Any]]:
     return queries.cases(request.app.state.service.db, status=status, project_type=project_type, overdue=overdue,
                          limit=limit, offset=offset)
 

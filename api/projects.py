@@ -71,7 +71,7 @@ def create_project(body: NewProject, request: Request,
 def list_projects(request: Request, actor: Actor = Depends(current_actor),
                   status: Literal["running", "completed", "stopped"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
-                  limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> list[dict[str, Any]]:
+                  limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> list[dict[str, Any]]:
     return queries.list_projects(request.app.state.service.db, actor, status=status, project_type=project_type,
                                  limit=limit, offset=offset)
 
