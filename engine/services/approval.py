@@ -321,6 +321,11 @@ class ApprovalService:
         if isinstance(parsed, SupplyPayload):
             ctx.ledger.emit(Event("documents_supplied", now, stage=stage, actor=ctx.actor,
                                   data={"documents": parsed.documents}))
+            # 核查 is counted from the moment the agency has the supplied documents, not from the stage result:
+            # an owner supplying on the last day of its deadline must not make the agency's check overdue
+            for check in [s for s in ctx.ledger.of_level("check") if s.stage == stage and s.ended_at is None]:
+                ctx.ledger.start_check(check.key, now, name=check.name, stage=stage, matter_id=check.matter_id or "",
+                                       department=check.department or "", limit_wd=check.committed_limit_wd)
             return {"supplied_documents": parsed.documents}
         if isinstance(parsed, dict):
             return parsed
