@@ -1,0 +1,67 @@
+"""``gongai serve``: the HTTP API under uvicorn, with the timer worker beside it in the same process.
+
+The worker is a daemon thread calling :meth:`ApprovalService.fire_timers` every few seconds, so warnings,
+deadlines and 超时默许 fire without a separate process; run ``gongai serve --no-timers`` plus a dedicated
+worker when several API processes share one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+import typer
+
+from engine.cli import app
+
+log = logging.getLogger("gongai.timers")
+
+
+class TimerWorker(threading.Thread):
+    """Fire due timers every ``interval`` seconds until stopped; a failing round is logged and retried."""
+
+    def __init__(self, service, interval: float = 5.0) -> None:
+        super().__init__(name="gongai-timers", daemon=True)
+        self.service = service
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                fired = self.service.fire_timers()
+                if fired:
+                    log.info("fired timers of %d project(s)", fired)
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad round
+                log.exception("timer round failed; retrying in %.1f s", self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="TCP port"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: GONGAI_DATABASE_URL or sqlite:///gongai.db)"),
+    profile: str = typer.Option("default", help="catalogue profile (jurisdiction), e.g. default or jiangxi"),
+    timer_interval: float = typer.Option(5.0, help="seconds between timer rounds"),
+    timers: bool = typer.Option(True, "--timers/--no-timers", help="run the timer worker in this process"),
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) with the timer worker running."""
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    application = create_app(database_url=db, profile=profile)
+    worker = TimerWorker(application.state.service, timer_interval) if timers else None
+    if worker:
+        worker.start()
+    typer.echo(f"gongai API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        if worker:
+            worker.stop()
