@@ -25,6 +25,7 @@ from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.domain.catalogue import Catalogue, UnknownIdError
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
+from engine.domain.timing import ClockStop
 from engine.domain.project import Project, ProjectFiling
 from engine.domain.tasks import (
     CommitmentPayload,
@@ -407,7 +408,7 @@ class ApprovalService:
             ledger.emit(Event("project_completed" if status == "completed" else "project_stopped", now,
                               data={"result": result}))
         # timing subjects (changed ones, their stages, and the whole process)
-        changed, events = self._flush_ledger(project, ledger, now)
+        changed, events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
         uow.subjects.save(project.id, project.project_type, changed)
         uow.events.append(project.id, project.project_type, events)
         uow.notifications.add(ctx.notices)
@@ -422,7 +423,7 @@ class ApprovalService:
             return version
         return uow.projects.update(project.id, version, **values) if values else version
 
-    def _flush_ledger(self, project: Project, ledger: ProjectLedger, now: datetime) -> tuple[list[tuple[Subject, dict[str, Any]]], list[Event]]:
+    def _flush_ledger(self, project: Project, ledger: ProjectLedger, now: datetime, *, finished: bool = True) -> tuple[list[tuple[Subject, dict[str, Any]]], list[Event]]:
         rule = TimingRuleFor(self.catalogue)
         dirty_stages = {ledger.subjects[k].stage for k in ledger.dirty if ledger.subjects[k].stage}
         for stage in dirty_stages:
@@ -430,6 +431,11 @@ class ApprovalService:
                 ledger.dirty.add(stage)
         if dirty_stages & set(FOUR_STAGES):
             start, end, gaps = ledger.project_window(FOUR_STAGES, now=now, rule=rule)
+            acceptance = ledger.find("S4")
+            if end is not None and not finished and (acceptance is None or acceptance.ended_at is None):
+                # every stage so far has ended but the process goes on to 竣工验收 (the owner prepares the next
+                # filing): the whole process is still open and the wait until the next acceptance is not counted
+                end, gaps = None, [*gaps, ClockStop(end, None, "correction")]
             if start is not None:
                 subject = ledger.find("project") or Subject(key="project", level="project", name=project.filing.name)
                 subject.started_at, subject.ended_at, subject.stops = start, end, gaps
