@@ -63,8 +63,13 @@ class ProjectRepository:
     def add(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(t.projects).values(version=1, **row))
 
-    def get(self, project_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(select(t.projects).where(t.projects.c.id == project_id)).mappings().first()
+    def get(self, project_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        """Read a project; ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite
+        already serialises writers with BEGIN IMMEDIATE)."""
+        query = select(t.projects).where(t.projects.c.id == project_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
         return dict(row) if row else None
 
     def update(self, project_id: str, expected_version: int, **values: Any) -> int:
@@ -96,7 +101,7 @@ class ProjectRepository:
 
     def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
         rows = self.conn.execute(
-            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at <= now))
+            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now))
             .order_by(t.projects.c.next_timer_at).limit(limit)
         ).scalars()
         return list(rows)

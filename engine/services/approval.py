@@ -174,30 +174,28 @@ class ApprovalService:
 
     # -- the operation skeleton -----------------------------------------------------------------------------------
     def _operate(self, project_id: str, actor: Actor, work: Callable[[UnitOfWork, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
-        try:
-            with UnitOfWork(self.db) as uow:
-                row = uow.projects.get(project_id)
-                if row is None:
-                    raise NotFound(f"project {project_id} does not exist")
-                project = _project_from_row(row)
-                runtime = self._runtime(row["definition_id"], uow)
-                cached = self._cache.get(project_id)
-                if cached is not None and cached.version == row["version"]:
-                    workflow, ledger = cached.workflow, cached.ledger
-                else:
-                    top, parts = uow.parts.load(project_id)
-                    workflow = runtime.load(top, parts)
-                    ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
-                ctx = self._context(project, ledger, actor)
-                with functions.executing(ctx):
-                    result = work(uow, project, runtime, workflow, ctx)
-                version = self._sync(uow, project, row["version"], runtime, workflow, ctx)
-                uow.commit()
-            self._remember(project_id, _Cached(version, workflow, ledger))
-            return result
-        except BaseException:
-            self._cache.pop(project_id, None)
-            raise
+        # The cached copy is taken out of the identity map while this operation mutates it, so no other
+        # thread can see a half-changed workflow; it goes back only after a successful commit.
+        with UnitOfWork(self.db) as uow:
+            row = uow.projects.get(project_id, for_update=True)
+            if row is None:
+                raise NotFound(f"project {project_id} does not exist")
+            cached = self._cache.pop(project_id, None)
+            project = _project_from_row(row)
+            runtime = self._runtime(row["definition_id"], uow)
+            if cached is not None and cached.version == row["version"]:
+                workflow, ledger = cached.workflow, cached.ledger
+            else:
+                top, parts = uow.parts.load(project_id)
+                workflow = runtime.load(top, parts)
+                ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
+            ctx = self._context(project, ledger, actor)
+            with functions.executing(ctx):
+                result = work(uow, project, runtime, workflow, ctx)
+            version = self._sync(uow, project, row["version"], runtime, workflow, ctx)
+            uow.commit()
+        self._remember(project_id, _Cached(version, workflow, ledger))
+        return result
 
     def _remember(self, project_id: str, entry: _Cached) -> None:
         self._cache[project_id] = entry
