@@ -245,6 +245,14 @@ class ProjectLedger:
         subject.attrs["revocation_reason"] = reason
         subject.outcome = "revoked"
         self._touch(subject)
+        # 核查 that never happened (the owner never supplied the documents) end with the permit: left open,
+        # they would stay "running" on a stopped project and keep growing in every later measurement
+        for check in self.of_level("check"):
+            if check.stage == stage and check.is_open:
+                check.ended_at = at
+                check.outcome = "not_checked"
+                check.attrs["reason"] = "许可已撤销，核查未进行"
+                self._touch(check)
         self.emit(Event("permit_revoked", at, stage=stage, department=subject.department, data={"reason": reason}))
         return subject
 
