@@ -26,7 +26,7 @@ from engine.simulation.workload import ProjectPlan, Workload
 log = logging.getLogger(__name__)
 
 #: How far past a timer's instant the clock moves to fire it (timers fire when strictly due).
-TIMER_STEP = timedelta(seconds=1)
+TIMER_STEP = timedelta(microseconds=1)
 
 
 class Driver:
@@ -45,7 +45,7 @@ class Driver:
         """Move the clock to ``instant``, firing every timer that falls due on the way, in time order.
 
         A timer fires once the clock is strictly past its instant (as SpiffWorkflow and the worker see it), so
-        the clock stops one second after each due timer: a timer at 24:00 fires before an action at 00:00:01.
+        the clock stops one microsecond after each due timer: a timer at 24:00 fires before any action at 24:00 or later.
         """
         while True:
             due = self.service.next_timer_at()
