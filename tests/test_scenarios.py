@@ -155,3 +155,23 @@ def test_wrong_actor_is_refused_by_the_guards(tmp_path: Path) -> None:
     }
     with pytest.raises(ScenarioError, match=r"action 2 \(approve\): .*department 'fgw'"):
         run(raw, tmp_path)
+
+
+def test_joint_acceptance_with_early_unit(tmp_path: Path) -> None:
+    result, _ = run(SCENARIOS / "joint_acceptance_units.yaml", tmp_path)
+    timing = result.timings["P3"]
+    assert result.projects["P3"]["status"] == "completed"
+    matters = by_key(timing["matters"])
+    # 先行验收: 1号楼's remaining items start only after its early opinion (Tue 17 Nov 15:00)
+    assert local(matters["S4/U1/s4_planning_verification"]["start"]) == datetime(2026, 11, 17, 15, 0)
+    # 现场踏勘 Wed 18 Nov 10:00 → Fri 20 Nov 10:00 stops 2号楼's 规划核实 for 2 wd
+    planning = matters["S4/U2/s4_planning_verification"]
+    assert planning["stopped_working_days"] == pytest.approx(2.0, abs=1e-3)
+    assert planning["approval_working_days"] == pytest.approx(53 / 24, abs=1e-3)  # 101 h span − 48 h
+    # S4: Mon 16 Nov 10:00 → Mon 23 Nov 15:00 = 14 + 4 × 24 + 15 = 125 h; from Thu 19 Nov 10:00 (1号楼 filed)
+    # to Fri 20 Nov 10:00 the only open matter is in 现场踏勘 → the stage clock stops 24 h
+    stage = by_key(timing["stages"])["S4"]
+    assert stage["span_working_days"] == pytest.approx(125 / 24, abs=1e-3)
+    assert stage["stopped_working_days"] == pytest.approx(1.0, abs=1e-3)
+    assert stage["approval_working_days"] == pytest.approx(101 / 24, abs=1e-3)
+    assert by_key(timing["stages"])["S5"]["result_label"] == "办结（通过）"
