@@ -256,6 +256,24 @@ class ProjectLedger:
         self.emit(Event("permit_revoked", at, stage=stage, department=subject.department, data={"reason": reason}))
         return subject
 
+    def close_open(self, at: datetime, *, reason: str) -> list[Subject]:
+        """The project ended (不予许可 / 撤销 stop it): whatever was still running ends with it ("cancelled").
+
+        Without this, a stage that was under way beside a revoked one stays open for ever and is measured
+        again at every later reading, growing in every span and overdue statistic.
+        """
+        closed = []
+        for subject in self.subjects.values():
+            if subject.level == "project" or not subject.is_open:
+                continue
+            subject.stops = [ClockStop(stop.start, at, stop.kind) if stop.end is None else stop for stop in subject.stops]
+            subject.ended_at = at
+            subject.outcome = subject.outcome or "cancelled"
+            subject.attrs["reason"] = reason
+            self._touch(subject)
+            closed.append(subject)
+        return closed
+
     def start_matter(
         self,
         key: str,

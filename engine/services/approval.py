@@ -402,6 +402,7 @@ class ApprovalService:
         if workflow.is_completed():
             result = self._project_result(ledger)
             status = "completed" if result == "approved" else "stopped"
+            ledger.close_open(now, reason=f"项目已终止（{result}）")
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
             ledger.emit(Event("project_completed" if status == "completed" else "project_stopped", now,
                               data={"result": result}))
