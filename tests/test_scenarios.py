@@ -175,3 +175,31 @@ def test_joint_acceptance_with_early_unit(tmp_path: Path) -> None:
     assert stage["stopped_working_days"] == pytest.approx(1.0, abs=1e-3)
     assert stage["approval_working_days"] == pytest.approx(101 / 24, abs=1e-3)
     assert by_key(timing["stages"])["S5"]["result_label"] == "办结（通过）"
+
+
+def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
+    """S1 permit revoked (commitment broken) while S23 is under way: the project stops and S23 ends with it."""
+    raw = {
+        "start": "2026-11-02T09:00:00+08:00",
+        "projects": [{"id": "P1", "project_type": "social_small", "owner": "o1"}],
+        "actions": [
+            {"at": "2026-11-02T10:00+08:00", "do": "intake", "stage": "S1", "outcome": "tolerance",
+             "missing": ["s1_land_use_planning_permit:parcel_survey"]},
+            {"do": "sign_commitment", "stage": "S1"},
+            {"at": "2026-11-03T10:00+08:00", "do": "approve", "matter": "s1_project_filing"},
+            {"do": "approve", "matter": "s1_land_use_planning_permit"},
+            {"at": "2026-11-04T10:00+08:00", "do": "issue", "stage": "S1"},
+            {"at": "2026-11-09T10:00+08:00", "do": "accept", "stage": "S23"},
+            {"at": "2026-12-10T09:00+08:00", "do": "run_until"},
+        ],
+    }
+    result, _ = run(raw, tmp_path)
+    timing = result.timings["P1"]
+    assert result.projects["P1"]["result"] == "revoked"
+    stages = by_key(timing["stages"])
+    assert stages["S1"]["outcome"] == "revoked"
+    # 20 wd after Mon 2 Nov → 24:00 Mon 30 Nov: S23 and its open matters end there, not "now"
+    assert stages["S23"]["outcome"] == "cancelled"
+    assert local(stages["S23"]["end"]) == datetime(2026, 12, 1, 0, 0)
+    assert all(m["end"] is not None for m in timing["matters"])
+    assert timing["project"]["end"] is not None

@@ -68,7 +68,12 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
         project_rows = uow.subjects.query(level="project")
         matter_rows = uow.subjects.query(level="matter")
         special_rows = uow.subjects.query(level="special")
-        projects = uow.projects.list()
+        projects = []
+        while True:  # the repository pages by 100
+            page = uow.projects.list(limit=1000, offset=len(projects))
+            projects += page
+            if len(page) < 1000:
+                break
 
     def stage_name(stage: str) -> str:
         if catalogue is not None:

@@ -25,10 +25,10 @@ from engine.domain.workcalendar import WorkCalendar
 
 #: Share of each project type in a batch (small low-risk projects are the most frequent, and cheapest).
 DEFAULT_MIX: dict[str, float] = {
-    "social_small": 0.45,
-    "social_general": 0.22,
-    "land_with_scheme": 0.11,
-    "gov_building": 0.12,
+    "social_small": 0.55,
+    "social_general": 0.15,
+    "land_with_scheme": 0.10,
+    "gov_building": 0.10,
     "gov_municipal": 0.10,
 }
 
@@ -42,9 +42,9 @@ class WorkloadSettings:
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     arrival_working_days: float = 15.0
     """Projects arrive spread over this many working days after the start."""
-    unit_weights: tuple[float, ...] = (0.84, 0.12, 0.04)
+    unit_weights: tuple[float, ...] = (0.9, 0.08, 0.02)
     """Probability of 1, 2, 3 … unit works (单位工程)."""
-    early_acceptance_p: float = 0.35
+    early_acceptance_p: float = 0.5
     """Probability that a multi-unit project accepts one unit's fire/planning items first (先行验收)."""
     owner_next_stage_days: tuple[float, float] = (2.0, 12.0)
     """Natural days the owner takes to file the next stage (uniform)."""
@@ -56,7 +56,7 @@ class WorkloadSettings:
     correction_p: float = 0.06
     special_p: float = 0.08
     refuse_p: float = 0.003
-    agency_share_median: float = 0.4
+    agency_share_median: float = 0.35
     """Agencies answer in this share of the committed limit (median of a lognormal)."""
     agency_share_sigma: float = 0.35
     slow_departments: tuple[str, ...] = ("yl", "jt")
@@ -64,6 +64,8 @@ class WorkloadSettings:
     slow_share_median: float = 0.7
     slow_share_sigma: float = 0.35
     credit_bad_p: float = 0.05
+    planning_stage_p: float = 0.5
+    """Of the project types whose route has 策划生成 (S0), the share that goes through it in the system."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class Workload:
                 "floor_area_m2": round(rng.lognormvariate(math.log(20000), 0.7)),
                 "unit_works": units,
             }
+            if self.catalogue.project_type(ptype).planning_stage:
+                filing["include_planning"] = rng.random() < s.planning_stage_p
             arrival = self.calendar.add_working_time(start, rng.uniform(0, s.arrival_working_days))
             plans.append(ProjectPlan(pid, arrival, filing))
             self._filings[pid] = filing
