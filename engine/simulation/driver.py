@@ -41,8 +41,11 @@ class Driver:
         self.seen: set[str] = set()
         self.on_timers: Callable[[], None] | None = None
 
-    def advance_to(self, instant: datetime) -> None:
+    def advance_to(self, instant: datetime, earliest: Callable[[], datetime | None] | None = None) -> None:
         """Move the clock to ``instant``, firing every timer that falls due on the way, in time order.
+
+        ``earliest`` (the first pending action) lets a simulation stop early when a timer's consequences — a
+        task made ready by 超时默许, say — are scheduled before ``instant``; otherwise they would run late.
 
         A timer fires once the clock is strictly past its instant (as SpiffWorkflow and the worker see it), so
         the clock stops one microsecond after each due timer: a timer at 24:00 fires before any action at 24:00 or later.
@@ -57,6 +60,10 @@ class Driver:
             self.timers_fired += fired
             if self.on_timers is not None:
                 self.on_timers()
+            if earliest is not None:  # a timer's consequences may be due before where we were heading: stop there
+                first = earliest()
+                if first is not None and first < instant:
+                    instant = max(first, self.clock.now())
             if fired == 0 and self.service.next_timer_at() == due:
                 log.warning("timer due at %s did not fire; moving on", due.isoformat())
                 break
@@ -139,8 +146,8 @@ def simulate(service: ApprovalService, clock: VirtualClock, workload: Workload, 
             assert due is not None
             driver.advance_to(due + TIMER_STEP)
             continue
+        driver.advance_to(queue[0][0], earliest=lambda: queue[0][0] if queue else None)
         at, _, kind, item = heapq.heappop(queue)
-        driver.advance_to(at)
         if kind == "arrive":
             plan: ProjectPlan = item
             workload.remember(plan.id, plan.filing)
@@ -171,3 +178,124 @@ def _unit(row: dict[str, Any]) -> str:
     if isinstance(unit, dict):
         return str(unit.get("key") or unit.get("id") or "")
     return str(unit or "")
+
+
+# -- parallel batches -----------------------------------------------------------------------------------------
+#
+# Projects never interact (each has its own workflow, ledger and timers), so a batch can run as shards in
+# separate processes, each on its own virtual clock and SQLite file, and be merged into one database after.
+# Every decision is seeded by project, so the figures are identical whatever the number of shards.
+
+MERGED_TABLES = ("projects", "workflow_parts", "subjects", "tasks", "events", "notifications", "credit_records")
+_SURROGATE_ID = ("events", "notifications", "credit_records")  # autoincrement ids: renumbered on merge
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    index: int
+    db_path: str
+    profile: str
+    seed: int
+    start: datetime
+    count: int
+    prefix: str
+
+
+def _run_shard(job: ShardJob, projects: list[int], queue: Any) -> None:
+    import warnings
+
+    from engine.domain.catalogue import load_catalogue
+    from engine.domain.workcalendar import CalendarDataMissing, WorkCalendar
+    from engine.persistence.db import make_engine, migrate
+
+    warnings.simplefilter("ignore", CalendarDataMissing)
+    try:
+        db = make_engine(f"sqlite:///{job.db_path}")
+        migrate(db)
+        clock = VirtualClock(job.start)
+        catalogue = load_catalogue(job.profile)
+        calendar = WorkCalendar.default()
+        service = ApprovalService(db, catalogue=catalogue, calendar=calendar, clock=clock)
+        service.deploy_bundled()
+        workload = Workload(catalogue, calendar, seed=job.seed)
+        plans = workload.projects(job.count, clock.now(), prefix=job.prefix)
+        mine = [p for i, p in enumerate(sorted(plans, key=lambda p: p.id)) if i in set(projects)]
+        mine.sort(key=lambda p: (p.arrival, p.id))
+        result = simulate(service, clock, workload, mine, progress=lambda done, total: queue.put(("done", job.index, 1)))
+        db.dispose()
+        queue.put(("result", job.index, result.to_dict()))
+    except BaseException as exc:  # report, never hang the parent
+        queue.put(("error", job.index, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
+
+
+def simulate_parallel(out_db: str, *, profile: str, seed: int, start: datetime, count: int, jobs: int,
+                      workdir: str, prefix: str = "D", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Simulate ``count`` projects in ``jobs`` processes and merge their databases into ``out_db`` (a fresh,
+    migrated SQLite file with the bundled models deployed). Returns the combined run figures."""
+    import multiprocessing
+    import queue as queue_module
+    import sqlite3
+    from pathlib import Path
+
+    jobs = max(1, min(jobs, count))
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    queue = ctx.Queue()
+    shards = []
+    for index in range(jobs):
+        path = str(Path(workdir) / f"shard-{index}.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        job = ShardJob(index, path, profile, seed, start, count, prefix)
+        proc = ctx.Process(target=_run_shard, args=(job, list(range(index, count, jobs)), queue), daemon=True)
+        proc.start()
+        shards.append((job, proc))
+    results: dict[int, dict[str, Any]] = {}
+    errors: list[str] = []
+    while len(results) + len(errors) < jobs:
+        try:
+            kind, index, payload = queue.get(timeout=0.5)
+        except queue_module.Empty:
+            if not any(p.is_alive() for _, p in shards) and queue.empty():
+                errors.append("a simulation process died without a result")
+                break
+            continue
+        if kind == "done" and progress:
+            progress(1)
+        elif kind == "result":
+            results[index] = payload
+        elif kind == "error":
+            errors.append(f"shard {index}: {payload}")
+    for _, proc in shards:
+        proc.join(timeout=10)
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    connection = sqlite3.connect(out_db)
+    try:
+        for job, _ in shards:
+            connection.execute("ATTACH DATABASE ? AS shard", (job.db_path,))
+            for table in MERGED_TABLES:
+                columns = [r[1] for r in connection.execute(f"PRAGMA main.table_info({table})")]
+                if table in _SURROGATE_ID:
+                    columns = [c for c in columns if c != "id"]
+                names = ", ".join(columns)
+                connection.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM shard.{table}")
+            connection.commit()
+            connection.execute("DETACH DATABASE shard")
+    finally:
+        connection.close()
+    for job, _ in shards:
+        for suffix in ("", "-wal", "-shm"):
+            Path(job.db_path + suffix).unlink(missing_ok=True)
+    combined: dict[str, Any] = {"projects": 0, "tasks_completed": 0, "timers_fired": 0, "skipped": 0, "abandoned": 0,
+                                "by_task": {}, "jobs": jobs}
+    ends = []
+    for r in results.values():
+        for key in ("projects", "tasks_completed", "timers_fired", "skipped", "abandoned"):
+            combined[key] += r[key]
+        for task, n in r["by_task"].items():
+            combined["by_task"][task] = combined["by_task"].get(task, 0) + n
+        ends.append(r["virtual_end"])
+    combined["by_task"] = dict(sorted(combined["by_task"].items()))
+    combined["virtual_start"] = start.isoformat()
+    combined["virtual_end"] = max(e for e in ends if e) if ends else None
+    return combined
