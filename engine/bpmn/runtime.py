@@ -27,7 +27,6 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -106,16 +105,17 @@ class ProcessRuntime:
         return workflow
 
     def advance(self, workflow: BpmnWorkflow, clock: Clock, *, did_complete_task: Callable[[Any], None] | None = None) -> None:
-        """Fire due timers and run every engine step (scripts, gateways, events) that can run now."""
+        """Fire due timers and run every engine step (scripts, gateways, events) that can run now.
+
+        A step may arm a timer that is already due (a deadline that passed while the clock was stopped);
+        only then is another round needed, which the armed timers tell without walking the task tree.
+        """
         with use_clock(clock):
-            workflow.refresh_timers()
-            workflow.do_engine_steps(did_complete_task=did_complete_task)
-            # a step may arm a timer that is already due (e.g. a deadline that passed while the clock was stopped)
-            for _ in range(20):
-                before = len(workflow.get_tasks(state=TaskState.READY))
+            for _ in range(50):
                 workflow.refresh_timers()
                 workflow.do_engine_steps(did_complete_task=did_complete_task)
-                if len(workflow.get_tasks(state=TaskState.READY)) == before and not _has_ready_engine_task(workflow):
+                due = self.next_timer_at(workflow)
+                if due is None or due >= clock.now():
                     break
 
     def run_task(self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any], clock: Clock,
@@ -148,11 +148,15 @@ class ProcessRuntime:
 
     @staticmethod
     def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
-        """The earliest armed timer of the workflow, so a worker can find due projects with one indexed query."""
+        """The earliest armed timer of the workflow, so a worker can find due projects with one indexed query.
+
+        Reads SpiffWorkflow's event manager (the waiting catch events of the whole workflow), not the tree.
+        """
         earliest: datetime | None = None
-        for task in workflow.get_tasks(state=TaskState.WAITING):
-            spec = task.task_spec
-            if not isinstance(spec, CatchingEvent) or not isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+        for task in list(workflow.event_manager.tasks.values()):
+            if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+                continue
+            if not task.has_state(TaskState.WAITING):
                 continue
             value = task._get_internal_data("event_value")
             if not isinstance(value, str):
@@ -217,10 +221,6 @@ class ProcessRuntime:
 def _workflow_converter():
     """SpiffWorkflow's converter object for BpmnWorkflow (its helpers restore tasks and sub-workflows)."""
     return _registry().convert_from_dict["BpmnWorkflow"].args[0].__self__
-
-
-def _has_ready_engine_task(workflow: BpmnWorkflow) -> bool:
-    return any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY))
 
 
 def content_hash(files: Mapping[str, bytes]) -> str:

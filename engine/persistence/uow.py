@@ -16,6 +16,33 @@ from engine.domain.ledger import Event, Subject
 from engine.persistence import tables as t
 
 
+def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert ``rows`` or update them where their ``keys`` exist, in one executemany statement.
+
+    Uses INSERT … ON CONFLICT DO UPDATE, which SQLite (3.24+) and PostgreSQL both have; a step writes its
+    changed rows in one round trip instead of an UPDATE-then-INSERT pair per row.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases: portable but slower
+        for row in rows:
+            where = and_(*(table.c[k] == row[k] for k in keys))
+            if conn.execute(update(table).where(where).values(**row)).rowcount == 0:
+                conn.execute(insert(table).values(**row))
+        return
+    statement = dialect_insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c: statement.excluded[c] for c in columns},
+    )
+    conn.execute(statement, list(rows))
+
+
 class ConcurrentUpdate(RuntimeError):
     """Another transaction changed the project first (optimistic lock): retry the operation."""
 
@@ -130,14 +157,9 @@ class WorkflowPartRepository:
         return top, parts
 
     def save(self, project_id: str, parts: dict[str, tuple[dict[str, Any], bool]]) -> None:
-        for part, (state, completed) in parts.items():
-            result = self.conn.execute(
-                update(t.workflow_parts)
-                .where(and_(t.workflow_parts.c.project_id == project_id, t.workflow_parts.c.part == part))
-                .values(state=state, completed=completed)
-            )
-            if result.rowcount == 0:
-                self.conn.execute(insert(t.workflow_parts).values(project_id=project_id, part=part, state=state, completed=completed))
+        rows = [dict(project_id=project_id, part=part, state=state, completed=completed)
+                for part, (state, completed) in parts.items()]
+        upsert(self.conn, t.workflow_parts, rows, ("project_id", "part"))
 
 
 class EventRepository:
@@ -175,18 +197,18 @@ class SubjectRepository:
         return [Subject.from_dict(state) for state in rows]
 
     def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]]) -> None:
-        for subject, figures in rows:
-            values = dict(
-                level=subject.level, project_type=project_type, stage=subject.stage, matter_id=subject.matter_id,
-                department=subject.department, started_at=subject.started_at, ended_at=subject.ended_at,
-                outcome=subject.outcome, state=subject.to_dict(), **figures,
-            )
-            result = self.conn.execute(
-                update(t.subjects).where(and_(t.subjects.c.project_id == project_id, t.subjects.c.key == subject.key))
-                .values(**values)
-            )
-            if result.rowcount == 0:
-                self.conn.execute(insert(t.subjects).values(project_id=project_id, key=subject.key, **values))
+        records = [
+            dict(project_id=project_id, key=subject.key, level=subject.level, project_type=project_type,
+                 stage=subject.stage, matter_id=subject.matter_id, department=subject.department,
+                 started_at=subject.started_at, ended_at=subject.ended_at, outcome=subject.outcome,
+                 state=subject.to_dict(), **figures)
+            for subject, figures in rows
+        ]
+        columns = {column for record in records for column in record}
+        for record in records:  # one statement needs one shape: figures not measured yet are NULL
+            for column in columns - record.keys():
+                record[column] = None
+        upsert(self.conn, t.subjects, records, ("project_id", "key"))
 
     def query(self, *, level: str | None = None, stage: str | None = None, project_type: str | None = None,
               finished: bool | None = None) -> list[dict[str, Any]]:
