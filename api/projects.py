@@ -31,6 +31,16 @@ class NewProject(ProjectFiling):
     owner_id: str | None = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]
 
 
+class FilingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: str | None = Field(default=None, max_length=10, description="the stage filed (S1, S2, …); optional when only one is open")
+    materials: list[str] = Field(default_factory=list, max_length=200, description="material ids submitted (一张表单)")
+    declared_missing: list[str] = Field(default_factory=list, max_length=200,
+                                        description="material ids declared missing (the window decides on 容缺)")
+    note: str | None = Field(default=None, max_length=2000)
+    task_id: str | None = Field(default=None, max_length=40)
+
+
 class CommitmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signatory: str = Field(min_length=1, max_length=100, description="who signs the 告知承诺书")
@@ -111,6 +121,16 @@ def project_tasks(request: Request, project_id: str = _pid(), actor: Actor = Dep
                   state: Literal["ready", "done", "cancelled", "all"] = "ready") -> list[dict[str, Any]]:
     queries.visible_project(request.app.state.service.db, actor, project_id)
     return _tasks(request, actor, project_id, None if state == "all" else state)
+
+
+@router.post("/{project_id}/filings", summary="Submit a stage filing (提交阶段申报): one form, its materials, declared missing items")
+def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
+                  actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, ("Task_SubmitFiling",), body.stage, body.task_id)
+    payload: dict[str, Any] = {"materials": body.materials, "declared_missing": body.declared_missing}
+    if body.note:
+        payload["note"] = body.note
+    return complete(request, actor, task_id, payload, idempotency_key)
 
 
 @router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")

@@ -148,6 +148,7 @@ def actor_for(row: dict[str, Any]) -> Actor:
 def default_payload(row: dict[str, Any]) -> dict[str, Any]:
     spec = row["spec_id"]
     return {
+        "Task_SubmitFiling": {},
         "Task_Intake": {"outcome": "complete"},
         "Task_Review": {"decision": "approve"},
         "Task_ReviewSilent": {"decision": "approve"},
@@ -251,7 +252,7 @@ def stage_done(world: World, stage: str, at: str) -> None:
 def stages_before_done(world: World, stage: str, at: str) -> None:
     world.move_to(at)
     world.drive(lambda r: r["stage"] != stage)
-    assert world.ready(stage=stage, spec="Task_Intake"), f"stage {stage} is not open for filing"
+    assert world.ready(stage=stage, spec="Task_SubmitFiling"), f"stage {stage} is not open for filing"
 
 
 # ---------------------------------------------------------------------------------------------- 当 (when)
@@ -263,12 +264,20 @@ def clock_reaches(world: World, at: str) -> None:
 @when(parsers.parse('综合窗口于 "{at}" 受理 "{stage}" 阶段申报（材料齐全）'))
 def window_accepts(world: World, at: str, stage: str) -> None:
     world.move_to(at)
+    submit_pending_filing(world, stage)
     world.complete(world.one(stage=stage, spec="Task_Intake"), {"outcome": "complete"})
+
+
+def submit_pending_filing(world: World, stage: str) -> None:
+    """A filing is accepted only once submitted: the owner's 提交阶段申报 happens at the same moment."""
+    if world.ready(stage=stage, spec="Task_SubmitFiling"):
+        world.complete(world.one(stage=stage, spec="Task_SubmitFiling"), {})
 
 
 @when(parsers.parse('综合窗口于 "{at}" 对 "{stage}" 阶段申报容缺受理，缺少 "{missing}"'))
 def window_tolerates(world: World, at: str, stage: str, missing: str) -> None:
     world.move_to(at)
+    submit_pending_filing(world, stage)
     row = world.one(stage=stage, spec="Task_Intake")
     try:
         world.complete(row, {"outcome": "tolerance", "missing": _ids(missing)})
@@ -493,9 +502,9 @@ def project_running(world: World) -> None:
     assert world.svc.project(world.pid)["status"] == "running"
 
 
-@then(parsers.parse('"{stage}" 阶段等待申报受理'))
+@then(parsers.parse('"{stage}" 阶段等待建设单位申报'))
 def stage_open(world: World, stage: str) -> None:
-    world.one(stage=stage, spec="Task_Intake")
+    world.one(stage=stage, spec="Task_SubmitFiling")
 
 
 @then(parsers.parse('"{stage}" 阶段尚未开始'))
@@ -552,9 +561,9 @@ def ready_matters(world: World, stage: str, matters: str) -> None:
     assert keys == sorted(_ids(matters)), keys
 
 
-@then(parsers.parse('"{first}" 与 "{second}" 阶段的受理任务同时就绪'))
+@then(parsers.parse('"{first}" 与 "{second}" 阶段的申报任务同时就绪'))
 def intakes_together(world: World, first: str, second: str) -> None:
-    a, b = world.one(stage=first, spec="Task_Intake"), world.one(stage=second, spec="Task_Intake")
+    a, b = world.one(stage=first, spec="Task_SubmitFiling"), world.one(stage=second, spec="Task_SubmitFiling")
     assert a["created_at"] == b["created_at"], (a["created_at"], b["created_at"])
 
 

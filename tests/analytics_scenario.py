@@ -75,6 +75,7 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
 
     # C: across 国庆 2026
     c = service.start_project(filing)
+    d.do(local(2026, 9, 30, 9, 0), c, "Task_SubmitFiling", {})
     d.do(local(2026, 9, 30, 9, 0), c, "Task_Intake", {"outcome": "complete"})
     for matter in s1:
         d.review(local(2026, 10, 9, 9, 0), c, matter)
@@ -84,7 +85,9 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
     clock.set(local(2026, 11, 2, 9, 0))
     a = service.start_project(filing)
     b = service.start_project(filing)
+    d.do(local(2026, 11, 2, 9, 0), a, "Task_SubmitFiling", {})
     d.do(local(2026, 11, 2, 9, 0), a, "Task_Intake", {"outcome": "complete"})
+    d.do(local(2026, 11, 2, 9, 0), b, "Task_SubmitFiling", {})
     d.do(local(2026, 11, 2, 9, 0), b, "Task_Intake", {"outcome": "complete"})
     d.review(local(2026, 11, 2, 9, 2), a, "s1_project_filing")
     d.review(local(2026, 11, 2, 9, 3), a, "s1_land_use_planning_permit")
@@ -94,6 +97,7 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
         d.review(local(2026, 11, 4, 9, 0), b, matter)
     d.do(local(2026, 11, 4, 10, 0), a, "Task_SpecialProcedure", {"conclusion": "同意"}, matter="s1_project_ratification")
     d.do(local(2026, 11, 4, 10, 0), b, "Task_IssueResult", {})
+    d.do(local(2026, 11, 4, 10, 0), b, "Task_SubmitFiling", {})
     d.do(local(2026, 11, 4, 10, 0), b, "Task_Intake", {"outcome": "complete"})
     d.review(local(2026, 11, 4, 11, 0), a, "s1_project_ratification")
     d.do(local(2026, 11, 5, 9, 0), a, "Task_MatterCorrection", {"supplied": ["补充节能报告"]}, matter="s1_energy_review")

@@ -13,6 +13,7 @@ def hz(tmp_path_factory):
     harness = make_harness(tmp_path_factory.mktemp("authz"))
     pid = harness.post("owner1", "/projects", FILING, status=201)["id"]
     harness.tick(6)
+    harness.post("owner1", f"/projects/{pid}/filings", {"stage": "S0"})
     harness.pid = pid  # type: ignore[attr-defined]
     return harness
 
@@ -109,3 +110,10 @@ def test_revoked_token_is_refused(hz):
     r = hz.client.delete("/admin/users/temp-owner", headers=hz.h("admin"))
     assert r.status_code == 200 and r.json()["disabled"] is True
     assert hz.client.get("/projects", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_only_the_owner_or_its_agent_submits_a_filing(hz):
+    other = hz.post("owner2", "/projects", FILING | {"name": "别家项目"}, status=201)["id"]
+    for who in ("owner1", "officer-zrzy", "window1", "analyst1"):
+        response = hz.client.post(f"/projects/{other}/filings", json={"stage": "S0"}, headers=hz.h(who))
+        assert response.status_code in (403, 404), (who, response.status_code)

@@ -14,7 +14,7 @@ def test_project_through_all_stages_over_http(tmp_path):
     assert project["owner_id"] == "owner1"
 
     seen: dict[str, int] = {"correction": 0, "tolerance": 0, "commitment": 0, "supplied": 0, "matter_correction": 0,
-                            "special": 0, "parallel": 0, "post_check": 0}
+                            "special": 0, "parallel": 0, "post_check": 0, "filings": 0}
     used_departments: set[str] = set()
     for _ in range(200):
         hz.tick(6)
@@ -32,7 +32,13 @@ def test_project_through_all_stages_over_http(tmp_path):
         if task["role"] == "owner":
             assert task["id"] in {t["id"] for t in hz.get("owner1", "/tasks")}
         spec, tid = task["spec_id"], task["id"]
-        if spec == "Task_Intake" and task["stage"] == "S1" and seen["correction"] == 0:
+        if spec == "Task_SubmitFiling":
+            body = {"stage": task["stage"], "materials": [], "declared_missing": []}
+            if task["stage"] == "S1":
+                body["declared_missing"] = ["parcel_survey"]
+            hz.post("owner1", f"/projects/{pid}/filings", body)
+            seen["filings"] += 1
+        elif spec == "Task_Intake" and task["stage"] == "S1" and seen["correction"] == 0:
             hz.post(who, f"/tasks/{tid}/complete", {"outcome": "incomplete", "missing": ["parcel_survey"]})
             seen["correction"] += 1
         elif spec == "Task_CorrectFiling":

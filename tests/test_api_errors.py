@@ -56,6 +56,7 @@ def test_oversized_body_is_413(hz):
 def test_invalid_payload_names_the_field_and_changes_nothing(hz):
     pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
     hz.tick(6)
+    hz.post("owner1", f"/projects/{pid}/filings", {})
     task = hz.get("window1", f"/tasks?project_id={pid}")[0]
     before = _counts(hz)
     body = _problem(hz.client.post(f"/tasks/{task['id']}/complete", json={"outcome": "tolerance"}, headers=hz.h("window1")), 422)
@@ -77,6 +78,7 @@ def test_invalid_payload_names_the_field_and_changes_nothing(hz):
 def test_idempotency_key_does_the_work_once(hz):
     pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
     hz.tick(6)
+    hz.post("owner1", f"/projects/{pid}/filings", {})
     task = hz.get("window1", f"/tasks?project_id={pid}")[0]
     first = hz.post("window1", f"/tasks/{task['id']}/complete", {"outcome": "complete"}, **{"Idempotency-Key": "k-1"})
     again = hz.post("window1", f"/tasks/{task['id']}/complete", {"outcome": "complete"}, **{"Idempotency-Key": "k-1"})

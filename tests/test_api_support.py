@@ -90,6 +90,8 @@ FILING = {"name": "滨江综合楼", "project_type": "land_with_scheme",
 
 def default_payload(task: dict[str, Any]) -> dict[str, Any]:
     spec = task["spec_id"]
+    if spec == "Task_SubmitFiling":
+        return {}
     if spec == "Task_Intake":
         return {"outcome": "complete"}
     if spec in ("Task_Review", "Task_ReviewSilent"):

@@ -80,6 +80,7 @@ def test_broken_scenario_is_one_line_and_exit_1(tmp_path: Path) -> None:
         "start: 2026-09-28T09:00:00+08:00\n"
         "projects: [{id: P1, project_type: social_small, owner: o1}]\n"
         "actions:\n"
+        "  - {at: '2026-09-28T10:00+08:00', do: submit, stage: S1}\n"
         "  - {at: '2026-09-28T10:00+08:00', do: accept, stage: S1}\n"
         "  - {at: '2026-09-28T11:00+08:00', do: issue, stage: S1}\n",
         encoding="utf-8",
@@ -88,7 +89,7 @@ def test_broken_scenario_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     text = result.output.strip()
     assert "Traceback" not in text and len(text.splitlines()) == 1, text
-    assert text.startswith("error: action 2 (issue):")
+    assert text.startswith("error: action 3 (issue):")
     missing = runner.invoke(app, ["run-scenario", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
     broken_yaml = tmp_path / "broken.yaml"

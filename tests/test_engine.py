@@ -48,16 +48,28 @@ def only(rows: list[dict], **match) -> dict:
     return found[0]
 
 
-def file_project(service: ApprovalService, project_type: str = "social_general") -> str:
-    return service.start_project({"name": "示例项目", "project_type": project_type, "owner_id": OWNER.id,
-                                  "include_planning": False})
+def file_project(service: ApprovalService, project_type: str = "social_general", *, submit: bool = True) -> str:
+    """Register a project and, by default, submit its first stage's filing (so the window has it)."""
+    pid = service.start_project({"name": "示例项目", "project_type": project_type, "owner_id": OWNER.id,
+                                 "include_planning": False})
+    if submit:
+        service.submit_filing(pid, "S1", actor=OWNER)
+    return pid
 
 
-def test_start_puts_the_first_stage_at_the_window(env) -> None:
+def test_start_waits_for_the_owner_then_the_window(env) -> None:
     service, _, _ = env
-    pid = file_project(service)
+    pid = file_project(service, submit=False)
+    tasks = service.list_tasks(project_id=pid)
+    assert [(t["spec_id"], t["role"], t["stage"]) for t in tasks] == [("Task_SubmitFiling", "owner", "S1")]
+    with pytest.raises(Forbidden, match="owner"):
+        service.submit_filing(pid, "S1", actor=Actor("someone-else", "owner"))
+    with pytest.raises(Invalid, match="declared_missing: unknown material"):
+        service.submit_filing(pid, "S1", actor=OWNER, declared_missing=["no_such_paper"])
+    service.submit_filing(pid, "S1", actor=OWNER, materials=["application_form", "land_contract"], declared_missing=["parcel_survey"])
     tasks = service.list_tasks(project_id=pid)
     assert [(t["spec_id"], t["role"], t["stage"]) for t in tasks] == [("Task_Intake", "window", "S1")]
+    assert "stage_submitted" in [e["type"] for e in service.events(pid)]
 
 
 def test_parallel_matters_are_assigned_to_their_departments_and_timed(env) -> None:
@@ -86,8 +98,8 @@ def test_parallel_matters_are_assigned_to_their_departments_and_timed(env) -> No
     assert stage["span_working_days"] == pytest.approx(2.25)
     assert stage["approval_working_days"] == pytest.approx(2.25)
     assert all(m["span_working_days"] == pytest.approx(2.0) for m in timing["matters"])
-    # the next stage waits at the window
-    assert [t["stage"] for t in service.list_tasks(project_id=pid)] == ["S2"]
+    # the next stage waits for the owner's filing
+    assert [(t["spec_id"], t["stage"]) for t in service.list_tasks(project_id=pid)] == [("Task_SubmitFiling", "S2")]
 
 
 def test_guards_refuse_and_change_nothing(env) -> None:
@@ -177,6 +189,7 @@ def test_timer_fires_silent_consent_on_the_virtual_clock(env) -> None:
         service.complete_task(row["id"], {"decision": "approve"}, actor=officer(row))
     issue = service.list_tasks(project_id=pid)[0]
     service.complete_task(issue["id"], {}, actor=officer(issue) if issue["role"] != "lead" else Actor("l", "lead", issue["department"]))
+    service.submit_filing(pid, "S2", actor=OWNER)
     s2_intake = service.list_tasks(project_id=pid)[0]
     service.complete_task(s2_intake["id"], {"outcome": "complete"}, actor=WINDOW)
     silent = [r for r in service.list_tasks(project_id=pid) if r["spec_id"] == "Task_ReviewSilent"]

@@ -39,6 +39,7 @@ def test_post_check_is_timed_from_the_supply_of_tolerated_documents() -> None:
     svc.deploy_bundled()
     pid = svc.start_project({"name": "容缺", "project_type": "social_small", "owner_id": "o1",
                              "include_planning": False})
+    _complete(svc, pid, "Task_SubmitFiling", {"declared_missing": ["parcel_survey"]})
     _complete(svc, pid, "Task_Intake", {"outcome": "tolerance", "missing": ["parcel_survey"]})
     _complete(svc, pid, "Task_SignCommitment", {"signatory": "张三", "accepted_terms": True})
     for spec in ("Task_Review", "Task_Review"):

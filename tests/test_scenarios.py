@@ -122,11 +122,12 @@ def test_errors_name_the_action(tmp_path: Path) -> None:
         "start": "2026-09-28T09:00:00+08:00",
         "projects": [{"id": "P1", "project_type": "social_small", "owner": "o1"}],
         "actions": [
+            {"at": "2026-09-28T10:00+08:00", "do": "submit", "stage": "S1"},
             {"at": "2026-09-28T10:00+08:00", "do": "accept", "stage": "S1"},
             {"at": "2026-09-28T11:00+08:00", "do": "approve", "matter": "s2_eia_approval"},
         ],
     }
-    with pytest.raises(ScenarioError, match=r"^action 2 \(approve\): project P1 has no ready"):
+    with pytest.raises(ScenarioError, match=r"^action 3 \(approve\): project P1 has no ready"):
         run(raw, tmp_path)
 
 
@@ -149,11 +150,12 @@ def test_wrong_actor_is_refused_by_the_guards(tmp_path: Path) -> None:
         "start": "2026-09-28T09:00:00+08:00",
         "projects": [{"id": "P1", "project_type": "social_small", "owner": "o1"}],
         "actions": [
+            {"at": "2026-09-28T10:00+08:00", "do": "submit", "stage": "S1"},
             {"at": "2026-09-28T10:00+08:00", "do": "accept", "stage": "S1"},
             {"do": "approve", "matter": "s1_project_filing", "actor": {"id": "x", "role": "agency", "department": "zrzy"}},
         ],
     }
-    with pytest.raises(ScenarioError, match=r"action 2 \(approve\): .*department 'fgw'"):
+    with pytest.raises(ScenarioError, match=r"action 3 \(approve\): .*department 'fgw'"):
         run(raw, tmp_path)
 
 
@@ -183,12 +185,14 @@ def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
         "start": "2026-11-02T09:00:00+08:00",
         "projects": [{"id": "P1", "project_type": "social_small", "owner": "o1"}],
         "actions": [
+            {"at": "2026-11-02T10:00+08:00", "do": "submit", "stage": "S1"},
             {"at": "2026-11-02T10:00+08:00", "do": "intake", "stage": "S1", "outcome": "tolerance",
              "missing": ["s1_land_use_planning_permit:parcel_survey"]},
             {"do": "sign_commitment", "stage": "S1"},
             {"at": "2026-11-03T10:00+08:00", "do": "approve", "matter": "s1_project_filing"},
             {"do": "approve", "matter": "s1_land_use_planning_permit"},
             {"at": "2026-11-04T10:00+08:00", "do": "issue", "stage": "S1"},
+            {"at": "2026-11-09T10:00+08:00", "do": "submit", "stage": "S23"},
             {"at": "2026-11-09T10:00+08:00", "do": "accept", "stage": "S23"},
             {"at": "2026-12-10T09:00+08:00", "do": "run_until"},
         ],

@@ -63,6 +63,7 @@ EVENT_TYPES: dict[str, str] = {
     "project_stopped": "complete",
     "task_ready": "schedule",
     "task_completed": "complete",
+    "stage_submitted": "complete",  # 阶段申报（一张表单）
     "intake_notice": "complete",  # 一次性告知
     "stage_accepted": "start",  # 受理
     "stage_completed": "complete",  # 综合出件 / 不予许可

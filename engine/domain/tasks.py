@@ -41,6 +41,22 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FilingPayload(_Payload):
+    """提交阶段申报: the owner's one form for the stage (一张表单) — the materials it brings and the ones it
+    declares missing (the window decides at intake whether they can be tolerated)."""
+
+    materials: list[str] = Field(default_factory=list, description="material ids submitted")
+    declared_missing: list[str] = Field(default_factory=list, description="material ids the owner declares missing")
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FilingPayload:
+        both = sorted(set(self.materials) & set(self.declared_missing))
+        if both:
+            raise ValueError(f"materials cannot be both submitted and declared missing: {', '.join(both)}")
+        return self
+
+
 class IntakePayload(_Payload):
     """一窗受理 outcome: complete (受理), tolerance (容缺受理) or incomplete (一次性告知)."""
 
@@ -122,6 +138,7 @@ class PostCheckPayload(_Payload):
 
 
 PAYLOADS: dict[str, type[_Payload]] = {
+    "Task_SubmitFiling": FilingPayload,
     "Task_Intake": IntakePayload,
     "Task_CorrectFiling": CorrectionPayload,
     "Task_SignCommitment": CommitmentPayload,

@@ -29,6 +29,7 @@ from engine.domain.timing import ClockStop
 from engine.domain.project import Project, ProjectFiling
 from engine.domain.tasks import (
     CommitmentPayload,
+    FilingPayload,
     IntakePayload,
     PayloadError,
     PostCheckPayload,
@@ -284,6 +285,13 @@ class ApprovalService:
         """Turn a validated payload into the process variables the model reads, enforcing domain rules."""
         now = self.clock.now()
         stage = row.get("stage")
+        if isinstance(parsed, FilingPayload):
+            submitted = self._materials(project, stage, parsed.materials, field="materials")
+            declared = self._materials(project, stage, parsed.declared_missing, field="declared_missing")
+            ctx.ledger.emit(Event("stage_submitted", now, stage=stage, actor=ctx.actor, data={
+                "materials": [m["id"] for m in submitted], "declared_missing": [m["id"] for m in declared]}))
+            return {"filing": {"materials": [m["id"] for m in submitted],
+                               "declared_missing": [m["id"] for m in declared], "note": parsed.note}}
         if isinstance(parsed, IntakePayload):
             missing = self._materials(project, stage, parsed.missing)
             if parsed.outcome == "tolerance":
@@ -330,7 +338,7 @@ class ApprovalService:
             return parsed
         return parsed.model_dump(exclude_none=True)
 
-    def _materials(self, project: Project, stage: str | None, ids: list[str]) -> list[dict[str, Any]]:
+    def _materials(self, project: Project, stage: str | None, ids: list[str], *, field: str = "missing") -> list[dict[str, Any]]:
         """Resolve material ids (``material`` or ``matter:material``) of a stage filing to named entries."""
         if not ids:
             return []
@@ -348,8 +356,21 @@ class ApprovalService:
                 out.append({"id": f"{matter.id}:{material.id}", "name": material.name, "key": material.key,
                             "matter_id": matter.id, "department": matter.department})
         if unknown:
-            raise Invalid(f"missing: unknown material(s) {', '.join(unknown)} for stage {stage} of this project")
+            raise Invalid(f"{field}: unknown material(s) {', '.join(unknown)} for stage {stage} of this project")
         return out
+
+    def submit_filing(self, project_id: str, stage: str, *, actor: Actor, materials: list[str] | None = None,
+                      declared_missing: list[str] | None = None, note: str | None = None) -> dict[str, Any]:
+        """提交阶段申报: the owner files the stage (one form, its materials, the ones it declares missing)."""
+        with UnitOfWork(self.db) as uow:
+            rows = uow.tasks.list(project_id=project_id, stage=stage)
+        match = [r for r in rows if r["spec_id"] == "Task_SubmitFiling"]
+        if not match:
+            raise Conflict(f"project {project_id} is not waiting for a filing of stage {stage}")
+        payload: dict[str, Any] = {"materials": materials or [], "declared_missing": declared_missing or []}
+        if note:
+            payload["note"] = note
+        return self.complete_task(match[0]["id"], payload, actor=actor)
 
     def supply_documents(self, project_id: str, stage: str, documents: list[str], *, actor: Actor) -> dict[str, Any]:
         """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
@@ -494,7 +515,7 @@ class ApprovalService:
                 lead = None
         who = responsibility(task.lane, data, lead)
         due = self._task_due(ctx.ledger, task.spec_id, stage, matter)
-        view = {k: data[k] for k in ("stage", "intake", "missing", "correction_items", "decision", "procedure", "unit")
+        view = {k: data[k] for k in ("stage", "filing", "intake", "missing", "correction_items", "decision", "procedure", "unit")
                 if k in data}
         if matter:
             view["matter"] = {k: matter.get(k) for k in ("key", "id", "name", "department", "committed_limit_wd",

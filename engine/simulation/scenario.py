@@ -50,6 +50,7 @@ _REVIEW = ("Task_Review", "Task_ReviewSilent")
 
 #: do → (task kinds it completes, fields it accepts besides at/project/do/actor/note)
 ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "submit": (("Task_SubmitFiling",), frozenset({"stage", "materials", "declared_missing"})),
     "accept": (("Task_Intake",), frozenset({"stage"})),
     "intake": (("Task_Intake",), frozenset({"stage", "outcome", "missing"})),
     "correct_filing": (("Task_CorrectFiling",), frozenset({"stage", "supplied"})),
@@ -196,6 +197,9 @@ def parse_scenario(raw: Any, *, source: str | None = None) -> Scenario:
 
 def payload_for(action: dict[str, Any]) -> dict[str, Any]:
     do = action["do"]
+    if do == "submit":
+        return {"materials": list(action.get("materials") or []),
+                "declared_missing": list(action.get("declared_missing") or [])}
     if do == "accept":
         return {"outcome": "complete"}
     if do == "intake":

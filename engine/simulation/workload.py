@@ -178,15 +178,18 @@ class Workload:
         def nd(days: float) -> datetime:
             return now + timedelta(days=days)
 
-        if spec == "Task_Intake":
+        if spec == "Task_SubmitFiling":
+            # the owner prepares each stage's filing: the first soon after registering, later ones some days
+            # after the previous stage's result (the gap is the owner's time, not approval time)
             stage = task.get("stage") or ""
             filed_before = self._filed.setdefault(pid, set())
             first_filing = not (filed_before - {stage})
             filed_before.add(stage)
-            if n == 0 and first_filing:
-                at = wd(rng.uniform(0.05, 0.5))  # the project's first filing, accepted the same or next day
-            else:
-                at = nd(rng.uniform(*s.owner_next_stage_days)) if n == 0 else wd(rng.uniform(0.1, 1.0))
+            at = wd(rng.uniform(0.05, 0.5)) if first_filing else nd(rng.uniform(*s.owner_next_stage_days))
+            return Decision(at, {}, actor)
+        if spec == "Task_Intake":
+            stage = task.get("stage") or ""
+            at = wd(rng.uniform(0.05, 0.5)) if n == 0 else wd(rng.uniform(0.1, 1.0))
             payload = self._intake(pid, stage, rng, first=(n == 0))
             return Decision(at, payload, actor)
         if spec == "Task_CorrectFiling":
