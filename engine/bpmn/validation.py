@@ -193,6 +193,8 @@ def _sorted(problems: list[Problem], order: list[str]) -> list[Problem]:
 
 def _kind(element: etree._Element) -> str:
     name = local_name(element.tag)
+    if etree.QName(element).namespace != BPMN_NS:
+        return name  # BPMNShape, BPMNEdge ...
     special = {"subProcess": "sub-process", "adHocSubProcess": "ad-hoc sub-process",
                "callActivity": "call activity", "sequenceFlow": "sequence flow"}
     return special.get(name) or re.sub(r"(?<!^)([A-Z])", r" \1", name).lower()
