@@ -387,3 +387,26 @@ def test_cli_never_shows_a_traceback_for_hostile_input(tmp_path) -> None:
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output and "[xml-doctype]" in result.output and "[unreadable]" in result.output
+
+
+def test_undeclared_data_object_in_a_subprocess_is_refused_before_spiffworkflow_loops_on_it() -> None:
+    """SpiffWorkflow 3.2 never returns from resolving this reference; parse_models checks it first."""
+    body = """
+    <startEvent id="StartEvent_1"/>
+    <sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Sub_1"/>
+    <subProcess id="Sub_1">
+      <startEvent id="StartEvent_2"/>
+      <sequenceFlow id="Flow_2" sourceRef="StartEvent_2" targetRef="Task_Write"/>
+      <task id="Task_Write"><dataOutputAssociation id="Assoc_1"><targetRef>Ref_1</targetRef></dataOutputAssociation></task>
+      <sequenceFlow id="Flow_3" sourceRef="Task_Write" targetRef="EndEvent_2"/>
+      <endEvent id="EndEvent_2"/>
+      <dataObjectReference id="Ref_1" dataObjectRef="Nowhere"/>
+    </subProcess>
+    <sequenceFlow id="Flow_4" sourceRef="Sub_1" targetRef="EndEvent_1"/>
+    <endEvent id="EndEvent_1"/>
+    """
+    errors, _ = check(body)
+    assert codes(errors) == ["unresolved-data-reference"] and "'Nowhere' is not declared" in errors[0].message
+    with pytest.raises(BpmnLoadError) as caught:
+        parse_models([("m.bpmn", model(body))])
+    assert caught.value.problem.code == "unresolved-data-reference" and caught.value.problem.element_id == "Ref_1"

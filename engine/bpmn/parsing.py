@@ -146,6 +146,8 @@ def parse_trees(roots: Sequence[tuple[str, etree._Element]]) -> ParsedModels:
                 executable.append(pid)
             called.update(a.get("calledElement") for a in process.iter(f"{{{BPMN_NS}}}callActivity")
                           if a.get("calledElement"))
+    for name, root in roots:
+        problems.extend(_undeclared_data_objects(root, name))
     specs: dict[str, BpmnProcessSpec] = {}
     subprocesses: dict[str, dict[str, BpmnProcessSpec]] = {}
     if not problems:
@@ -164,6 +166,31 @@ def parse_trees(roots: Sequence[tuple[str, etree._Element]]) -> ParsedModels:
         raise BpmnLoadError(_dedupe(problems))
     return ParsedModels(specs=specs, executable=executable, called=called, sources=process_sources,
                         subprocesses=subprocesses, parser=parser)
+
+
+def _undeclared_data_objects(root: etree._Element, source: str) -> list[Problem]:
+    """Data object references whose data object is not declared in their process or an enclosing sub-process.
+
+    SpiffWorkflow 3.2 loops forever resolving such a reference inside a sub-process
+    (``NodeParser._resolve_data_object_ref`` re-reads the same parent), so this is checked before it parses.
+    """
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        return []
+    problems: list[Problem] = []
+    scopes = {"process", "subProcess", "transaction", "adHocSubProcess"}
+    for process in root.iterfind(f"{{{BPMN_NS}}}process"):
+        if not is_executable(process):
+            continue
+        for reference in process.iter(f"{{{BPMN_NS}}}dataObjectReference"):
+            wanted = reference.get("dataObjectRef")
+            visible = {obj.get("id") for scope in reference.iterancestors() if local_name(scope.tag) in scopes
+                       for obj in scope.iterfind(f"{{{BPMN_NS}}}dataObject")}
+            if wanted not in visible:
+                problems.append(error("unresolved-data-reference",
+                                      f"data object reference {reference.get('id')!r} stands for data object "
+                                      f"{wanted!r}, which is not declared in its process or an enclosing one",
+                                      source, reference.sourceline, reference.get("id")))
+    return problems
 
 
 def not_bpmn_problem(root: etree._Element, source: str) -> Problem:

@@ -97,6 +97,16 @@ _UNSUPPORTED_EVENTS: dict[str, str] = {
     "linkEventDefinition": "link events are not executed by the engine; connect the sequence flow directly",
 }
 
+# Event definitions SpiffWorkflow's parser reads for each kind of event; any other is silently ignored by it
+# (an error start event would start as a plain one), so the validator refuses it.
+_EVENT_DEFINITIONS: dict[str, frozenset[str]] = {
+    "startEvent": frozenset({"message", "signal", "timer", "conditional"}),
+    "endEvent": frozenset({"message", "cancel", "error", "escalation", "terminate"}),
+    "intermediateCatchEvent": frozenset({"message", "signal", "timer", "conditional"}),
+    "intermediateThrowEvent": frozenset({"message", "signal", "escalation"}),
+    "boundaryEvent": frozenset({"message", "signal", "timer", "conditional", "cancel", "error", "escalation"}),
+}
+
 RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
 """Names of SpiffWorkflow's internal task specs; a BPMN element with one of these ids would replace them."""
 _RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
@@ -692,6 +702,18 @@ class _Validator:
             elif kind in _UNSUPPORTED_EVENTS:
                 owner = element.getparent()
                 self.err(doc, "unsupported-element", f"{_label(owner)}: {_UNSUPPORTED_EVENTS[kind]}", owner)
+            elif kind == "eventDefinitionRef":
+                owner = element.getparent()
+                self.err(doc, "unsupported-element", f"{_label(owner)} refers to its event definition "
+                                                     f"{(_text(element) or '')!r} by eventDefinitionRef, which the "
+                                                     f"engine does not read; put the definition inside the event",
+                         owner)
+            elif kind.endswith("EventDefinition") and local_name(element.getparent().tag) in _EVENT_DEFINITIONS:
+                event = element.getparent()
+                trigger = kind[: -len("EventDefinition")]
+                if trigger not in _EVENT_DEFINITIONS[local_name(event.tag)]:
+                    self.err(doc, "unsupported-element", f"{_label(event)}: {trigger} {_kind(event)}s are not executed "
+                                                         f"by the engine", event)
             elif element.get("isForCompensation") == "true":
                 self.err(doc, "unsupported-element", f"{_label(element)} is a compensation handler; compensation is "
                                                      f"not executed by the engine", element)
@@ -726,6 +748,16 @@ class _Validator:
                 self.check_standard_loop(doc, element)
             elif kind in ("dataInputAssociation", "dataOutputAssociation"):
                 self.check_data_association(doc, element, data_objects)
+                if element.find("bpmn:assignment", NSMAP) is not None or \
+                        element.find("bpmn:transformation", NSMAP) is not None:
+                    self.warn(doc, "ignored-assignment", f"the assignment or transformation in a data association "
+                                                         f"of {_label(element.getparent())} is ignored: the engine "
+                                                         f"moves data by variable name", element)
+            elif kind == "resourceAssignmentExpression":
+                owner = next((a for a in element.iterancestors() if local_name(a.tag) in FLOW_NODES), None)
+                if owner is not None:
+                    self.warn(doc, "ignored-assignment", f"the performer expression of {_label(owner)} is ignored: "
+                                                         f"the engine assigns tasks by its own rules", element)
             elif kind == "eventBasedGateway" and (element.get("instantiate") == "true"
                                                   or element.get("eventGatewayType") == "Parallel"):
                 self.err(doc, "unsupported-element", f"{_label(element)}: instantiating or parallel event-based "
