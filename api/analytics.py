@@ -40,7 +40,7 @@ def timings(request: Request, actor: Actor = Depends(readers),
 
 @router.get("/cases", summary="The case list with overdue status")
 def cases(request: Request, actor: Actor = Depends(readers),
-          status: Literal["running", "completed", "stopped"] | None = None,
+          status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
           project_type: str | None = Query(default=None, max_length=40),
           overdue: bool | None = None,
           limit: int = Query(default=500, ge=1, le=10_000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> list[dict[str, Any]]:

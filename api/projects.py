@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import current_actor, require
+from api.auth import current_actor, require, retrying
 from api.completion import complete
 from engine.domain.actors import Actor
 from engine.domain.project import ProjectFiling
@@ -39,6 +39,11 @@ class FilingIn(BaseModel):
                                         description="material ids declared missing (the window decides on 容缺)")
     note: str | None = Field(default=None, max_length=2000)
     task_id: str | None = Field(default=None, max_length=40)
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000, description="why the owner withdraws (撤回申请), required")
 
 
 class CommitmentIn(BaseModel):
@@ -79,7 +84,7 @@ def create_project(body: NewProject, request: Request,
 
 @router.get("", summary="Projects the caller may see")
 def list_projects(request: Request, actor: Actor = Depends(current_actor),
-                  status: Literal["running", "completed", "stopped"] | None = None,
+                  status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> list[dict[str, Any]]:
     return queries.list_projects(request.app.state.service.db, actor, status=status, project_type=project_type,
@@ -131,6 +136,14 @@ def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), id
     if body.note:
         payload["note"] = body.note
     return complete(request, actor, task_id, payload, idempotency_key)
+
+
+@router.post("/{project_id}/withdraw", summary="Withdraw a running project (撤回申请); every open task and clock ends")
+def withdraw(body: WithdrawIn, request: Request, project_id: str = _pid(),
+             actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return retrying(lambda: service.withdraw(project_id, actor=actor, reason=body.reason))
 
 
 @router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")

@@ -117,3 +117,15 @@ def test_only_the_owner_or_its_agent_submits_a_filing(hz):
     for who in ("owner1", "officer-zrzy", "window1", "analyst1"):
         response = hz.client.post(f"/projects/{other}/filings", json={"stage": "S0"}, headers=hz.h(who))
         assert response.status_code in (403, 404), (who, response.status_code)
+
+
+def test_only_the_owner_withdraws(hz):
+    pid = hz.post("owner2", "/projects", FILING | {"name": "撤回测试"}, status=201)["id"]
+    for who in ("owner1", "officer-zrzy", "analyst1"):
+        response = hz.client.post(f"/projects/{pid}/withdraw", json={"reason": "x"}, headers=hz.h(who))
+        assert response.status_code in (403, 404), (who, response.status_code)
+    done = hz.post("owner2", f"/projects/{pid}/withdraw", {"reason": "项目取消"})
+    assert done["status"] == "withdrawn"
+    assert hz.get("owner2", f"/projects/{pid}")["status"] == "withdrawn"
+    again = hz.client.post(f"/projects/{pid}/withdraw", json={"reason": "again"}, headers=hz.h("owner2"))
+    assert again.status_code == 409

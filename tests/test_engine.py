@@ -202,3 +202,26 @@ def test_timer_fires_silent_consent_on_the_virtual_clock(env) -> None:
     assert matter["responsible"]["department"] == target["department"]
     types = [e["type"] for e in service.events(pid)]
     assert "silent_consent" in types and "matter_warning" in types
+
+
+def test_owner_withdraws_a_running_project(env) -> None:
+    service, clock, _ = env
+    pid = file_project(service)
+    service.complete_task(service.list_tasks(project_id=pid)[0]["id"], {"outcome": "complete"}, actor=WINDOW)
+    assert len(service.list_tasks(project_id=pid)) == 4
+    with pytest.raises(Forbidden, match="owner"):
+        service.withdraw(pid, actor=Actor("o", "agency", "zrzy"), reason="x")
+    with pytest.raises(NotFound):
+        service.withdraw(pid, actor=Actor("owner-2", "owner"), reason="x")
+    with pytest.raises(Invalid, match="reason"):
+        service.withdraw(pid, actor=OWNER, reason=" ")
+    clock.set(local(2026, 11, 3, 9, 0))
+    service.withdraw(pid, actor=OWNER, reason="项目取消")
+    assert service.project(pid)["status"] == "withdrawn"
+    assert service.list_tasks(project_id=pid) == []
+    timing = service.timing(pid)
+    assert all(m["outcome"] == "cancelled" and m["end"] for m in timing["matters"])
+    assert [e["type"] for e in service.events(pid)][-1] == "project_withdrawn"
+    assert "withdrawn" in [n["kind"] for n in service.notifications(pid)]
+    with pytest.raises(Conflict, match="withdrawn"):
+        service.withdraw(pid, actor=OWNER, reason="again")

@@ -27,6 +27,7 @@ STAGE_RESULT_LABELS: dict[str, str] = {
     "approved_with_tolerance": "办结（容缺通过）",
     "refused": "不予许可",
     "revoked": "撤销许可",
+    "withdrawn": "撤回申请",
 }
 
 #: Matter outcomes and their labels.
@@ -61,6 +62,7 @@ EVENT_TYPES: dict[str, str] = {
     "project_started": "start",
     "project_completed": "complete",
     "project_stopped": "complete",
+    "project_withdrawn": "withdraw",  # 撤回申请
     "task_ready": "schedule",
     "task_completed": "complete",
     "stage_submitted": "complete",  # 阶段申报（一张表单）

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ProjectStatus = Literal["running", "completed", "stopped"]
+ProjectStatus = Literal["running", "completed", "stopped", "withdrawn"]
 
 
 class UnitWork(BaseModel):

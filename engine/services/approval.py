@@ -372,6 +372,28 @@ class ApprovalService:
             payload["note"] = note
         return self.complete_task(match[0]["id"], payload, actor=actor)
 
+    def withdraw(self, project_id: str, *, actor: Actor, reason: str) -> dict[str, Any]:
+        """撤回申请: the owner (or its agent) withdraws a running project; everything still open ends with it."""
+        if not reason or not reason.strip():
+            raise Invalid("reason: a withdrawal needs a reason")
+        with UnitOfWork(self.db) as uow:
+            row = uow.projects.get(project_id)
+        if row is None or not (actor.acts_for(row["owner_id"]) or actor.role in ("admin", "system")):
+            if row is not None and actor.role in ("analyst", "window", "agency", "lead"):
+                raise Forbidden("only the project's owner (建设单位) or its agent may withdraw it")
+            raise NotFound(f"project {project_id} does not exist")
+        if row["status"] != "running":
+            raise Conflict(f"project {project_id} is {row['status']}, it cannot be withdrawn")
+
+        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+            now = self.clock.now()
+            ctx.project_result = "withdrawn"
+            ctx.notify("withdrawn", text=f"项目已撤回：{reason}")
+            workflow.cancel()
+            return {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
+
+        return self._operate(project_id, actor, work)
+
     def supply_documents(self, project_id: str, stage: str, documents: list[str], *, actor: Actor) -> dict[str, Any]:
         """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
         with UnitOfWork(self.db) as uow:
@@ -421,12 +443,12 @@ class ApprovalService:
         # project outcome
         values: dict[str, Any] = {"next_timer_at": runtime.next_timer_at(workflow)}
         if workflow.is_completed():
-            result = self._project_result(ledger)
-            status = "completed" if result == "approved" else "stopped"
+            result = ctx.project_result or self._project_result(ledger)
+            status = {"approved": "completed", "withdrawn": "withdrawn"}.get(result, "stopped")
             ledger.close_open(now, reason=f"项目已终止（{result}）")
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
-            ledger.emit(Event("project_completed" if status == "completed" else "project_stopped", now,
-                              data={"result": result}))
+            kind = {"completed": "project_completed", "withdrawn": "project_withdrawn"}.get(status, "project_stopped")
+            ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data={"result": result}))
         # timing subjects (changed ones, their stages, and the whole process)
         changed, events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
         uow.subjects.save(project.id, project.project_type, changed)

@@ -28,6 +28,7 @@ NOTICE_TITLES: dict[str, str] = {
     "refusal": "不予许可决定书：{stage_name}",
     "commitment_reminder": "容缺材料补齐提醒：{stage_name}",
     "permit_revoked": "撤销许可决定：{stage_name}",
+    "withdrawn": "撤回申请确认",
 }
 
 
