@@ -66,6 +66,9 @@ class WorkloadSettings:
     credit_bad_p: float = 0.05
     planning_stage_p: float = 0.5
     """Of the project types whose route has 策划生成 (S0), the share that goes through it in the system."""
+    response_lognormal: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Department → (mean, sd) of log working days an agency takes to answer, fitted from a log
+    (``gongai simulate --fit-from``); replaces the share-of-limit rule for those departments."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,11 @@ class Workload:
             limit = float(matter.get("committed_limit_wd") or 5)
             slow = task.get("department") in s.slow_departments
             median, sigma = (s.slow_share_median, s.slow_share_sigma) if slow else (s.agency_share_median, s.agency_share_sigma)
-            at = wd(limit * rng.lognormvariate(math.log(median), sigma))
+            fitted = s.response_lognormal.get(task.get("department") or "")
+            if fitted is not None:
+                at = wd(rng.lognormvariate(*fitted))
+            else:
+                at = wd(limit * rng.lognormvariate(math.log(median), sigma))
             payload = self._review(matter, rng, first=(n == 0))
             return Decision(at, payload, actor)
         if spec == "Task_MatterCorrection":
