@@ -1,4 +1,4 @@
-"""``python -m bench analytics [--projects N] [--db URL] [--export]``."""
+"""``python -m bench analytics [--projects N] [--db URL] [--export]``; ``python -m bench engine [--projects N]``."""
 
 from __future__ import annotations
 
@@ -14,11 +14,20 @@ def main(argv: list[str] | None = None) -> int:
     analytics.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file in a temp dir)")
     analytics.add_argument("--export", action="store_true", help="also time the XES and CSV export")
     analytics.add_argument("--seed", type=int, default=1)
+    engine = sub.add_parser("engine", help="full projects through the engine and through raw SpiffWorkflow")
+    engine.add_argument("--projects", type=int, default=20)
+    engine.add_argument("--repeat", type=int, default=5, help="runs per variant (the median is reported)")
+    engine.add_argument("--profile", action="store_true", help="also print the engine's top costs (cProfile)")
+    engine.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.name == "analytics":
         from bench.analytics_bench import run
 
         run(args.projects, url=args.db, export=args.export, seed=args.seed)
+    elif args.name == "engine":
+        from bench.engine_bench import run as run_engine
+
+        run_engine(args.projects, repeat=args.repeat, profile=args.profile, as_json=args.json)
     return 0
 
 
