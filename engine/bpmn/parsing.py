@@ -32,6 +32,7 @@ __all__ = [
     "parse_trees",
     "is_executable",
     "local_name",
+    "namespace_of",
 ]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -43,7 +44,12 @@ NSMAP = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "dc": DC_NS, "di": DI_NS}
 
 def local_name(tag: Any) -> str:
     """``{ns}name`` -> ``name`` (comments and processing instructions have no string tag: ``""``)."""
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def namespace_of(tag: Any) -> str | None:
+    """``{ns}name`` -> ``ns`` (``None`` without a namespace or for comments)."""
+    return tag[1:tag.index("}")] if isinstance(tag, str) and tag.startswith("{") else None
 
 
 def is_executable(process: etree._Element) -> bool:

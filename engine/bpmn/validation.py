@@ -25,8 +25,10 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import hashlib
 import re
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from engine.bpmn.parsing import (
     NSMAP,
     is_executable,
     local_name,
+    namespace_of,
     not_bpmn_problem,
     parse_trees,
 )
@@ -158,6 +161,12 @@ def validate_models(
     :func:`engine.bpmn.sandbox.register_function`).
     """
     known = frozenset(registered_functions() if functions is None else functions)
+    key = (tuple((name, hashlib.sha256(data).digest()) for name, data in sources), known, max_bytes)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return ValidationReport(list(cached))
     validator = _Validator(known)
     try:
         validator.run(sources, max_bytes)
@@ -165,7 +174,19 @@ def validate_models(
         name = sources[0][0] if sources else "<none>"
         validator.problems.append(error("internal-error", f"the validator failed unexpectedly: "
                                                           f"{type(exc).__name__}: {exc}", name))
-    return ValidationReport(_sorted(validator.problems, [name for name, _ in sources]))
+    problems = tuple(_sorted(validator.problems, [name for name, _ in sources]))
+    with _CACHE_LOCK:
+        _CACHE[key] = problems
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ValidationReport(list(problems))
+
+
+# The same files are validated again and again (every deploy of the bundled models, every test): the result
+# depends only on the bytes, the names and the engine functions, so it is kept for the last few file sets.
+_CACHE_SIZE = 32
+_CACHE: OrderedDict[tuple[object, ...], tuple[Problem, ...]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def validate_paths(paths: Sequence[Path | str], **options: object) -> ValidationReport:
@@ -203,7 +224,7 @@ def _sorted(problems: list[Problem], order: list[str]) -> list[Problem]:
 
 def _kind(element: etree._Element) -> str:
     name = local_name(element.tag)
-    if etree.QName(element).namespace != BPMN_NS:
+    if namespace_of(element.tag) != BPMN_NS:
         return name  # BPMNShape, BPMNEdge ...
     special = {"subProcess": "sub-process", "adHocSubProcess": "ad-hoc sub-process",
                "callActivity": "call activity", "sequenceFlow": "sequence flow"}
@@ -228,7 +249,7 @@ def _text(element: etree._Element | None) -> str | None:
 
 
 def _children(scope: etree._Element) -> list[etree._Element]:
-    return [child for child in scope if isinstance(child.tag, str) and etree.QName(child).namespace == BPMN_NS]
+    return [child for child in scope if namespace_of(child.tag) == BPMN_NS]
 
 
 def _event_definitions(element: etree._Element) -> list[str]:
@@ -357,7 +378,7 @@ class _Validator:
         for entry in entries[:MAX_SCHEMA_PROBLEMS]:
             element = self._xsd_element(candidate, entry, prefixes)
             in_diagram = element is not None and any(
-                etree.QName(e).namespace in (BPMNDI_NS, DC_NS, DI_NS) for e in [element, *element.iterancestors()])
+                namespace_of(e.tag) in (BPMNDI_NS, DC_NS, DI_NS) for e in [element, *element.iterancestors()])
             make = warning if in_diagram else error
             code = "xsd-di" if in_diagram else "xsd"
             found.append(make(code, f"schema: {_readable_xsd(entry.message, element)}", doc.source, entry.line or None))
@@ -394,7 +415,7 @@ class _Validator:
     def index(self, doc: _Doc) -> None:
         for element in doc.root.iter():
             # Vendor extension elements may reuse ids freely (xs:ID applies to the BPMN schemas only).
-            if isinstance(element.tag, str) and etree.QName(element).namespace in _MODEL_NAMESPACES:
+            if namespace_of(element.tag) in _MODEL_NAMESPACES:
                 element_id = element.get("id")
                 if element_id is not None:
                     doc.ids.setdefault(element_id, []).append(element)
@@ -663,13 +684,12 @@ class _Validator:
                 branches.append(("", node_id))
         for join in sorted(j for j in joins if kind(j) == "parallelGateway"):
             join_in = {f.get("id"): f.get("sourceRef") for f in incoming[join]}
-            without_join_out = graph.copy()
-            without_join_out.remove_edges_from(list(graph.out_edges(join)))
+            join_out = set(graph.out_edges(join))
             for choice in sorted(choices):
                 if choice == join:
                     continue
-                cut = without_join_out.copy()
-                cut.remove_node(choice)
+                cut = nx.subgraph_view(graph, filter_node=lambda n, c=choice: n != c,
+                                       filter_edge=lambda u, v: (u, v) not in join_out)
                 fed: list[frozenset[str]] = []
                 for flow_id, target in choices[choice]:
                     if target == join:
@@ -694,7 +714,7 @@ class _Validator:
     def check_execution_details(self, doc: _Doc, process: etree._Element) -> None:
         data_objects = self._data_objects_by_scope(process)
         for element in process.iter():
-            if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
+            if namespace_of(element.tag) != BPMN_NS:
                 continue
             kind = local_name(element.tag)
             if kind in _UNSUPPORTED:
