@@ -287,6 +287,12 @@ def actor_for(row: dict[str, Any]) -> Actor:
     return Actor(f"officer-{row['department']}", row["role"], row["department"])
 
 
+def _task_order(row: dict[str, Any]) -> tuple:
+    """Soonest due first, then a stable order (task ids are random): the same project runs the same way."""
+    return (row["due_at"] is None, row["due_at"] or START, row.get("stage") or "", row.get("matter_key") or "",
+            row["spec_id"])
+
+
 def drive(service: Any, clock: Any, filing: dict[str, Any], plan: Plan, *,
           on_step: Callable[[float], None] | None = None) -> int:
     """Drive one project through ApprovalService to its end (a completion every ``STEP`` of virtual time)."""
@@ -298,7 +304,7 @@ def drive(service: Any, clock: Any, filing: dict[str, Any], plan: Plan, *,
         ready = service.list_tasks(project_id=pid)
         if not ready:
             break
-        row = ready[0]
+        row = min(ready, key=_task_order)
         service.complete_task(row["id"], plan.payload(row["spec_id"], row.get("stage")), actor=actor_for(row))
         steps += 1
         if on_step is not None:
