@@ -101,6 +101,10 @@ def demo(
     document = {"run": {"seed": seed, "profile": profile, "start": first.isoformat(), **run,
                         "wall_seconds": round(elapsed, 2)}, **report}
     (out / "report.json").write_text(to_json(document) + "\n", encoding="utf-8")
+    from engine.cli.report_cmd import write_chart_files
+
+    write_chart_files(db, out, service.catalogue,  # open bars of the Gantt end at the virtual 'now'
+                      now=datetime.fromisoformat(run["virtual_end"]) if run.get("virtual_end") else None)
     console.print(f"{projects} projects, {run['tasks_completed']} task completions, {run['timers_fired']} timer firings "
                   f"in {elapsed:.1f} s ({jobs} process{'es' if jobs > 1 else ''}); virtual time {first:%Y-%m-%d} → "
                   f"{(run.get('virtual_end') or '')[:10]}. Wrote {out / 'report.json'} and {db_path}.", highlight=False)
