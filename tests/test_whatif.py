@@ -126,3 +126,37 @@ def test_cli_rejects_a_bad_reform(tmp_path: Path) -> None:
     path.write_text("name: x\nroute_overrides: {social_general: nope}\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["simulate", "--variant", str(path)])
     assert result.exit_code == 1 and "unknown route 'nope'" in result.output and "Traceback" not in result.output
+
+
+def test_fit_response_times_from_a_log(tmp_path: Path) -> None:
+    import math
+
+    from sqlalchemy import create_engine, insert
+
+    from engine.persistence import tables as t
+    from engine.simulation.whatif import fit_response_times
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    engine = create_engine(url)
+    t.metadata.create_all(engine, tables=[t.subjects])
+    rows = [{"project_id": f"P{i}", "key": f"S2/m{i}", "level": "matter", "project_type": "social_general",
+             "stage": "S2", "matter_id": "m", "department": dept, "started_at": START, "ended_at": START,
+             "outcome": "approved", "approval_working_days": days, "state": {}}
+            for i, (dept, days) in enumerate([("zrzy", 1.0), ("zrzy", math.e), ("zrzy", math.e ** 2), ("yl", 5.0)])]
+    with engine.begin() as c:
+        c.execute(insert(t.subjects), rows)
+    engine.dispose()
+    assert fit_response_times(url) == {"zrzy": (1.0, 1.0)}  # logs 0, 1, 2; yl has too few matters to fit
+
+
+def test_cli_small_run_writes_json(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "w.json"
+    result = CliRunner().invoke(app, ["simulate", "--variant", str(REFORMS / "shorter_limits.yaml"), "--projects", "2",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "改革效果模拟" in result.output and "关键路径" in result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["projects"] == 2 and doc["variant"]["reform"]["name"] == "压缩承诺时限"
+    assert {c["scope"] for c in doc["comparisons"]} >= {"S1", "project"}
