@@ -1,0 +1,222 @@
+"""The analytics charts: valid SVG and PNG for every kind, a hand-built project's Gantt (its matters, its clock
+stop, its 专家评审 and its critical matter), the critical path of sequential batches, the API routes with their
+authorisation, and ``gongai report --charts``.
+
+The projects are those of tests/analytics_scenario.py, driven through the real ApprovalService on a virtual
+clock. Project A's S1: 节能审查 is stopped for 补正 (3 → 5 Nov) and approved last (5 Nov 15:00), so it is the
+stage's critical path; 核准 had a 专家评审.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from lxml import etree
+from typer.testing import CliRunner
+
+from engine.analytics import charts
+from engine.analytics.charts import GanttRow
+from engine.analytics.measures import Filters
+from engine.services.users import UserStore
+from tests.analytics_scenario import build
+
+pytestmark = pytest.mark.filterwarnings("ignore::engine.domain.workcalendar.CalendarDataMissing")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("charts") / "charts.db"
+    service, ids = build(f"sqlite:///{path}")
+    return service, ids, path
+
+
+def gids(svg: bytes) -> set[str]:
+    root = etree.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    return {el.get("id") for el in root.iter() if el.get("id")}
+
+
+@pytest.mark.parametrize("kind", ["stage_boxplots", "weekly_rates", "department_bottlenecks"])
+def test_each_analytics_chart_is_valid_svg_and_png(scenario, kind: str) -> None:
+    service, _, _ = scenario
+    build_chart = getattr(charts, kind)
+    with service.db.connect() as conn:
+        svg = build_chart(conn, Filters(), catalogue=service.catalogue, fmt="svg")
+        png = build_chart(conn, Filters(), catalogue=service.catalogue, fmt="png")
+    assert etree.fromstring(svg).tag == f"{SVG_NS}svg"
+    assert png.startswith(PNG_MAGIC) and len(png) > 1000
+
+
+def test_box_plots_draw_the_profile_limit_of_each_type(scenario) -> None:
+    service, _, _ = scenario
+    with service.db.connect() as conn:
+        ids = gids(charts.stage_boxplots(conn, Filters(), catalogue=service.catalogue))
+    assert "limit:S1:social_general" in ids  # S1 of social_general finished in A and C (B's S1 too)
+
+
+def test_filters_that_match_nothing_still_give_a_chart(scenario) -> None:
+    service, _, _ = scenario
+    nothing = Filters(project_type="gov_building")
+    with service.db.connect() as conn:
+        for kind in ("stage_boxplots", "weekly_rates", "department_bottlenecks"):
+            assert etree.fromstring(getattr(charts, kind)(conn, nothing, catalogue=service.catalogue)) is not None
+
+
+def test_weekly_counts_bucket_matters_by_the_iso_week_they_finished(scenario) -> None:
+    service, _, _ = scenario
+    with service.db.connect() as conn:
+        weeks = charts._weekly_counts(conn, Filters())
+    assert all(monday.weekday() == 0 for monday, *_ in weeks)
+    by_week = {monday.date().isoformat(): (n, overdue, silent) for monday, n, overdue, silent in weeks}
+    # C: 4 matters on Fri 9 Oct (备案 overdue); A and B's S1 in the week of 2 Nov; B's S2 after
+    assert by_week["2026-10-05"][0] == 4 and by_week["2026-10-05"][1] == 1
+    assert by_week["2026-10-12"][0] == 0  # an empty week is shown, not skipped
+    assert by_week["2026-11-02"][0] >= 8
+    assert sum(s for _, _, s in by_week.values()) == 2  # the two 超时默许 of B
+
+
+def test_gantt_rows_of_the_hand_built_project(scenario) -> None:
+    service, ids, _ = scenario
+    with service.db.connect() as conn:
+        rows = charts.gantt_rows(conn, ids["A"], now=service.clock.now())
+    assert [r.key for r in rows if r.level == "stage"] == ["S1"]
+    matters = {r.key: r for r in rows if r.level == "matter"}
+    assert set(matters) == {"S1/s1_project_ratification", "S1/s1_project_filing", "S1/s1_land_use_planning_permit",
+                            "S1/s1_energy_review"}
+    assert [k for k, r in matters.items() if r.critical] == ["S1/s1_energy_review"]
+    stop = matters["S1/s1_energy_review"].stops
+    assert [(s.isoformat(), e.isoformat(), kind) for s, e, kind in stop] == [
+        ("2026-11-03T01:00:00+00:00", "2026-11-05T01:00:00+00:00", "correction")]
+    assert [p for _, _, p in matters["S1/s1_project_ratification"].specials] == ["expert_review"]
+
+
+def test_gantt_svg_marks_the_critical_matter_the_stop_and_the_special_procedure(scenario) -> None:
+    service, ids, _ = scenario
+    svg = charts.project_gantt(service, ids["A"], fmt="svg")
+    found = gids(svg)
+    assert "stage:S1" in found
+    assert "critical:S1/s1_energy_review" in found
+    assert {"matter:S1/s1_project_ratification", "matter:S1/s1_project_filing",
+            "matter:S1/s1_land_use_planning_permit"} <= found
+    assert "stop:S1/s1_energy_review:0:correction" in found
+    assert "special:S1/s1_project_ratification:0:expert_review" in found
+    assert charts.project_gantt(service, ids["A"], fmt="png").startswith(PNG_MAGIC)
+
+
+def test_gantt_of_an_open_stage_runs_to_now(scenario) -> None:
+    service, ids, _ = scenario
+    with service.db.connect() as conn:
+        rows = charts.gantt_rows(conn, ids["B"], now=service.clock.now())
+    s2 = [r for r in rows if r.stage == "S2"]
+    assert s2[0].level == "stage" and s2[0].end is None
+    critical = [r.key for r in s2 if r.critical]
+    assert critical == ["S2/s2_civil_defense_design_opinion"]  # approved late, on 12 Nov: it ended last
+
+
+def _row(key: str, start: datetime, hours: float) -> GanttRow:
+    return GanttRow(key=key, level="matter", stage="S4", name=key, department=None, start=start,
+                    end=start + timedelta(hours=hours), outcome="approved", overdue=False)
+
+
+def test_critical_path_follows_sequential_batches() -> None:
+    t0 = datetime(2026, 10, 12, 1, 0, tzinfo=timezone.utc)
+    # U1: 先行验收 of fire (48 h) and planning (10 h); then archives (20 h) and the filing (5 h) after the early opinion
+    fire, planning = _row("S4/U1/fire", t0, 48), _row("S4/U1/planning", t0, 10)
+    archives = _row("S4/U1/archives", fire.end + timedelta(hours=2), 20)
+    filing = _row("S4/U1/filing", archives.end, 5)
+    # U2 runs in parallel and ends earlier: not critical
+    other = _row("S4/U2/fire", t0, 30)
+    path = charts.critical_path([fire, planning, archives, filing, other], t0, filing.end, filing.end)
+    assert path == ["S4/U1/fire", "S4/U1/archives", "S4/U1/filing"]
+    # a purely parallel stage: the matter that ended last
+    assert charts.critical_path([planning, other], t0, other.end, other.end) == ["S4/U2/fire"]
+    assert charts.critical_path([], t0, None, t0) == []
+
+
+def test_without_a_cjk_font_labels_are_english_and_a_note_is_logged(scenario, monkeypatch, caplog) -> None:
+    service, ids, _ = scenario
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    label = charts._Labels(service.catalogue)
+    assert label("阶段", "stage") == "stage" and label.project_type("social_general") == "social_general"
+    assert charts.project_gantt(service, ids["A"], fmt="png").startswith(PNG_MAGIC)
+    # the real detector logs its note when nothing covers Chinese
+    monkeypatch.undo()
+    charts.cjk_font.cache_clear()
+    monkeypatch.setattr(charts, "_covers", lambda path, text="": False)
+    with caplog.at_level(logging.WARNING, logger="engine.analytics.charts"):
+        assert charts.cjk_font() is None
+    assert "no CJK font" in caplog.text
+    monkeypatch.undo()
+    charts.cjk_font.cache_clear()
+
+
+# -- API ------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def api(scenario):
+    from api.app import create_app
+
+    service, ids, _ = scenario
+    store = UserStore(service.db)
+    tokens = {name: store.add(name, role, **kw)[1] for name, role, kw in [
+        ("owner-1", "owner", {}), ("owner-2", "owner", {}), ("analyst-1", "analyst", {}),
+        ("officer-fgw", "agency", {"department": "fgw"}), ("officer-rf", "agency", {"department": "rf"})]}
+    client = TestClient(create_app(service), raise_server_exceptions=False)
+    return client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}, ids
+
+
+@pytest.mark.parametrize("kind", ["stage_boxplots", "weekly_rates", "department_bottlenecks"])
+def test_api_serves_analytics_charts_to_analysts(api, kind: str) -> None:
+    client, h, _ = api
+    svg = client.get(f"/analytics/charts/{kind}.svg", headers=h["analyst-1"], params={"project_type": "social_general"})
+    assert svg.status_code == 200, svg.text
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert etree.fromstring(svg.content).tag == f"{SVG_NS}svg"
+    png = client.get(f"/analytics/charts/{kind}.png", headers=h["analyst-1"], params={"since": "2026-11-01"})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content.startswith(PNG_MAGIC)
+
+
+def test_api_analytics_charts_refuse_owners_and_unknown_kinds(api) -> None:
+    client, h, _ = api
+    assert client.get("/analytics/charts/stage_boxplots.svg", headers=h["owner-1"]).status_code == 403
+    assert client.get("/analytics/charts/stage_boxplots.svg").status_code == 401
+    assert client.get("/analytics/charts/pie.svg", headers=h["analyst-1"]).status_code == 422
+    assert client.get("/analytics/charts/weekly_rates.gif", headers=h["analyst-1"]).status_code == 422
+
+
+def test_api_gantt_is_authorised_like_the_project_view(api) -> None:
+    client, h, ids = api
+    url = f"/projects/{ids['A']}/gantt.svg"
+    for who in ("owner-1", "analyst-1", "officer-fgw"):  # the owner, an analyst, a department of its S1
+        r = client.get(url, headers=h[who])
+        assert r.status_code == 200, (who, r.text)
+        assert r.headers["content-type"].startswith("image/svg+xml")
+        assert "critical:S1/s1_energy_review" in gids(r.content)
+    assert client.get(f"/projects/{ids['A']}/gantt.png", headers=h["owner-1"]).content.startswith(PNG_MAGIC)
+    assert client.get(url, headers=h["owner-2"]).status_code in (403, 404)  # another owner's project
+    assert client.get(url, headers=h["officer-rf"]).status_code in (403, 404)  # 人防 is not in A's S1
+    assert client.get("/projects/P2099-999999/gantt.svg", headers=h["analyst-1"]).status_code == 404
+
+
+# -- CLI ------------------------------------------------------------------------------------------------------------
+def test_report_charts_writes_every_kind_as_svg_and_png(scenario, tmp_path: Path) -> None:
+    from engine.cli import app
+
+    _, ids, path = scenario
+    out = tmp_path / "charts"
+    result = CliRunner().invoke(app, ["report", "--db", f"sqlite:///{path}", "--format", "json", "--charts", str(out),
+                                      "--gantts", "2"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    kinds = ["department_bottlenecks", "stage_boxplots", "weekly_rates"]
+    assert [n for n in names if not n.startswith("gantt_")] == sorted(f"{k}.{f}" for k in kinds for f in ("png", "svg"))
+    gantts = [n for n in names if n.startswith("gantt_")]
+    assert len(gantts) == 4 and all(n.split("_", 1)[1].rsplit(".", 1)[0] in ids.values() for n in gantts)
+    for p in out.iterdir():
+        data = p.read_bytes()
+        assert data.startswith(PNG_MAGIC) if p.suffix == ".png" else etree.fromstring(data) is not None
