@@ -145,6 +145,25 @@ def test_the_default_budget_stops_an_endless_loop_too() -> None:
         SandboxEnvironment().execute("n = 0\nwhile True:\n    n += 1", {})
 
 
+def test_time_inside_engine_functions_does_not_count_but_the_models_own_time_does(monkeypatch) -> None:
+    """A fake clock that moves one second each time it is read, and an engine function that takes an hour."""
+    now = [0.0]
+
+    def monotonic() -> float:
+        now[0] += 1.0
+        return now[0]
+
+    def slow_engine_function() -> str:
+        now[0] += 3600.0
+        return "written"
+
+    monkeypatch.setattr(sandbox.time, "monotonic", monotonic)
+    env = SandboxEnvironment({"slow_engine_function": slow_engine_function}, time_limit=2.0)
+    assert env.evaluate("slow_engine_function()", {}) == "written"
+    with pytest.raises(BudgetExceeded, match="longer than its limit of 2 s"):
+        env.execute("n = 0\nwhile True:\n    n += 1", {})
+
+
 def test_recursion_is_bounded(env: SandboxEnvironment) -> None:
     with pytest.raises((RecursionError, BudgetExceeded)):
         env.execute("def f(n):\n    return f(n + 1)\nf(0)", {})

@@ -14,8 +14,9 @@ Models here are drawn by people outside the team, so this module puts a fence ar
    ``exec/eval/open/compile/globals/locals/vars/getattr/setattr/delattr/__import__/breakpoint/input``.
 2. **Safe builtins**: code runs with ``__builtins__`` replaced by :data:`SAFE_BUILTINS`; anything else is a
    ``NameError``.
-3. **Bounded run time**: a per-thread ``sys.settrace`` hook counts executed bytecode operations and checks a
-   wall-clock deadline, so ``while True: pass`` stops with :class:`BudgetExceeded`. Because one builtin call
+3. **Bounded run time**: a per-thread ``sys.settrace`` hook counts the bytecode operations of the model's code
+   and checks a wall-clock deadline (time spent inside engine functions excluded), so ``while True: pass``
+   stops with :class:`BudgetExceeded`. Because one builtin call
    on a huge value runs in C where no hook can interrupt it, ``*``, ``**`` and ``<<`` are rewritten to
    checked versions, ``range`` is capped, and computed f-string widths are refused.
 4. **Compiled once**: each distinct expression text is checked and compiled once and cached.
@@ -69,9 +70,9 @@ __all__ = [
 Mode = Literal["eval", "exec"]
 
 DEFAULT_MAX_OPERATIONS = 1_000_000
-"""Bytecode operations one evaluation may execute (about half a second of pure Python)."""
+"""Bytecode operations of the model's own code one evaluation may execute (about half a second)."""
 DEFAULT_TIME_LIMIT = 2.0
-"""Wall-clock seconds one evaluation may take, engine-function calls included."""
+"""Wall-clock seconds one evaluation may take, not counting the time spent inside engine functions."""
 MAX_SEQUENCE_LENGTH = 1_000_000
 """Longest ``range`` or repeated sequence (``"x" * n``) a model may build."""
 MAX_INT_BITS = 100_000
@@ -143,10 +144,11 @@ SAFE_BUILTINS: Mapping[str, object] = MappingProxyType({
 
 FORBIDDEN_NAMES: frozenset[str] = frozenset({
     "exec", "eval", "open", "compile", "globals", "locals", "vars", "getattr", "setattr", "delattr",
-    "__import__", "breakpoint", "input", "help", "memoryview", "type", "object", "super", "classmethod",
-    "staticmethod", "property", "dir", "id", "exit", "quit",
+    "__import__", "breakpoint", "input",
 })
-"""Builtins refused by name at check time, for a clearer message than the run-time ``NameError``."""
+"""Builtins refused by name at check time (even as variable names), for a clear message up front. Other
+builtins outside :data:`SAFE_BUILTINS` (``type``, ``id`` ...) are simply undefined, so task data may use
+those names as variables."""
 
 FORBIDDEN_ATTRIBUTES: frozenset[str] = frozenset({
     "format", "format_map", "mro",
@@ -449,32 +451,50 @@ def compile_expression(text: str | None, mode: Mode = "eval") -> CodeType:
 # --------------------------------------------------------------------------------------------------------------
 
 class _Budget:
-    """Trace hook that counts operations in sandboxed frames and calls elsewhere, and watches the clock."""
+    """Trace hook that counts the model's own operations and watches the clock.
 
-    __slots__ = ("remaining", "limit", "deadline", "time_limit")
+    Only sandboxed frames are traced (per opcode). A call from them into engine code (a registered function)
+    is trusted: it is not traced or counted, and the time it takes is added to the deadline, so a slow
+    database write inside ``record_matter_result`` cannot make the model's script time out.
+    """
+
+    __slots__ = ("remaining", "limit", "deadline", "time_limit", "_trusted", "_entered")
 
     def __init__(self, max_operations: int, time_limit: float) -> None:
         self.limit = max_operations
         self.remaining = max_operations
         self.time_limit = time_limit
         self.deadline = time.monotonic() + time_limit
+        self._trusted: FrameType | None = None
+        self._entered = 0.0
 
     def on_call(self, frame: FrameType, event: str, arg: Any) -> Any:
-        self._tick()
         if frame.f_code.co_filename == _FILENAME:
+            self._tick()
             frame.f_trace_opcodes = True
             return self.on_event
+        if self._trusted is None:  # the model calls into engine code: time it, trace nothing inside
+            self._trusted = frame
+            self._entered = time.monotonic()
+            frame.f_trace_lines = False
+            return self.on_trusted_event
         return None
 
     def on_event(self, frame: FrameType, event: str, arg: Any) -> Any:
         self._tick()
         return self.on_event
 
+    def on_trusted_event(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "return" and frame is self._trusted:
+            self.deadline += time.monotonic() - self._entered
+            self._trusted = None
+        return self.on_trusted_event
+
     def _tick(self) -> None:
         self.remaining -= 1
         if self.remaining <= 0:
             raise _Abort(f"exceeded its budget of {self.limit:,} operations (is there an endless loop?)")
-        if not self.remaining & 0x3FF and time.monotonic() > self.deadline:
+        if not self.remaining & 0x3FF and self._trusted is None and time.monotonic() > self.deadline:
             raise _Abort(f"ran for longer than its limit of {self.time_limit:g} s")
 
 
