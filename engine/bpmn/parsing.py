@@ -11,7 +11,7 @@ of its messages do not say which element they are about.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,7 +302,3 @@ def _dedupe(problems: Sequence[Problem]) -> list[Problem]:
             unique.append(problem)
     return unique
 
-
-def roots_by_source(roots: Sequence[tuple[str, etree._Element]]) -> Mapping[str, etree._Element]:
-    """Helper for callers that need to look documents up by file name."""
-    return dict(roots)

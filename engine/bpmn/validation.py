@@ -29,7 +29,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -547,9 +547,9 @@ class _Validator:
         if not starts:
             if executable:
                 if scope_kind == "process":
+                    why = " because isExecutable is not set to false" if scope.get("isExecutable") is None else ""
                     self.err(doc, "no-start-event", f"{_label(scope)} has no start event, so it cannot be started "
-                                                    f"(it is executable{' because isExecutable is not set to false' if scope.get('isExecutable') is None else ''})",
-                             scope)
+                                                    f"(it is executable{why})", scope)
                 else:
                     self.err(doc, "subprocess-start-events", f"{_label(scope)} has no start event; the engine needs "
                                                              f"exactly one in every sub-process", scope)
@@ -590,8 +590,9 @@ class _Validator:
         if trapped:
             first = nodes[trapped[0]]
             listed = ", ".join(repr(n) for n in trapped[:6]) + (" ..." if len(trapped) > 6 else "")
-            self.err(doc, "dead-end", f"{_label(first)} cannot reach an end event: every path from "
-                                      f"{'it' if len(trapped) == 1 else f'{listed}'} loops without ending", first)
+            subject = "it" if len(trapped) == 1 else listed
+            self.err(doc, "dead-end", f"{_label(first)} cannot reach an end event: every path from {subject} loops "
+                                      f"without ending", first)
         if executable:
             for node_id, node in nodes.items():
                 kind = local_name(node.tag)
@@ -1054,7 +1055,3 @@ class _Validator:
             self.problems.append(error("engine-parse", f"the engine could not load the model: "
                                                        f"{type(exc).__name__}: {exc}", self.docs[0].source))
 
-
-def iter_problem_lines(report: ValidationReport) -> Iterable[str]:
-    """One line per problem, for terminals and logs."""
-    return (str(problem) for problem in report.problems)
