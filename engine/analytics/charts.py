@@ -353,7 +353,7 @@ def critical_path(matters: Sequence[GanttRow], accepted: datetime, result: datet
     The stage is a DAG: ``accepted`` → every matter → ``result``, and matter A → matter B when B started once A
     had ended in the same group (the same unit work in 竣工验收, where the rest follow the 先行验收 batch). In a
     purely parallel stage that is the matter that ended last; with sequential batches it is the chain through
-    the slowest matter of each batch.
+    the slowest matter of each batch. Ties (matters ending together) go to the first in (start, key) order.
     """
     graph = nx.DiGraph()
     graph.add_nodes_from(["accepted", "result"])
@@ -429,10 +429,12 @@ def project_gantt_figure(source: Any, project_id: str, *, catalogue: Any = None,
         if not rows:
             _empty(ax, label("项目尚无计时记录", "no timed stages yet"))
         ticks: list[str] = []
+        extent = [mdates.date2num(local(d)) for r in rows for d in (r.start, r.end or now)]
+        min_width = (max(extent) - min(extent)) * 0.003 if extent else 0.0  # a 3-minute 秒办 stays visible
         for i, row in enumerate(rows):
             y = -i
             end = row.end or now
-            width = mdates.date2num(local(end)) - mdates.date2num(local(row.start))
+            width = max(mdates.date2num(local(end)) - mdates.date2num(local(row.start)), min_width)
             left = mdates.date2num(local(row.start))
             if row.level == "stage":
                 colour = "#636363"
@@ -462,7 +464,9 @@ def project_gantt_figure(source: Any, project_id: str, *, catalogue: Any = None,
         if rows:
             ax.set_yticks([-i for i in range(len(rows))], ticks, fontsize=7)
             ax.xaxis_date(tz=SHANGHAI)
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d", tz=SHANGHAI))
+            locator = mdates.AutoDateLocator(tz=SHANGHAI, maxticks=12)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=SHANGHAI))
             ax.grid(axis="x", alpha=0.3)
             ax.set_ylim(-len(rows) + 0.4, 0.8)
         fig.legend(handles=[Patch(color="#636363", label=label("阶段", "stage")),
