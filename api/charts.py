@@ -18,7 +18,9 @@ from api.analytics import _aware, readers
 from api.auth import current_actor
 from engine.analytics.measures import Filters
 from engine.domain.actors import Actor
+from engine.domain.catalogue import CatalogueError
 from engine.services import queries
+from engine.services.errors import Invalid
 
 router = APIRouter(tags=["charts"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png"}
@@ -36,7 +38,8 @@ async def analytics_chart(request: Request, kind: Kind, fmt: Literal["svg", "png
                           stage: str | None = Query(default=None, max_length=10),
                           department: str | None = Query(default=None, max_length=40),
                           matter: str | None = Query(default=None, max_length=80),
-                          jurisdiction: str | None = Query(default=None, max_length=100),
+                          jurisdiction: str | None = Query(default=None, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                                                           description="the projects' profile, e.g. jiangxi"),
                           since: datetime | None = Query(default=None, description="started at or after (naive = Asia/Shanghai)"),
                           until: datetime | None = Query(default=None, description="started before (naive = Asia/Shanghai)")) -> Response:
     from engine.analytics.charts import BUILDERS, render
@@ -44,7 +47,14 @@ async def analytics_chart(request: Request, kind: Kind, fmt: Literal["svg", "png
     service = request.app.state.service
     filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
                       jurisdiction=jurisdiction, since=_aware(since), until=_aware(until))
-    catalogue = service.catalogue if jurisdiction in (None, service.catalogue.profile.id) else None
+    catalogue = service.catalogue
+    if jurisdiction not in (None, service.catalogue.profile.id):
+        from engine.domain.catalogue import load_catalogue
+
+        try:
+            catalogue = load_catalogue(jurisdiction)
+        except (CatalogueError, KeyError, ValueError, OSError):
+            raise Invalid(f"jurisdiction: unknown profile {jurisdiction!r}") from None
 
     def draw() -> bytes:  # matplotlib is CPU work: off the event loop
         with service.db.connect() as conn:

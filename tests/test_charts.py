@@ -224,3 +224,12 @@ def test_report_charts_writes_every_kind_as_svg_and_png(scenario, tmp_path: Path
     for p in out.iterdir():
         data = p.read_bytes()
         assert data.startswith(PNG_MAGIC) if p.suffix == ".png" else etree.fromstring(data) is not None
+
+
+def test_api_unknown_jurisdiction_is_422_not_a_server_error(api) -> None:
+    client, h, _ = api
+    for bad in ("checks", "..", "x.yaml"):
+        r = client.get("/analytics/charts/stage_boxplots.svg", headers=h["analyst-1"], params={"jurisdiction": bad})
+        assert r.status_code == 422, (bad, r.text)
+    ok = client.get("/analytics/charts/stage_boxplots.svg", headers=h["analyst-1"], params={"jurisdiction": "jiangxi"})
+    assert ok.status_code == 200
