@@ -233,3 +233,14 @@ def test_api_unknown_jurisdiction_is_422_not_a_server_error(api) -> None:
         assert r.status_code == 422, (bad, r.text)
     ok = client.get("/analytics/charts/stage_boxplots.svg", headers=h["analyst-1"], params={"jurisdiction": "jiangxi"})
     assert ok.status_code == 200
+
+
+def test_demo_writes_the_charts_next_to_report_json(tmp_path: Path) -> None:
+    from engine.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--projects", "4", "--jobs", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "report.json" in names
+    assert {f"{k}.{f}" for k in ("stage_boxplots", "weekly_rates", "department_bottlenecks") for f in ("svg", "png")} <= names
+    assert any(n.startswith("gantt_") and n.endswith(".png") for n in names)
