@@ -6,8 +6,8 @@ What this module adds to raw SpiffWorkflow, and why:
   through :func:`use_clock`, so a virtual clock drives timers in simulations and tests.
 - **Split persistence.** A workflow is saved as parts — the top workflow and one part per sub-workflow
   (call activity instance) — without the process specs, which are stored once per definition. Completed
-  parts that were already saved are never serialised again, so a step's cost follows the work in progress,
-  not the project's history.
+  parts that were already saved are never serialised again, and a running part is serialised only when
+  something in it ran, so a step's cost follows the work it did, not the project's history.
 - **Human tasks as plain views** (:class:`HumanTask`) with their lane, so the service layer never touches
   SpiffWorkflow objects.
 """
@@ -187,14 +187,20 @@ class ProcessRuntime:
             "serializer_version": _serializer.VERSION,
         }
         parts: dict[str, dict[str, Any]] = {}
+        marks: dict[str, tuple[int, int, float]] = getattr(workflow, "_gongai_marks", {})
         for sp_id, sub in workflow.subprocesses.items():
             key = str(sp_id)
             if key in saved:
                 continue
+            mark = _change_mark(sub)
+            if marks.get(key) == mark:  # nothing ran in it since it was last saved (a parallel branch waits)
+                continue
             parts[key] = registry.convert(sub)
+            marks[key] = mark
             if sub.is_completed():
                 saved.add(key)
         workflow._gongai_saved_completed = saved  # type: ignore[attr-defined]
+        workflow._gongai_marks = marks  # type: ignore[attr-defined]
         return top, parts
 
     def load(self, top: dict[str, Any], subprocesses: dict[str, dict[str, Any]]) -> BpmnWorkflow:
@@ -215,7 +221,16 @@ class ProcessRuntime:
         workflow._gongai_saved_completed = {  # type: ignore[attr-defined]
             str(i) for i, sub in workflow.subprocesses.items() if sub.is_completed()
         }
+        workflow._gongai_marks = {str(i): _change_mark(sub) for i, sub in workflow.subprocesses.items()}  # type: ignore[attr-defined]
         return workflow
+
+
+def _change_mark(sub: Any) -> tuple[int, int, float]:
+    """What changes whenever anything in a sub-workflow runs: its task count, the sum of its task states and
+    the latest state change. SpiffWorkflow changes task data only together with a task's state (running it,
+    a multi-instance child or a catch event completing), so an unchanged mark means an unchanged part."""
+    tasks = sub.tasks.values()
+    return len(tasks), sum(t._state for t in tasks), max((t.last_state_change for t in tasks), default=0.0)
 
 
 def _workflow_converter():
