@@ -352,35 +352,47 @@ def time_engine(catalogue: Catalogue, count: int, *, profile: cProfile.Profile |
     return Sample(elapsed, steps)
 
 
-def long_project(catalogue: Catalogue) -> tuple[dict[str, Any], Plan]:
+def long_project(catalogue: Catalogue, rounds: int = 60) -> tuple[dict[str, Any], Plan]:
+    """gov_building with 策划生成, six unit works, and ``rounds`` 一次性告知 → 补正 rounds at its first intake."""
     filing = filing_for(0, units=6) | {"include_planning": True, "name": "长流程基准项目"}
-    return filing, Plan(catalogue, filing["project_type"], intake_rounds=30)
+    return filing, Plan(catalogue, filing["project_type"], intake_rounds=rounds)
 
 
-def growth(catalogue: Catalogue, raw: RawSpiff) -> dict[str, Any]:
-    """Per-completion times of one long project: the last 20 against the first 20 (medians)."""
+def _step_times(variant: str, catalogue: Catalogue, raw: RawSpiff, rounds: int) -> list[float]:
+    times: list[float] = []
+    filing, plan = long_project(catalogue, rounds)
+    if variant == "engine":
+        with tempfile.TemporaryDirectory(prefix="gongai-bench-") as tmp:
+            engine = Engine(catalogue, Path(tmp))
+            engine.run_project(filing, plan, on_step=times.append)
+            engine.db.dispose()
+    else:
+        raw.run_project(filing, plan, serialise=variant == "raw+serialise", on_step=times.append)
+    return times
+
+
+def growth(catalogue: Catalogue, raw: RawSpiff, repeat: int = 3) -> dict[str, Any]:
+    """Does a step's cost grow with the project's history? Two views, medians over ``repeat`` runs:
+
+    - ``first20``/``last20``: the first and the last 20 completions of one long project (different kinds of
+      step: the last ones run 联合验收 of six unit works side by side, so some growth is the wider work);
+    - ``same_steps``: the same last 20 completions, once without and once after 120 extra completions of
+      history (60 补正 rounds at the first intake) — the same work, only the history differs.
+    """
     out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="gongai-bench-") as tmp:
-        engine = Engine(catalogue, Path(tmp))
-        times: list[float] = []
-        filing, plan = long_project(catalogue)
-        out["completions"] = engine.run_project(filing, plan, on_step=times.append)
-        out["engine"] = _first_last(times)
-        engine.db.dispose()
-    times = []
-    filing, plan = long_project(catalogue)
-    raw.run_project(filing, plan, serialise=True, on_step=times.append)
-    out["raw+serialise"] = _first_last(times)
-    times = []
-    filing, plan = long_project(catalogue)
-    raw.run_project(filing, plan, on_step=times.append)
-    out["raw"] = _first_last(times)
+    for variant in ("engine", "raw", "raw+serialise"):
+        firsts, lasts, shorts = [], [], []
+        for _ in range(repeat):
+            long_times = _step_times(variant, catalogue, raw, 60)
+            short_times = _step_times(variant, catalogue, raw, 0)
+            firsts.append(statistics.median(long_times[:20]))
+            lasts.append(statistics.median(long_times[-20:]))
+            shorts.append(statistics.median(short_times[-20:]))
+            out["completions"] = (len(short_times), len(long_times))
+        first, last, short = (statistics.median(v) * 1000 for v in (firsts, lasts, shorts))
+        out[variant] = {"first20_ms": first, "last20_ms": last, "ratio": last / first,
+                        "short_last20_ms": short, "same_steps_ratio": last / short}
     return out
-
-
-def _first_last(times: list[float]) -> dict[str, float]:
-    first, last = statistics.median(times[:20]), statistics.median(times[-20:])
-    return {"first20_ms": first * 1000, "last20_ms": last * 1000, "ratio": last / first}
 
 
 def top_costs(profile: cProfile.Profile, limit: int = 25) -> str:
@@ -436,7 +448,11 @@ def _print(result: dict[str, Any]) -> None:
     for name, ratio in result["ratios"].items():
         print(f"{name:<24}{ratio:>6.2f}x")
     g = result["growth"]
-    print(f"long project ({g['completions']} completions): median ms per completion, last 20 vs first 20")
+    short, long = g["completions"]
+    print(f"step cost and history (median ms per completion; a project of {short} completions and the same "
+          f"project with {long - short} more of history):")
+    print(f"  {'variant':<16}{'first 20':>10}{'last 20':>10}{'ratio':>8}   {'last 20, short history':>24}{'ratio':>8}")
     for name in ("engine", "raw", "raw+serialise"):
         v = g[name]
-        print(f"  {name:<16}{v['first20_ms']:>8.3f} → {v['last20_ms']:>8.3f}  ratio {v['ratio']:.2f}")
+        print(f"  {name:<16}{v['first20_ms']:>10.3f}{v['last20_ms']:>10.3f}{v['ratio']:>8.2f}   "
+              f"{v['short_last20_ms']:>24.3f}{v['same_steps_ratio']:>8.2f}")
