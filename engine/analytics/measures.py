@@ -106,35 +106,84 @@ def _round(value: Any) -> float | None:
 
 
 # -- distributions ------------------------------------------------------------------------------------------------
+#: (level, group column) pairs with a partial index per metric giving the finished subjects' values sorted per
+#: group (``ix_subjects_done_*``, migration 0004): their percentiles are read at an offset, without a sort.
+_INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "department", ("matter", "matter_id"): "matter",
+                                              ("stage", "stage"): "stage"}
+
+
+def _index_ordered(level: Level, by: GroupBy, filters: Filters) -> bool:
+    """True when nothing but the level and the group column restricts the rows, so the index order is the answer."""
+    own = _INDEX_ORDERED.get((level, by or ""))
+    return own is not None and all(v is None for k, v in asdict(filters).items() if k != own)
+
+
+def _ranks(n: int) -> tuple[int, int, int]:
+    """1-based ranks of the two middle values and of the nearest-rank p90 (the ⌈0.9·n⌉-th smallest)."""
+    return (n + 1) // 2, (n + 2) // 2, (n * 9 + 9) // 10
+
+
 def distribution(conn: Connection, level: Level, by: GroupBy, filters: Filters = Filters(),
                  metrics: tuple[str, ...] = METRICS) -> list[dict[str, Any]]:
-    """count / mean / median / p90 / max of each metric over finished subjects of ``level``, per group."""
-    group = _s.c[by] if by else literal("all")
-    partition = [group] if by else None
-    cols: list[Any] = [group.label("g")]
+    """count / mean / median / p90 / max of each metric over finished subjects of ``level``, per group.
+
+    Two queries' worth of work per metric at most. First one grouped aggregate gives every group's count, mean
+    and max (and so the ranks wanted). Then the order statistics: unfiltered (or filtered on the group column
+    only) they are read from the partial index that keeps each group's values sorted — ``ORDER BY v LIMIT 2
+    OFFSET k`` for the middle pair and the same from the top for p90, a short index walk and no sort; with
+    other filters one ``ROW_NUMBER`` pass over the (smaller) filtered rows keeps only the wanted ranks. Both
+    give exactly the definitions above, on SQLite and PostgreSQL.
+    """
+    group: Any = _s.c[by] if by else literal("all")
+    base = [*_conditions(filters, level), _s.c.ended_at.is_not(None)]
+    cols: list[Any] = [group.label("g"), func.count().label("count")]
     for m in metrics:
-        col = _s.c[m]
-        cols += [
-            col.label(m),
-            func.count(col).over(partition_by=partition).label(f"n_{m}"),
-            func.row_number().over(partition_by=partition, order_by=col.asc().nulls_last()).label(f"rn_{m}"),
-        ]
-    inner = select(*cols).where(*_conditions(filters, level), _s.c.ended_at.is_not(None)).subquery()
-    aggregates: list[Any] = [inner.c.g, func.count().label("count")]
-    for m in metrics:
-        v, n, rn = inner.c[m], inner.c[f"n_{m}"], inner.c[f"rn_{m}"]
-        aggregates += [
-            func.avg(v).label(f"{m}__mean"),
-            func.avg(case((or_(rn == (n + 1) // 2, rn == (n + 2) // 2), v))).label(f"{m}__median"),
-            func.max(case((rn == (n * 9 + 9) // 10, v))).label(f"{m}__p90"),
-            func.max(v).label(f"{m}__max"),
-        ]
-    query = select(*aggregates).group_by(inner.c.g).order_by(inner.c.g)
+        cols += [func.count(_s.c[m]).label(f"{m}__n"), func.avg(_s.c[m]).label(f"{m}__mean"),
+                 func.max(_s.c[m]).label(f"{m}__max")]
+    query = select(*cols).where(*base)
+    if by:
+        query = query.group_by(group).order_by(group)
+    groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
+    order: dict[tuple[Any, str], dict[int, float]] = {}  # (group, metric) → {rank: value}
+    if groups and _index_ordered(level, by, filters):
+        for row in groups:
+            for m in metrics:
+                n = int(row[f"{m}__n"])
+                if not n:
+                    continue
+                lo, hi, p90 = _ranks(n)
+                col = _s.c[m]
+                where = [*base, col.is_not(None), group == row["g"]]
+                middle = list(conn.execute(select(col).where(*where).order_by(col).limit(hi - lo + 1)
+                                           .offset(lo - 1)).scalars())
+                top = conn.execute(select(col).where(*where).order_by(col.desc()).limit(1).offset(n - p90)).scalar()
+                order[(row["g"], m)] = {lo: middle[0], hi: middle[-1], p90: top}
+    elif groups:
+        wanted = sorted({r for row in groups for m in metrics for r in _ranks(int(row[f"{m}__n"])) if row[f"{m}__n"]})
+        partition = [group] if by else None
+        inner_cols: list[Any] = [group.label("g")]
+        for m in metrics:
+            col = _s.c[m]
+            inner_cols += [col.label(m), func.row_number().over(partition_by=partition,
+                                                                order_by=col.asc().nulls_last()).label(f"rn_{m}")]
+        inner = select(*inner_cols).where(*base).subquery()
+        query = select(inner).where(or_(*(inner.c[f"rn_{m}"].in_(wanted) for m in metrics)))
+        for row in conn.execute(query).mappings():
+            for m in metrics:
+                order.setdefault((row["g"], m), {})[int(row[f"rn_{m}"])] = row[m]
     out: list[dict[str, Any]] = []
-    for row in conn.execute(query).mappings():
+    for row in groups:
         item: dict[str, Any] = {"group": row["g"], "count": int(row["count"])}
         for m in metrics:
-            item[m] = {stat: _round(row[f"{m}__{stat}"]) for stat in ("mean", "median", "p90", "max")}
+            n = int(row[f"{m}__n"])
+            stats: dict[str, Any] = {"mean": _round(row[f"{m}__mean"]), "median": None, "p90": None,
+                                     "max": _round(row[f"{m}__max"])}
+            if n:
+                lo, hi, p90 = _ranks(n)
+                values = order[(row["g"], m)]
+                stats["median"] = _round((values[lo] + values[hi]) / 2)
+                stats["p90"] = _round(values[p90])
+            item[m] = stats
         out.append(item)
     return out
 
