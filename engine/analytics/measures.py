@@ -45,7 +45,7 @@ from sqlalchemy import (
 from engine.persistence import tables as t
 
 __all__ = [
-    "Filters", "METRICS", "distribution", "stage_durations", "process_durations", "department_durations",
+    "Filters", "METRICS", "ALWAYS", "parallel_after", "distribution", "stage_durations", "process_durations", "department_durations",
     "matter_durations", "bottlenecks", "overdue_rates", "silent_consent_rate", "parallel_rate",
     "tolerance_and_commitment", "joint_acceptance_rate", "special_procedures", "off_system_suspects",
     "report",
@@ -245,28 +245,58 @@ def silent_consent_rate(conn: Connection, filters: Filters = Filters()) -> dict[
     return _rate(silent, total)
 
 
+#: ``parallel_after`` of a matter that overlaps a sibling whatever ``now`` is.
+ALWAYS = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def parallel_after(siblings: Collection[tuple[str, datetime, datetime | None]]) -> dict[str, datetime | None]:
+    """For the started matters of one project stage, ``(key, start, end or None while running)``: the instant
+    after which each counts as run in parallel (并联), ``ALWAYS``, or None (not as things stand).
+
+    The definition of ``parallel_rate``, taken apart so it can be stored: ordered by (start, key), a matter
+    overlaps a later sibling iff the next start is before its end, and an earlier one iff the latest end so far
+    is after its start — where a running matter's end is ``now``. Each condition is then either settled
+    (finished ends) or true exactly once ``now`` passes an instant (the next start; its own start when an
+    earlier sibling is still running). The engine recomputes it whenever a matter of the stage starts or ends
+    (``ApprovalService._flush_ledger``); migration 0005 computes the same in SQL for existing rows.
+    """
+    ordered = sorted(siblings, key=lambda s: (s[1], s[0]))
+    out: dict[str, datetime | None] = {}
+    latest_end: datetime | None = None  # among earlier finished siblings
+    running_before = False
+    for i, (key, start, end) in enumerate(ordered):
+        candidates: list[datetime] = []
+        if i + 1 < len(ordered):
+            next_start = ordered[i + 1][1]
+            if end is None:
+                candidates.append(next_start)
+            elif next_start < end:
+                candidates.append(ALWAYS)
+        if latest_end is not None and latest_end > start:
+            candidates.append(ALWAYS)
+        elif running_before:
+            candidates.append(start)
+        out[key] = min(candidates) if candidates else None
+        if end is None:
+            running_before = True
+        elif latest_end is None or end > latest_end:
+            latest_end = end
+    return out
+
+
 def parallel_rate(conn: Connection, filters: Filters = Filters(), *, now: datetime | None = None) -> dict[str, Any]:
     """并联审批率: matters whose handling overlapped another matter of the same project and stage.
 
     Per (project, stage), ordered by start: a matter overlaps a later one iff the next start is before its end,
-    and an earlier one iff the latest end so far is after its start. Siblings are looked at before the
-    department / matter / period filters apply, so a filtered matter still counts as parallel.
+    and an earlier one iff the latest end so far is after its start (a running matter ends ``now``). Siblings
+    are looked at before the department / matter / period filters apply, so a filtered matter still counts as
+    parallel. The engine stores when that becomes true (``parallel_after``), so this is one count over an
+    index instead of a window over every matter.
     """
     now = now or datetime.now(timezone.utc)
-    end = func.coalesce(_s.c.ended_at, literal(now, t.UTCDateTime()))
-    window = {"partition_by": [_s.c.project_id, _s.c.stage], "order_by": [_s.c.started_at, _s.c.key]}
-    sibling_filters = Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction)
-    inner = select(
-        _s.c.project_id, _s.c.key, _s.c.stage, _s.c.department, _s.c.matter_id, _s.c.started_at,
-        end.label("end_at"),
-        func.lead(_s.c.started_at).over(**window).label("next_start"),
-        func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
-    ).where(*_conditions(sibling_filters, "matter"), _s.c.started_at.is_not(None)).subquery()
-    own = Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
-                  since=filters.since, until=filters.until)
-    conds = _conditions(own, "matter", inner)
-    parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
-    query = select(func.count(), func.sum(case((parallel, 1), else_=0))).where(*conds)
+    parallel = _s.c.parallel_after < literal(now, t.UTCDateTime())
+    query = select(func.count(), func.sum(case((parallel, 1), else_=0))).where(
+        *_conditions(filters, "matter"), _s.c.started_at.is_not(None))
     total, count = conn.execute(query).one()
     return _rate(count, total)
 

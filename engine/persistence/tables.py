@@ -138,9 +138,13 @@ subjects = Table(
     Column("approval_natural_days", Float, nullable=True),
     Column("intake", String(20), nullable=True),  # stage: complete | tolerance (容缺受理)
     Column("procedure", String(40), nullable=True),  # special: the 特别程序 id
+    # 并联 (migration 0005): a matter counts as parallel at ``now`` iff parallel_after < now (the epoch: always;
+    # NULL: not now, nor later unless a sibling starts or ends). Kept by _flush_ledger; see measures.parallel_after
+    Column("parallel_after", UTCDateTime(), nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),
     Index("ix_subjects_level_matter", "level", "matter_id"),
+    Index("ix_subjects_level_started", "level", "started_at", "parallel_after"),  # 并联 rate, since/until
 )
 
 # Analytics indexes (migration 0004). Partial: only *finished* subjects are in them, so a running subject,
@@ -157,6 +161,9 @@ for _name, _group in (("department", "department"), ("matter", "matter_id"), ("s
     for _suffix, _metric in _ORDER.items():
         Index(f"ix_subjects_done_{_name}_{_suffix}", subjects.c.level, subjects.c[_group], subjects.c[_metric],
               sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+# 体外循环 suspects (秒办): the few finished matters faster than a threshold, found by a range on the span
+Index("ix_subjects_done_span", subjects.c.level, subjects.c.span_natural_days, subjects.c.matter_id,
+      subjects.c.department, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
 # overdue and 超时默许 rates: counted from this index alone
 Index("ix_subjects_done_outcome", subjects.c.level, subjects.c.outcome, subjects.c.overdue,
       subjects.c.statutory_overdue, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)

@@ -1,0 +1,191 @@
+"""What makes the measures fast at scale stays exactly what they measure (docs/analytics.md, Performance).
+
+- ``subjects.parallel_after`` (并联): kept by the engine as matters start and end, computed the same by the
+  migration's SQL backfill, and giving the same rate as the window definition it replaces, at any ``now``.
+- Distributions read from the index order (unfiltered) and from a ROW_NUMBER pass (filtered) agree.
+- Migrations 0004/0005 go down and up again. The stored/definition comparisons run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import case, func, insert, inspect, literal, or_, select, update
+
+from engine.analytics import measures
+from engine.analytics.measures import ALWAYS, Filters, parallel_after, parallel_rate
+from engine.persistence import tables as t
+from engine.persistence.db import make_engine, migrate
+from tests.analytics_scenario import build, local
+from tests.pg_server import pg_server  # noqa: F401  (fixture)
+
+_s = t.subjects
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+backfill = importlib.import_module("engine.persistence.migrations.versions.0005_parallel_after").backfill
+
+
+def legacy_parallel_rate(conn: Any, filters: Filters = Filters(), *, now: datetime) -> dict[str, Any]:
+    """The window formulation parallel_rate had before ``parallel_after`` (the definition, verbatim)."""
+    end = func.coalesce(_s.c.ended_at, literal(now, t.UTCDateTime()))
+    window = {"partition_by": [_s.c.project_id, _s.c.stage], "order_by": [_s.c.started_at, _s.c.key]}
+    sibling = Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction)
+    inner = select(
+        _s.c.project_id, _s.c.key, _s.c.stage, _s.c.department, _s.c.matter_id, _s.c.started_at, end.label("end_at"),
+        func.lead(_s.c.started_at).over(**window).label("next_start"),
+        func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
+    ).where(*measures._conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
+    own = Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
+                  since=filters.since, until=filters.until)
+    parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
+    total, count = conn.execute(select(func.count(), func.sum(case((parallel, 1), else_=0)))
+                                .where(*measures._conditions(own, "matter", inner))).one()
+    return measures._rate(count, total)
+
+
+# -- the definition, taken apart ----------------------------------------------------------------------------------
+def h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def test_parallel_after_by_hand() -> None:
+    # a alone: never
+    assert parallel_after([("a", h(0), h(5))]) == {"a": None}
+    # both finished, overlapping: always; touching (b starts when a ends): neither
+    assert parallel_after([("a", h(0), h(5)), ("b", h(1), h(3))]) == {"a": ALWAYS, "b": ALWAYS}
+    assert parallel_after([("a", h(0), h(5)), ("b", h(5), h(6))]) == {"a": None, "b": None}
+    # a running, b started later and finished: a from b's start; b from its own start (a still runs)
+    got = parallel_after([("a", h(0), None), ("b", h(2), h(3))])
+    assert got["a"] == h(2)  # next start 2 h: parallel once now > 2 h
+    assert got["b"] == h(2)  # a (earlier) is running: parallel once now > b's start
+    # same start: ordered by key
+    assert parallel_after([("y", h(0), h(1)), ("x", h(0), h(2))]) == {"x": ALWAYS, "y": ALWAYS}
+
+
+def _random_siblings(rnd: random.Random, n: int) -> list[tuple[str, datetime, datetime | None]]:
+    out = []
+    for i in range(n):
+        start = h(rnd.choice([0, 0, 1, 2, 3.5, 6]))
+        end = None if rnd.random() < 0.3 else start + timedelta(hours=rnd.choice([0, 0.5, 1, 2, 4]))
+        out.append((f"S2/m{i}", start, end))
+    return out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def generated(request, tmp_path):
+    """Random project stages written straight into ``subjects`` (started, finished, running, ties, touching),
+    on SQLite and on PostgreSQL (the backfill's window SQL and the stored comparison must hold on both)."""
+    if request.param == "sqlite":
+        db = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    else:
+        db = make_engine(request.getfixturevalue("pg_server").create_database())
+    migrate(db)
+    rnd = random.Random(7)
+    with db.begin() as conn:
+        definition = conn.execute(insert(t.definitions).values(process_id="p", version=1, content_hash="h", files={},
+                                                               deployed_at=T0)).inserted_primary_key[0]
+        for p in range(40):
+            pid = f"P{p}"
+            conn.execute(insert(t.projects).values(
+                id=pid, name=pid, project_type="social_general" if p % 2 else "gov_building", owner_id="o",
+                profile="jiangxi" if p % 3 == 0 else "default", definition_id=definition, status="running", filing={},
+                created_at=T0, version=1))
+            for stage in ("S1", "S2"):
+                siblings = [(k.replace("S2", stage), s, e) for k, s, e in _random_siblings(rnd, rnd.randrange(1, 6))]
+                after = parallel_after(siblings)
+                for i, (key, start, end) in enumerate(siblings):
+                    conn.execute(insert(t.subjects).values(
+                        project_id=pid, key=key, level="matter", project_type="social_general" if p % 2 else "gov_building",
+                        stage=stage, matter_id=f"m{i}", department=f"d{i % 3}", started_at=start, ended_at=end,
+                        state={}, parallel_after=after[key]))
+    return db
+
+
+def test_stored_rate_equals_the_window_definition_at_any_now(generated) -> None:
+    with generated.connect() as conn:
+        for hours in (0, 0.5, 1, 2, 2.5, 3.5, 4, 6, 7, 100):
+            now = h(hours)
+            for f in (Filters(), Filters(department="d1"), Filters(stage="S2", project_type="social_general"),
+                      Filters(jurisdiction="jiangxi"), Filters(since=h(1), until=h(5))):
+                assert parallel_rate(conn, f, now=now) == legacy_parallel_rate(conn, f, now=now), (hours, f)
+
+
+def test_backfill_sql_computes_what_the_engine_stores(generated) -> None:
+    with generated.begin() as conn:
+        stored = dict(conn.execute(select(_s.c.key + "@" + _s.c.project_id, _s.c.parallel_after)).all())
+        conn.execute(update(_s).values(parallel_after=None))
+        backfill(conn)
+        assert dict(conn.execute(select(_s.c.key + "@" + _s.c.project_id, _s.c.parallel_after)).all()) == stored
+    assert any(v is not None and v != ALWAYS for v in stored.values())  # the running case is exercised
+
+
+# -- through the engine ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    service, ids = build(f"sqlite:///{tmp_path_factory.mktemp('facts') / 'a.db'}")
+    with service.db.connect() as conn:
+        yield service, ids, conn
+
+
+def test_engine_keeps_parallel_after_as_matters_start_and_end(world) -> None:
+    service, ids, conn = world
+    rows = conn.execute(select(_s.c.project_id, _s.c.stage, _s.c.key, _s.c.started_at, _s.c.ended_at,
+                               _s.c.parallel_after).where(_s.c.level == "matter")).all()
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.project_id, row.stage), []).append(row)
+    assert len(groups) >= 4
+    for members in groups.values():
+        expected = parallel_after([(r.key, r.started_at, r.ended_at) for r in members if r.started_at is not None])
+        assert {r.key: r.parallel_after for r in members if r.started_at is not None} == expected
+    for now in (local(2026, 11, 3, 12, 0), local(2026, 11, 12, 12, 0)):
+        for f in (Filters(), Filters(department="rf"), Filters(stage="S2")):
+            assert parallel_rate(conn, f, now=now) == legacy_parallel_rate(conn, f, now=now)
+
+
+def test_engine_values_survive_a_backfill(world) -> None:
+    _, _, conn = world  # the module's connection holds the write lock: work in it, then roll back
+    matters = select(_s.c.key + "@" + _s.c.project_id, _s.c.parallel_after).where(_s.c.level == "matter")
+    stored = dict(conn.execute(matters).all())
+    try:
+        conn.execute(update(_s).values(parallel_after=None))
+        backfill(conn)
+        assert dict(conn.execute(matters).all()) == stored
+    finally:
+        conn.rollback()
+    assert dict(conn.execute(matters).all()) == stored
+
+
+def test_index_order_and_row_number_paths_agree(world, monkeypatch) -> None:
+    _, _, conn = world
+    cases = [("matter", "department", Filters()), ("matter", "matter_id", Filters()), ("stage", "stage", Filters()),
+             ("matter", "department", Filters(department="fgw"))]
+    fast = [measures.distribution(conn, level, by, f) for level, by, f in cases]
+    assert all(measures._index_ordered(level, by, f) for level, by, f in cases)
+    monkeypatch.setattr(measures, "_INDEX_ORDERED", {})
+    assert [measures.distribution(conn, level, by, f) for level, by, f in cases] == fast
+    assert fast[0] and fast[2]
+
+
+# -- migrations ------------------------------------------------------------------------------------------------------
+def test_migrations_0004_0005_down_and_up(tmp_path) -> None:
+    from alembic import command
+
+    from engine.persistence.db import alembic_config
+
+    db = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(db)
+    names = {ix["name"] for ix in inspect(db).get_indexes("subjects")}
+    assert {"ix_subjects_done_department", "ix_subjects_done_matter_awd", "ix_subjects_done_stage_swd",
+            "ix_subjects_done_outcome", "ix_subjects_done_span", "ix_subjects_level_started"} <= names
+    config = alembic_config(db)
+    with db.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    assert "parallel_after" not in {c["name"] for c in inspect(db).get_columns("subjects")}
+    assert not any(n.startswith("ix_subjects_done") for n in {ix["name"] for ix in inspect(db).get_indexes("subjects")})
+    migrate(db)
+    assert "parallel_after" in {c["name"] for c in inspect(db).get_columns("subjects")}
