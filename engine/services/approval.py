@@ -25,6 +25,7 @@ from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.domain.catalogue import Catalogue, UnknownIdError
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
+from engine.analytics.measures import parallel_after
 from engine.domain.timing import ClockStop
 from engine.domain.project import Project, ProjectFiling
 from engine.domain.tasks import (
@@ -485,6 +486,14 @@ class ApprovalService:
                 subject.committed_limit_wd = subject.statutory_limit_wd = limit
                 ledger.subjects["project"] = subject
                 ledger.dirty.add("project")
+        # 并联 (analytics): a matter starting or ending can change when its stage siblings count as parallel
+        for stage in dirty_stages:
+            siblings = [m for m in ledger.of_level("matter") if m.stage == stage and m.started_at is not None]
+            for key, after in parallel_after([(m.key, m.started_at, m.ended_at) for m in siblings]).items():
+                value = after.isoformat() if after else None
+                if ledger.subjects[key].attrs.get("parallel_after") != value:
+                    ledger.subjects[key].attrs["parallel_after"] = value
+                    ledger.dirty.add(key)
         changed, events = ledger.flush()
         rows = []
         for subject in changed:
@@ -506,6 +515,8 @@ class ApprovalService:
                 }
             figures["intake"] = subject.attrs.get("intake") if subject.level == "stage" else None
             figures["procedure"] = subject.attrs.get("procedure") if subject.level == "special" else None
+            after = subject.attrs.get("parallel_after") if subject.level == "matter" else None
+            figures["parallel_after"] = datetime.fromisoformat(after) if after else None
             rows.append((subject, figures))
         return rows, events
 
