@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import case, func, insert, literal, or_, select
 
 from engine.analytics import measures as m
 from engine.domain.catalogue import load_catalogue
@@ -83,7 +83,7 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
             approval_working_days=round(max(wd - stopped_days * 5 / 7, 0.0), 4),
             overdue=bool(end and committed_due and end > committed_due and outcome != "silent_consent"),
             statutory_due=statutory_due, statutory_overdue=bool(end and statutory_due and end > statutory_due),
-            intake=extra.get("intake"), procedure=extra.get("procedure"), state={},
+            intake=extra.get("intake"), procedure=extra.get("procedure"), parallel_after=None, state={},
         ))
 
     def event(pid: str, pt: str, at: datetime, kind: str, **kw: Any) -> None:
@@ -115,6 +115,7 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
             if tolerance:
                 event(pid, pt, accepted, "commitment_signed", stage=stage, actor=f"owner{n % 5000}")
             stage_end = accepted
+            stage_matters: list[dict[str, Any]] = []
             for matter in matters:
                 key = f"{stage}/{matter.id}"
                 mk = dict(stage=stage, matter_key=key, matter_id=matter.id, department=matter.department)
@@ -151,7 +152,12 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
                       data={"outcome": outcome})
                 subject(pid, pt, key, "matter", stage, matter.id, matter.department, accepted, end, outcome, stopped,
                         matter.committed_limit_wd, matter.statutory_limit_wd)
+                stage_matters.append(buffers["subjects"][-1])
                 stage_end = max(stage_end, end)
+            # 并联: what the engine's _flush_ledger stores when the stage's matters start and end
+            after = m.parallel_after([(r["key"], r["started_at"], r["ended_at"]) for r in stage_matters])
+            for row in stage_matters:
+                row["parallel_after"] = after[row["key"]]
             stage_end += timedelta(hours=rnd.uniform(1, 24))
             revoked = tolerance and rnd.random() < 0.1
             result = "revoked" if revoked else ("approved_with_tolerance" if tolerance else "approved")
@@ -175,14 +181,71 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
     return counts
 
 
-def _timed(label: str, fn: Any) -> Any:
-    began = time.perf_counter()
-    result = fn()
-    print(f"  {label:<42} {time.perf_counter() - began:8.2f} s")
-    return result
+# -- the implementations before migrations 0004/0005, kept to be timed against (``--compare``) --------------------
+def legacy_distribution(conn: Any, level: str, by: str | None, filters: m.Filters = m.Filters(),
+                        metrics: tuple[str, ...] = m.METRICS) -> list[dict[str, Any]]:
+    """The former ``measures.distribution``: four ROW_NUMBER/COUNT windows over the subjects' rows."""
+    _s = t.subjects
+    group = _s.c[by] if by else literal("all")
+    partition = [group] if by else None
+    cols: list[Any] = [group.label("g")]
+    for name in metrics:
+        col = _s.c[name]
+        cols += [col.label(name), func.count(col).over(partition_by=partition).label(f"n_{name}"),
+                 func.row_number().over(partition_by=partition, order_by=col.asc().nulls_last()).label(f"rn_{name}")]
+    inner = select(*cols).where(*m._conditions(filters, level), _s.c.ended_at.is_not(None)).subquery()
+    aggregates: list[Any] = [inner.c.g, func.count().label("count")]
+    for name in metrics:
+        v, n, rn = inner.c[name], inner.c[f"n_{name}"], inner.c[f"rn_{name}"]
+        aggregates += [func.avg(v).label(f"{name}__mean"),
+                       func.avg(case((or_(rn == (n + 1) // 2, rn == (n + 2) // 2), v))).label(f"{name}__median"),
+                       func.max(case((rn == (n * 9 + 9) // 10, v))).label(f"{name}__p90"),
+                       func.max(v).label(f"{name}__max")]
+    out = []
+    for row in conn.execute(select(*aggregates).group_by(inner.c.g).order_by(inner.c.g)).mappings():
+        item: dict[str, Any] = {"group": row["g"], "count": int(row["count"])}
+        for name in metrics:
+            item[name] = {stat: m._round(row[f"{name}__{stat}"]) for stat in ("mean", "median", "p90", "max")}
+        out.append(item)
+    return out
 
 
-def run(projects: int, *, url: str | None = None, export: bool = False, seed: int = 1) -> None:
+def legacy_parallel_rate(conn: Any, filters: m.Filters = m.Filters(), *, now: datetime) -> dict[str, Any]:
+    """The former ``measures.parallel_rate``: LEAD and a running MAX over every matter, per project stage."""
+    _s = t.subjects
+    end = func.coalesce(_s.c.ended_at, literal(now, t.UTCDateTime()))
+    window = {"partition_by": [_s.c.project_id, _s.c.stage], "order_by": [_s.c.started_at, _s.c.key]}
+    sibling = m.Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction)
+    inner = select(_s.c.project_id, _s.c.key, _s.c.stage, _s.c.department, _s.c.matter_id, _s.c.started_at,
+                   end.label("end_at"), func.lead(_s.c.started_at).over(**window).label("next_start"),
+                   func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
+                   ).where(*m._conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
+    own = m.Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
+                    since=filters.since, until=filters.until)
+    parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
+    total, count = conn.execute(select(func.count(), func.sum(case((parallel, 1), else_=0)))
+                                .where(*m._conditions(own, "matter", inner))).one()
+    return m._rate(count, total)
+
+
+class _Clock:
+    """Times each measure and prints it with its ratio to the run's baseline (a plain count over subjects)."""
+
+    def __init__(self) -> None:
+        self.baseline = 0.0
+        self.figures: dict[str, float] = {}
+
+    def __call__(self, label: str, fn: Any) -> Any:
+        began = time.perf_counter()
+        result = fn()
+        took = time.perf_counter() - began
+        self.figures[label] = took
+        ratio = f"{took / self.baseline:9.1f}×" if self.baseline else ""
+        print(f"  {label:<44} {took:8.2f} s {ratio}", flush=True)
+        return result
+
+
+def run(projects: int, *, url: str | None = None, export: bool = False, seed: int = 1, compare: bool = False) -> None:
     workdir = None
     if url is None:
         workdir = tempfile.mkdtemp(prefix="gongai-bench-")
@@ -194,37 +257,66 @@ def run(projects: int, *, url: str | None = None, export: bool = False, seed: in
     counts = generate(db, projects, seed=seed)
     print(f"  {counts['projects']:,} projects, {counts['subjects']:,} subjects, {counts['events']:,} events "
           f"in {time.perf_counter() - began:.1f} s")
+    timed = _Clock()
     with db.connect() as conn:
         if db.dialect.name == "sqlite":
             conn.exec_driver_sql("ANALYZE")
         catalogue = load_catalogue()
         filing = [x.id for x in catalogue.matters.values() if x.kind == "filing"]
         f = m.Filters()
-        print("measures (no filter):")
+        now = datetime.now(timezone.utc)
+        print("baseline (ratios below are against it):")
+        timed("SELECT count(*) FROM subjects", lambda: conn.execute(select(func.count()).select_from(t.subjects)).scalar())
+        timed.baseline = timed.figures["SELECT count(*) FROM subjects"]
+        print("measures (no filter):                               time   × baseline")
         total = time.perf_counter()
-        _timed("stage_durations (四阶段)", lambda: m.stage_durations(conn, f))
-        _timed("process_durations (全流程)", lambda: m.process_durations(conn, f))
-        _timed("process_durations by project type", lambda: m.process_durations(conn, f, by_project_type=True))
-        _timed("department_durations", lambda: m.department_durations(conn, f))
-        _timed("matter_durations", lambda: m.matter_durations(conn, f))
-        _timed("bottlenecks (departments)", lambda: m.bottlenecks(conn, f))
-        _timed("overdue_rates (committed + statutory)", lambda: m.overdue_rates(conn, f))
-        _timed("silent_consent_rate (超时默许)", lambda: m.silent_consent_rate(conn, f))
-        _timed("parallel_rate (并联)", lambda: m.parallel_rate(conn, f))
-        _timed("tolerance_and_commitment (容缺/承诺)", lambda: m.tolerance_and_commitment(conn, f))
-        _timed("joint_acceptance_rate (联合验收)", lambda: m.joint_acceptance_rate(conn, f))
-        _timed("special_procedures (特别程序)", lambda: m.special_procedures(conn, f))
-        _timed("off_system_suspects (体外循环)", lambda: m.off_system_suspects(conn, f, filing_matters=filing))
-        print(f"  {'all measures':<42} {time.perf_counter() - total:8.2f} s")
+        new = {
+            "stage": timed("stage_durations (四阶段)", lambda: m.stage_durations(conn, f)),
+            "process": timed("process_durations (全流程)", lambda: m.process_durations(conn, f)),
+            "process_by_type": timed("process_durations by project type",
+                                     lambda: m.process_durations(conn, f, by_project_type=True)),
+            "department": timed("department_durations", lambda: m.department_durations(conn, f)),
+            "matter": timed("matter_durations", lambda: m.matter_durations(conn, f)),
+        }
+        timed("bottlenecks (departments)", lambda: m.bottlenecks(conn, f))
+        timed("overdue_rates (committed + statutory)", lambda: m.overdue_rates(conn, f))
+        timed("silent_consent_rate (超时默许)", lambda: m.silent_consent_rate(conn, f))
+        new["parallel"] = timed("parallel_rate (并联)", lambda: m.parallel_rate(conn, f, now=now))
+        timed("tolerance_and_commitment (容缺/承诺)", lambda: m.tolerance_and_commitment(conn, f))
+        timed("joint_acceptance_rate (联合验收)", lambda: m.joint_acceptance_rate(conn, f))
+        timed("special_procedures (特别程序)", lambda: m.special_procedures(conn, f))
+        timed("off_system_suspects (体外循环)", lambda: m.off_system_suspects(conn, f, filing_matters=filing))
+        all_measures = time.perf_counter() - total
+        print(f"  {'all measures':<44} {all_measures:8.2f} s {all_measures / timed.baseline:9.1f}×")
         filtered = m.Filters(project_type="social_general", stage="S2", jurisdiction="default")
-        print("report with a filter (social_general, S2, default profile):")
-        _timed("report", lambda: m.report(conn, filtered, filing_matters=filing))
+        print("with a filter (social_general, S2, default profile):")
+        timed("report (every measure)", lambda: m.report(conn, filtered, filing_matters=filing, now=now))
+        timed("report, no filter (every measure)", lambda: m.report(conn, f, filing_matters=filing, now=now))
+        if compare:
+            print("before (the implementations replaced by migrations 0004/0005, same data):")
+            old = {
+                "stage": timed("legacy stage_durations", lambda: legacy_distribution(conn, "stage", "stage")),
+                "process": timed("legacy process_durations", lambda: legacy_distribution(conn, "project", None)),
+                "process_by_type": timed("legacy process_durations by project type",
+                                         lambda: legacy_distribution(conn, "project", "project_type")),
+                "department": timed("legacy department_durations",
+                                    lambda: legacy_distribution(conn, "matter", "department")),
+                "matter": timed("legacy matter_durations", lambda: legacy_distribution(conn, "matter", "matter_id")),
+                "parallel": timed("legacy parallel_rate", lambda: legacy_parallel_rate(conn, f, now=now)),
+            }
+            for key in old:
+                print(f"  {key:<14} same result: {'yes' if old[key] == new[key] else 'NO'}")
+            pairs = [("stage_durations (四阶段)", "legacy stage_durations"),
+                     ("department_durations", "legacy department_durations"),
+                     ("matter_durations", "legacy matter_durations"), ("parallel_rate (并联)", "legacy parallel_rate")]
+            for after, before in pairs:
+                print(f"  speed-up {after:<34} {timed.figures[before] / timed.figures[after]:8.1f}×")
         if export:
             from engine.analytics.export import write_csv, write_xes
 
             with open(os.devnull, "wb") as sink:
-                _timed("export XES", lambda: write_xes(conn, sink))
+                timed("export XES", lambda: write_xes(conn, sink))
             with open(os.devnull, "w") as sink:
-                _timed("export CSV", lambda: write_csv(conn, sink))
+                timed("export CSV", lambda: write_csv(conn, sink))
     if workdir:
         print(f"(database left in {workdir}; delete it when done)")

@@ -346,15 +346,23 @@ def special_procedures(conn: Connection, filters: Filters = Filters()) -> dict[s
     for row in durations:
         counts.setdefault(row["group"], {"started": 0, "finished": 0}).update(
             span_natural_days=row["span_natural_days"], span_working_days=row["span_working_days"])
+    # the project stages' matters that had one; what a project and a stage share is filtered on both sides
     sp = t.subjects.alias("sp")
-    has_special = (select(sp.c.project_id, sp.c.stage, sp.c.matter_id).where(sp.c.level == "special")
+    has_special = (select(sp.c.project_id, sp.c.stage, sp.c.matter_id)
+                   .where(*_conditions(Filters(project_type=filters.project_type, stage=filters.stage,
+                                               jurisdiction=filters.jurisdiction), "special", sp))
                    .distinct().subquery())
     matters_total = conn.execute(select(func.count()).where(*_conditions(filters, "matter"))).scalar_one()
+    # Each special finds its matters through the primary key (project_id first). The level test is written
+    # ``level || '' = 'matter'`` so that no (level, …) index can be picked for that probe instead: a planner
+    # that did would scan every matter of the stage once per special procedure (quadratic at scale).
+    m = t.subjects.alias("m")
+    conds = [m.c.level.concat("") == "matter", *_conditions(filters, "matter", m)[1:]]
     with_special = conn.execute(
-        select(func.count()).select_from(_s.join(has_special, and_(
-            has_special.c.project_id == _s.c.project_id, has_special.c.stage == _s.c.stage,
-            has_special.c.matter_id == _s.c.matter_id)))
-        .where(*_conditions(filters, "matter"))).scalar_one()
+        select(func.count()).select_from(has_special.join(m, and_(
+            m.c.project_id == has_special.c.project_id, m.c.stage == has_special.c.stage,
+            m.c.matter_id == has_special.c.matter_id)))
+        .where(*conds)).scalar_one()
     return {"by_procedure": counts, "matters_with_special": _rate(with_special, matters_total)}
 
 
