@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import current_actor, public
 from api.completion import complete
-from engine.domain.actors import Actor, completion_refusal
+from engine.domain.actors import Actor
 from engine.domain.tasks import PAYLOADS
 from engine.persistence.uow import UnitOfWork
 from engine.services import queries
-from engine.services.errors import Conflict, Forbidden, NotFound
+from engine.services.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/tasks", tags=["tasks (window, agencies, lead departments)"])
 
@@ -79,15 +79,16 @@ def get_task(request: Request, task_id: str = _tid(), actor: Actor = Depends(cur
     return _view(_visible_task(request, actor, task_id), schema=True)
 
 
-@router.post("/{task_id}/claim", summary="Claim a task: checks the caller may complete it now (no exclusive lock)")
+@router.post("/{task_id}/claim", summary="Claim a task (认领): colleagues cannot complete it until it is released")
 def claim(request: Request, task_id: str = _tid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
-    row = _visible_task(request, actor, task_id)
-    if row["state"] != "ready":
-        raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
-    refusal = completion_refusal(actor, row)
-    if refusal:
-        raise Forbidden(refusal)
-    return _view(row) | {"claimed_by": actor.id}
+    _visible_task(request, actor, task_id)
+    return _view(request.app.state.service.claim_task(task_id, actor=actor))
+
+
+@router.delete("/{task_id}/claim", summary="Release a claimed task (its claimer or an administrator)")
+def release(request: Request, task_id: str = _tid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+    _visible_task(request, actor, task_id)
+    return _view(request.app.state.service.release_task(task_id, actor=actor))
 
 
 @router.post("/{task_id}/complete", summary="Complete a task with its payload (see the task's 'payload_schema')")

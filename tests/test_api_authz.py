@@ -129,3 +129,20 @@ def test_only_the_owner_withdraws(hz):
     assert hz.get("owner2", f"/projects/{pid}")["status"] == "withdrawn"
     again = hz.client.post(f"/projects/{pid}/withdraw", json={"reason": "again"}, headers=hz.h("owner2"))
     assert again.status_code == 409
+
+
+def test_claim_is_exclusive_within_the_department(hz):
+    ready = hz.get("analyst1", f"/tasks?project_id={hz.pid}")
+    review = next((t for t in ready if t["spec_id"].startswith("Task_Review")), None)
+    if review is None:  # drive the project to a review if earlier tests left it elsewhere
+        window_task = hz.get("window1", "/tasks")[0]
+        hz.post("window1", f"/tasks/{window_task['id']}/complete", {"outcome": "complete"})
+        review = next(t for t in hz.get("analyst1", f"/tasks?project_id={hz.pid}") if t["spec_id"].startswith("Task_Review"))
+    dept = review["department"]
+    hz.add_user(f"second-{dept}", "agency", department=dept)
+    claimed = hz.post(f"officer-{dept}", f"/tasks/{review['id']}/claim", {})
+    assert claimed["claimed_by"] == f"officer-{dept}"
+    body = _forbidden(hz.client.post(f"/tasks/{review['id']}/approve", json={}, headers=hz.h(f"second-{dept}")))
+    assert "claimed" in body["detail"]
+    released = hz.client.delete(f"/tasks/{review['id']}/claim", headers=hz.h(f"officer-{dept}"))
+    assert released.status_code == 200 and released.json()["claimed_by"] is None

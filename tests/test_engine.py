@@ -225,3 +225,26 @@ def test_owner_withdraws_a_running_project(env) -> None:
     assert "withdrawn" in [n["kind"] for n in service.notifications(pid)]
     with pytest.raises(Conflict, match="withdrawn"):
         service.withdraw(pid, actor=OWNER, reason="again")
+
+
+def test_a_claimed_task_is_completed_by_its_claimer_only(env) -> None:
+    service, _, _ = env
+    pid = file_project(service)
+    service.complete_task(service.list_tasks(project_id=pid)[0]["id"], {"outcome": "complete"}, actor=WINDOW)
+    review = service.list_tasks(project_id=pid)[0]
+    alice = Actor("alice", "agency", review["department"])
+    bob = Actor("bob", "agency", review["department"])
+    with pytest.raises(Forbidden, match="belongs to department"):
+        service.claim_task(review["id"], actor=Actor("eve", "agency", "no-such-dept"))
+    assert service.claim_task(review["id"], actor=alice)["claimed_by"] == "alice"
+    with pytest.raises(Forbidden, match="claimed by 'alice'"):
+        service.claim_task(review["id"], actor=bob)
+    with pytest.raises(Forbidden, match="claimed by 'alice'"):
+        service.complete_task(review["id"], {"decision": "approve"}, actor=bob)
+    with pytest.raises(Forbidden, match="only 'alice'"):
+        service.release_task(review["id"], actor=bob)
+    service.release_task(review["id"], actor=alice)
+    assert service.claim_task(review["id"], actor=bob)["claimed_by"] == "bob"
+    service.complete_task(review["id"], {"decision": "approve"}, actor=bob)
+    types = [e["type"] for e in service.events(pid)]
+    assert types.count("task_claimed") == 2 and types.count("task_released") == 1

@@ -29,6 +29,9 @@ def completion_refusal(actor: Actor, task: dict[str, Any]) -> str | None:
     role, department = task["role"], task.get("department")
     if actor.role in ("system", "admin"):
         return None
+    claimed_by = task.get("claimed_by")
+    if claimed_by and claimed_by != actor.id:
+        return f"task is claimed by '{claimed_by}' (认领); it must release it first"
     if role == "owner":
         if actor.acts_for(task["owner_id"]):
             return None

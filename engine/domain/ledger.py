@@ -65,6 +65,8 @@ EVENT_TYPES: dict[str, str] = {
     "project_withdrawn": "withdraw",  # 撤回申请
     "task_ready": "schedule",
     "task_completed": "complete",
+    "task_claimed": "assign",  # 认领
+    "task_released": "reassign",
     "stage_submitted": "complete",  # 阶段申报（一张表单）
     "intake_notice": "complete",  # 一次性告知
     "stage_accepted": "start",  # 受理

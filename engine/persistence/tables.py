@@ -186,6 +186,8 @@ tasks = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     Column("due_at", UTCDateTime(), nullable=True),
     Column("actor", String(100), nullable=True),
+    Column("claimed_by", String(100), nullable=True),  # the officer working on it (认领); others may not complete it
+    Column("claimed_at", UTCDateTime(), nullable=True),
     Column("data", JSON, nullable=False),  # what the assignee needs to see (matter, missing items …)
     Index("ix_tasks_inbox", "state", "role", "department", "due_at"),
 )

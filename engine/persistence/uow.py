@@ -239,6 +239,16 @@ class TaskRepository:
     def add(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tasks).values(**row))
 
+    def claim(self, task_id: str, *, actor: str | None, at: datetime | None, expected: str | None) -> bool:
+        """Set (or clear) the claimer if it is still ``expected``; False when someone else changed it first."""
+        result = self.conn.execute(
+            update(t.tasks)
+            .where(and_(t.tasks.c.id == task_id, t.tasks.c.state == "ready",
+                        t.tasks.c.claimed_by.is_(None) if expected is None else t.tasks.c.claimed_by == expected))
+            .values(claimed_by=actor, claimed_at=at)
+        )
+        return result.rowcount == 1
+
     def close(self, task_id: str, *, state: str, at: datetime, actor: str | None) -> None:
         self.conn.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(state=state, completed_at=at, actor=actor))
 

@@ -282,6 +282,52 @@ class ApprovalService:
         except LedgerError as exc:
             raise Conflict(str(exc)) from None
 
+    def claim_task(self, task_id: str, *, actor: Actor) -> dict[str, Any]:
+        """认领: the officer takes a ready task of its department; colleagues cannot complete it meanwhile."""
+        now = self.clock.now()
+        with UnitOfWork(self.db) as uow:
+            row = uow.tasks.get(task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            if row["state"] != "ready":
+                raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
+            refusal = completion_refusal(actor, row)
+            if refusal:
+                raise Forbidden(refusal)
+            if row.get("claimed_by") != actor.id:
+                if not uow.tasks.claim(task_id, actor=actor.id, at=now, expected=None):
+                    raise Conflict(f"task {task_id} was claimed by someone else meanwhile")
+                uow.events.append(row["project_id"], self._project_type(uow, row),
+                                  [Event("task_claimed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
+                                         department=row.get("department"), actor=actor.id, task_id=task_id)])
+            uow.commit()
+            return uow.tasks.get(task_id) or row
+
+    def release_task(self, task_id: str, *, actor: Actor) -> dict[str, Any]:
+        """Give a claimed task back (its claimer, or an administrator)."""
+        now = self.clock.now()
+        with UnitOfWork(self.db) as uow:
+            row = uow.tasks.get(task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            claimer = row.get("claimed_by")
+            if claimer is None:
+                raise Conflict(f"task {task_id} is not claimed")
+            if claimer != actor.id and actor.role not in ("admin", "system"):
+                raise Forbidden(f"only '{claimer}' (or an administrator) may release this task")
+            if not uow.tasks.claim(task_id, actor=None, at=None, expected=claimer):
+                raise Conflict(f"task {task_id} changed meanwhile")
+            uow.events.append(row["project_id"], self._project_type(uow, row),
+                              [Event("task_released", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
+                                     department=row.get("department"), actor=actor.id, task_id=task_id)])
+            uow.commit()
+            return uow.tasks.get(task_id) or row
+
+    @staticmethod
+    def _project_type(uow: UnitOfWork, row: dict[str, Any]) -> str:
+        project = uow.projects.get(row["project_id"])
+        return project["project_type"] if project else ""
+
     def _task_data(self, row: dict[str, Any], parsed: Any, project: Project, ctx: ExecutionContext) -> dict[str, Any]:
         """Turn a validated payload into the process variables the model reads, enforcing domain rules."""
         now = self.clock.now()
