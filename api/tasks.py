@@ -126,7 +126,7 @@ def start_special(body: SpecialIn, request: Request, task_id: str = _tid(), idem
 
 def _visible_task(request: Request, actor: Actor, task_id: str) -> dict[str, Any]:
     service = request.app.state.service
-    with UnitOfWork(service.db) as uow:
+    with UnitOfWork(service.db, read_only=True) as uow:
         row = uow.tasks.get(task_id)
     if row is None:
         raise NotFound(f"task {task_id} does not exist")

@@ -42,8 +42,9 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            # take the write lock at BEGIN, so concurrent writers queue instead of failing on upgrade
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at BEGIN, so concurrent writers queue instead of failing on upgrade;
+            # read-only units of work (``UnitOfWork(read_only=True)``) take none, so readers never wait (WAL).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("gongai_read_only") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

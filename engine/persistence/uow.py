@@ -301,13 +301,20 @@ class CreditRepository:
 
 
 class UnitOfWork:
-    """One transaction; repositories share its connection. Use as a context manager and call commit()."""
+    """One transaction; repositories share its connection. Use as a context manager and call commit().
 
-    def __init__(self, engine: Engine) -> None:
+    ``read_only=True`` is for queries: on SQLite it does not take the write lock, so reads never queue
+    behind a writer (and must not write).
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     def __enter__(self) -> UnitOfWork:
         self.conn = self._engine.connect()
+        if self._read_only:
+            self.conn = self.conn.execution_options(gongai_read_only=True)
         self._tx = self.conn.begin()
         self.definitions = DefinitionRepository(self.conn)
         self.projects = ProjectRepository(self.conn)

@@ -219,7 +219,7 @@ class ApprovalService:
                 owner_ids = [actor.id]
             elif actor.role == "agent":
                 owner_ids = sorted(actor.owner_ids)
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
                                   project_id=project_id, stage=stage)
         now = self.clock.now()
@@ -243,7 +243,7 @@ class ApprovalService:
 
         ``also`` runs inside the completing transaction with the result (the API stores idempotency keys so).
         """
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.tasks.get(task_id)
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
@@ -409,7 +409,7 @@ class ApprovalService:
     def submit_filing(self, project_id: str, stage: str, *, actor: Actor, materials: list[str] | None = None,
                       declared_missing: list[str] | None = None, note: str | None = None) -> dict[str, Any]:
         """提交阶段申报: the owner files the stage (one form, its materials, the ones it declares missing)."""
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
         match = [r for r in rows if r["spec_id"] == "Task_SubmitFiling"]
         if not match:
@@ -423,7 +423,7 @@ class ApprovalService:
         """撤回申请: the owner (or its agent) withdraws a running project; everything still open ends with it."""
         if not reason or not reason.strip():
             raise Invalid("reason: a withdrawal needs a reason")
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
         if row is None or not (actor.acts_for(row["owner_id"]) or actor.role in ("admin", "system")):
             if row is not None and actor.role in ("analyst", "window", "agency", "lead"):
@@ -443,7 +443,7 @@ class ApprovalService:
 
     def supply_documents(self, project_id: str, stage: str, documents: list[str], *, actor: Actor) -> dict[str, Any]:
         """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
         match = [r for r in rows if r["spec_id"] == "Task_SupplyDocuments"]
         if not match:
@@ -454,7 +454,7 @@ class ApprovalService:
     def fire_timers(self, *, limit: int = 500) -> int:
         """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran."""
         now = self.clock.now()
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             due = uow.projects.due_for_timers(now, limit)
         fired = 0
         for project_id in due:
@@ -466,7 +466,7 @@ class ApprovalService:
         return fired
 
     def next_timer_at(self) -> datetime | None:
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             return uow.projects.next_timer_at()
 
     # -- persistence of one operation -----------------------------------------------------------------------------
@@ -619,7 +619,7 @@ class ApprovalService:
 
     # -- reading --------------------------------------------------------------------------------------------------
     def project(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
             if row is None or (actor is not None and not _may_read(actor, row, uow)):
                 raise NotFound(f"project {project_id} does not exist")
@@ -627,7 +627,7 @@ class ApprovalService:
 
     def timing(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
         """Every matter's, stage's and the whole project's timing, measured now (or at their end)."""
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
             if row is None or (actor is not None and not _may_read(actor, row, uow)):
                 raise NotFound(f"project {project_id} does not exist")
@@ -658,15 +658,15 @@ class ApprovalService:
         return out
 
     def events(self, project_id: str) -> list[dict[str, Any]]:
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             return uow.events.for_project(project_id)
 
     def notifications(self, project_id: str) -> list[dict[str, Any]]:
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             return uow.notifications.for_project(project_id)
 
     def credit_records(self, owner_id: str) -> list[dict[str, Any]]:
-        with UnitOfWork(self.db) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             return uow.credit.for_owner(owner_id)
 
 

@@ -34,7 +34,7 @@ def not_yours(project_id: str) -> Forbidden:
 
 def visible_project(db: Engine, actor: Actor, project_id: str) -> dict[str, Any]:
     """The project row if ``actor`` may see it; 403 (same message whether or not it exists) otherwise."""
-    with UnitOfWork(db) as uow:
+    with UnitOfWork(db, read_only=True) as uow:
         row = uow.projects.get(project_id)
         if actor.role in FULL_READERS:
             if row is None:
@@ -57,7 +57,7 @@ def _involves(uow: UnitOfWork, project_id: str, department: str) -> bool:
 def list_projects(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
                   limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Projects ``actor`` may see, oldest first."""
-    with UnitOfWork(db) as uow:
+    with UnitOfWork(db, read_only=True) as uow:
         if actor.role in FULL_READERS:
             rows = uow.projects.list(status=status, project_type=project_type, limit=limit, offset=offset)
         elif actor.role == "owner":
@@ -94,7 +94,7 @@ def decorate_timing(timing: dict[str, Any]) -> dict[str, Any]:
 def ready_tasks_of(db: Engine, project_id: str, spec_ids: Iterable[str], stage: str | None = None) -> list[dict[str, Any]]:
     """Ready tasks of a project of the given BPMN ids (an owner's sign / correct / supply step)."""
     specs = set(spec_ids)
-    with UnitOfWork(db) as uow:
+    with UnitOfWork(db, read_only=True) as uow:
         rows = uow.tasks.list(project_id=project_id, stage=stage)
     return [r for r in rows if r["spec_id"] in specs]
 
@@ -204,7 +204,7 @@ def events_csv(db: Engine, *, project_id: str | None = None, since_id: int = 0, 
 
 
 def definitions(db: Engine) -> list[dict[str, Any]]:
-    with UnitOfWork(db) as uow:
+    with UnitOfWork(db, read_only=True) as uow:
         return [_iso(r) for r in uow.definitions.list()]
 
 
