@@ -244,14 +244,7 @@ class ApprovalService:
         ``also`` runs inside the completing transaction with the result (the API stores idempotency keys so).
         """
         with UnitOfWork(self.db, read_only=True) as uow:
-            row = uow.tasks.get(task_id)
-        if row is None:
-            raise NotFound(f"task {task_id} does not exist")
-        if row["state"] != "ready":
-            raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
-        refusal = completion_refusal(actor, row)
-        if refusal:
-            raise Forbidden(refusal)
+            row = self._actionable_task(uow, task_id, actor)
         try:
             parsed = parse_payload(row["spec_id"], dict(payload))
         except PayloadError as exc:
@@ -282,18 +275,24 @@ class ApprovalService:
         except LedgerError as exc:
             raise Conflict(str(exc)) from None
 
+    @staticmethod
+    def _actionable_task(uow: UnitOfWork, task_id: str, actor: Actor) -> dict[str, Any]:
+        """The task row, if it exists, is ready and ``actor`` may act on it; otherwise the refusal."""
+        row = uow.tasks.get(task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        if row["state"] != "ready":
+            raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
+        refusal = completion_refusal(actor, row)
+        if refusal:
+            raise Forbidden(refusal)
+        return row
+
     def claim_task(self, task_id: str, *, actor: Actor) -> dict[str, Any]:
         """认领: the officer takes a ready task of its department; colleagues cannot complete it meanwhile."""
         now = self.clock.now()
         with UnitOfWork(self.db) as uow:
-            row = uow.tasks.get(task_id)
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist")
-            if row["state"] != "ready":
-                raise Conflict(f"task {task_id} ({row['name']}) is not ready: it is {row['state']}")
-            refusal = completion_refusal(actor, row)
-            if refusal:
-                raise Forbidden(refusal)
+            row = self._actionable_task(uow, task_id, actor)
             if row.get("claimed_by") != actor.id:
                 if not uow.tasks.claim(task_id, actor=actor.id, at=now, expected=None):
                     raise Conflict(f"task {task_id} was claimed by someone else meanwhile")
