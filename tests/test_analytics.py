@@ -178,3 +178,16 @@ def test_report_is_json_friendly(world) -> None:
     _, _, conn = world
     data = report(conn, Filters(project_type="social_general"), now=local(2026, 11, 12, 12, 0))
     assert json.loads(json.dumps(data, ensure_ascii=False))["filters"] == {"project_type": "social_general"}
+
+
+def test_api_timings_read_the_same_distributions(world) -> None:
+    """The analysts' HTTP timings come from the same SQL distributions, plus counts of running subjects."""
+    from engine.services.queries import timings
+
+    service, _, _ = world
+    rows = {r["stage"]: r for r in timings(service.db, by="stage")}
+    s1 = rows["S1"]
+    assert (s1["count"], s1["finished"]) == (3, 3)
+    _close(s1["span_working_days"], {"median": 2.0417, "p90": 3.2917, "max": 3.2917})
+    _close(s1["approval_working_days"], {"median": 2.0, "p90": 2.0417, "max": 2.0417})
+    assert rows["S2"]["count"] > rows["S2"]["finished"]  # B's S2 is still open: counted, not in the distribution

@@ -42,9 +42,10 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            # Writers take the write lock at BEGIN, so concurrent writers queue instead of failing on upgrade;
-            # read-only units of work (``UnitOfWork(read_only=True)``) take none, so readers never wait (WAL).
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("gongai_read_only") else "BEGIN IMMEDIATE")
+            # A writing unit of work (``UnitOfWork()``) takes the write lock at BEGIN, so concurrent writers
+            # queue instead of failing when a read lock is upgraded; every other connection (queries, token
+            # look-ups, reports, ``UnitOfWork(read_only=True)``) begins deferred and never waits for a writer (WAL).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gongai_write") else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

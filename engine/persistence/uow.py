@@ -313,8 +313,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.conn = self._engine.connect()
-        if self._read_only:
-            self.conn = self.conn.execution_options(gongai_read_only=True)
+        if not self._read_only:
+            self.conn = self.conn.execution_options(gongai_write=True)  # see engine.persistence.db (BEGIN IMMEDIATE)
         self._tx = self.conn.begin()
         self.definitions = DefinitionRepository(self.conn)
         self.projects = ProjectRepository(self.conn)

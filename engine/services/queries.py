@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, select
 
 from engine.domain.actors import Actor
 from engine.persistence import tables as t
@@ -109,50 +108,45 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
             finished_only: bool = False) -> list[dict[str, Any]]:
     """Span and approval time (working days) per stage / whole process / department / matter.
 
-    A subject counts in a period if it started within [since, until). Figures: count, mean, median, p90,
-    max; overdue count and rate — distributions, not only means (DOMAIN.md §5).
+    A subject counts in a period if it started within [since, until). The distributions (count, mean,
+    median, p90, max — DOMAIN.md §5) are those of :func:`engine.analytics.measures.distribution`, computed by
+    the database over finished subjects; ``count``, ``finished`` and the overdue figures come from one grouped
+    aggregate (``finished_only`` restricts them to finished subjects too).
     """
+    from engine.analytics.measures import Filters, distribution
+
     if by not in GROUPS:
         raise Invalid(f"by: unknown grouping '{by}' (known: {', '.join(GROUPS)})")
-    q = select(t.subjects).where(t.subjects.c.level == LEVEL_OF_GROUP[by]).where(t.subjects.c.started_at.is_not(None))
-    if project_type:
-        q = q.where(t.subjects.c.project_type == project_type)
-    if stage:
-        q = q.where(t.subjects.c.stage == stage)
-    if department:
-        q = q.where(t.subjects.c.department == department)
+    level, column = LEVEL_OF_GROUP[by], GROUPS[by][0]
+    filters = Filters(project_type=project_type, stage=stage, department=department, since=since, until=until)
+    group = t.subjects.c[column]
+    conditions = [t.subjects.c.level == level, t.subjects.c.started_at.is_not(None)]
+    for col, value in (("project_type", project_type), ("stage", stage), ("department", department)):
+        if value:
+            conditions.append(t.subjects.c[col] == value)
     if since:
-        q = q.where(t.subjects.c.started_at >= since)
+        conditions.append(t.subjects.c.started_at >= since)
     if until:
-        q = q.where(t.subjects.c.started_at < until)
+        conditions.append(t.subjects.c.started_at < until)
     if finished_only:
-        q = q.where(t.subjects.c.ended_at.is_not(None))
+        conditions.append(t.subjects.c.ended_at.is_not(None))
+    counts = (select(group.label("g"), func.count().label("count"), func.count(t.subjects.c.ended_at).label("finished"),
+                     func.sum(case((t.subjects.c.overdue.is_(True), 1), else_=0)).label("overdue"))
+              .where(*conditions).group_by(group).order_by(group))
+    metrics = ("span_working_days", "approval_working_days", "span_natural_days")
     with db.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[tuple(row[c] for c in GROUPS[by])].append(row)
+        rows = list(conn.execute(counts).mappings())
+        stats = {d["group"]: d for d in distribution(conn, level, column, filters, metrics=metrics)}
+    empty = {"mean": None, "median": None, "p90": None, "max": None}
     out = []
-    for key, members in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        entry: dict[str, Any] = dict(zip(GROUPS[by], key))
-        entry["count"] = len(members)
-        entry["finished"] = sum(1 for m in members if m["ended_at"] is not None)
-        for figure in ("span_working_days", "approval_working_days", "span_natural_days"):
-            entry[figure] = _stats([m[figure] for m in members if m[figure] is not None])
-        overdue = sum(1 for m in members if m["overdue"])
-        entry["overdue"] = overdue
-        entry["overdue_rate"] = round(overdue / len(members), 4) if members else None
+    for row in rows:
+        entry: dict[str, Any] = {column: row["g"], "count": int(row["count"]), "finished": int(row["finished"])}
+        for metric in metrics:
+            entry[metric] = stats.get(row["g"], {}).get(metric, empty)
+        entry["overdue"] = int(row["overdue"] or 0)
+        entry["overdue_rate"] = round(entry["overdue"] / entry["count"], 4) if entry["count"] else None
         out.append(entry)
     return out
-
-
-def _stats(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"mean": None, "median": None, "p90": None, "max": None}
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    return {"mean": round(statistics.fmean(ordered), 4), "median": round(statistics.median(ordered), 4),
-            "p90": round(p90, 4), "max": round(ordered[-1], 4)}
 
 
 def cases(db: Engine, *, status: str | None = None, project_type: str | None = None, overdue: bool | None = None,
