@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -74,6 +75,13 @@ def _random_siblings(rnd: random.Random, n: int) -> list[tuple[str, datetime, da
     return out
 
 
+def _figures(rnd: random.Random, start: datetime, end: datetime | None) -> dict[str, Any]:
+    span = ((end or start) - start).total_seconds() / 86400
+    return {"span_natural_days": round(span, 4), "span_working_days": round(span * 5 / 7, 4),
+            "approval_natural_days": None if rnd.random() < 0.2 else round(span * rnd.choice([0.5, 1.0]), 4),
+            "approval_working_days": round(span * rnd.choice([0.25, 0.5, 0.75]), 4)}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def generated(request, tmp_path):
     """Random project stages written straight into ``subjects`` (started, finished, running, ties, touching),
@@ -100,7 +108,7 @@ def generated(request, tmp_path):
                     conn.execute(insert(t.subjects).values(
                         project_id=pid, key=key, level="matter", project_type="social_general" if p % 2 else "gov_building",
                         stage=stage, matter_id=f"m{i}", department=f"d{i % 3}", started_at=start, ended_at=end,
-                        state={}, parallel_after=after[key]))
+                        state={}, parallel_after=after[key], **_figures(rnd, start, end)))
     return db
 
 
@@ -120,6 +128,39 @@ def test_backfill_sql_computes_what_the_engine_stores(generated) -> None:
         backfill(conn)
         assert dict(conn.execute(select(_s.c.key + "@" + _s.c.project_id, _s.c.parallel_after)).all()) == stored
     assert any(v is not None and v != ALWAYS for v in stored.values())  # the running case is exercised
+
+
+def _reference(values: list[float]) -> dict[str, float | None]:
+    v = sorted(values)
+    n = len(v)
+    if not n:
+        return {"mean": None, "median": None, "p90": None, "max": None}
+    return {"mean": round(sum(v) / n, 4), "median": round((v[(n - 1) // 2] + v[n // 2]) / 2, 4),
+            "p90": round(v[math.ceil(0.9 * n) - 1], 4), "max": round(v[-1], 4)}
+
+
+def test_distributions_on_both_paths_match_a_python_reference(generated, monkeypatch) -> None:
+    with generated.connect() as conn:
+        rows = conn.execute(select(_s).where(_s.c.level == "matter", _s.c.ended_at.is_not(None))).mappings().all()
+        cases = [("department", Filters()), ("matter_id", Filters()), (None, Filters()),
+                 ("department", Filters(stage="S2")), ("matter_id", Filters(jurisdiction="jiangxi"))]
+        for path in ("as built", "row_number only"):
+            if path == "row_number only":
+                monkeypatch.setattr(measures, "_INDEX_ORDERED", {})
+            for by, f in cases:
+                got = {r["group"]: r for r in measures.distribution(conn, "matter", by, f)}
+                chosen = [r for r in rows if (f.stage is None or r["stage"] == f.stage)
+                          and (f.jurisdiction is None or int(r["project_id"][1:]) % 3 == 0)]
+                keys = {r[by] if by else "all" for r in chosen}
+                assert set(got) == keys, (path, by, f)
+                for key in keys:
+                    mine = [r for r in chosen if (r[by] if by else "all") == key]
+                    assert got[key]["count"] == len(mine)
+                    for metric in measures.METRICS:
+                        expected = _reference([r[metric] for r in mine if r[metric] is not None])
+                        for stat, value in expected.items():
+                            assert got[key][metric][stat] == pytest.approx(value, abs=1e-4) if value is not None \
+                                else got[key][metric][stat] is None, (path, by, f, key, metric, stat)
 
 
 # -- through the engine ---------------------------------------------------------------------------------------------
