@@ -230,3 +230,11 @@ def test_migrations_0004_0005_down_and_up(tmp_path) -> None:
     assert not any(n.startswith("ix_subjects_done") for n in {ix["name"] for ix in inspect(db).get_indexes("subjects")})
     migrate(db)
     assert "parallel_after" in {c["name"] for c in inspect(db).get_columns("subjects")}
+
+
+def test_report_ranks_bottlenecks_from_its_own_distributions(world) -> None:
+    _, _, conn = world
+    for f in (Filters(), Filters(stage="S2"), Filters(department="fgw")):
+        data = measures.report(conn, f, now=local(2026, 11, 12, 12, 0))
+        assert data["bottlenecks"]["departments"] == measures.bottlenecks(conn, f, by="department")
+        assert data["bottlenecks"]["matters"] == measures.bottlenecks(conn, f, by="matter_id")

@@ -224,7 +224,11 @@ def matter_durations(conn: Connection, filters: Filters = Filters()) -> list[dic
 def bottlenecks(conn: Connection, filters: Filters = Filters(), *, by: Literal["department", "matter_id"] = "department",
                 top: int = 10) -> list[dict[str, Any]]:
     """Who holds projects longest: groups ranked by mean approval working days, then p90, then total held."""
-    rows = distribution(conn, "matter", by, filters, metrics=("approval_working_days",))
+    return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days",)), top)
+
+
+def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
+    """The bottleneck ranking of distribution rows (``report`` reuses the department and matter rows)."""
     ranked = []
     for row in rows:
         d = row["approval_working_days"]
@@ -411,15 +415,16 @@ def off_system_suspects(conn: Connection, filters: Filters = Filters(), *, filin
 def report(conn: Connection, filters: Filters = Filters(), *, filing_matters: Collection[str] = (),
            threshold_minutes: float = 10.0, now: datetime | None = None) -> dict[str, Any]:
     """All measures for one filter, as plain JSON-friendly data."""
+    departments, matters = department_durations(conn, filters), matter_durations(conn, filters)
     return {
         "filters": filters.to_dict(),
         "stages": stage_durations(conn, filters),
         "whole_process": process_durations(conn, filters),
         "whole_process_by_type": process_durations(conn, filters, by_project_type=True),
-        "departments": department_durations(conn, filters),
-        "matters": matter_durations(conn, filters),
-        "bottlenecks": {"departments": bottlenecks(conn, filters, by="department"),
-                        "matters": bottlenecks(conn, filters, by="matter_id")},
+        "departments": departments,
+        "matters": matters,
+        # the same figures bottlenecks() would compute again: ranked from the rows above
+        "bottlenecks": {"departments": _ranked(departments), "matters": _ranked(matters)},
         "overdue": overdue_rates(conn, filters),
         "silent_consent": silent_consent_rate(conn, filters),
         "parallel": parallel_rate(conn, filters, now=now),
