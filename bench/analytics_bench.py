@@ -299,6 +299,7 @@ def run(projects: int, *, url: str | None = None, export: bool = False, seed: in
         filtered = m.Filters(project_type="social_general", stage="S2", jurisdiction="default")
         print("with a filter (social_general, S2, default profile):")
         timed("report (every measure)", lambda: m.report(conn, filtered, filing_matters=filing, now=now))
+        timed("report again (its pages now cached)", lambda: m.report(conn, filtered, filing_matters=filing, now=now))
         timed("report, no filter (every measure)", lambda: m.report(conn, f, filing_matters=filing, now=now))
         if compare:
             print("before (the implementations replaced by migrations 0004/0005, same data):")
