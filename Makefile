@@ -3,21 +3,28 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
 
 .PHONY: install demo test serve worker clean bench
 
 install: $(STAMP)
 
+# the runtime (what demo, serve and worker need)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+# plus the test tools (pytest, pytest-bdd, schemathesis, psycopg …)
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 demo: install
 	$(BIN)/gongai demo --out demo-output
 
-test: install
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 serve: install
@@ -26,8 +33,8 @@ serve: install
 worker: install
 	$(BIN)/gongai worker
 
-bench: install
-	$(BIN)/python -m bench
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench engine
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
