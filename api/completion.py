@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Header, Request
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import retrying
 from engine.domain.actors import Actor
 from engine.services.errors import Conflict
 from engine.services.idempotency import IdempotencyStore, request_hash
+
+#: The header every completing route accepts (one definition for all routes).
+IdemKey = Header(default=None, alias="Idempotency-Key", max_length=200,
+                 description="a retried request with the same key does the work once")
 
 
 def complete(request: Request, actor: Actor, task_id: str, payload: dict[str, Any],

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import current_actor, require, retrying
-from api.completion import complete
+from api.completion import IdemKey, complete
 from engine.domain.actors import Actor
 from engine.domain.project import ProjectFiling
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/projects", tags=["projects (owners, agents, progress)"])
-
-IdemKey = Header(default=None, alias="Idempotency-Key", max_length=200,
-                 description="a retried request with the same key does the work once")
-
 
 def _pid() -> Any:
     return Path(description="project id, e.g. P2026-000001", max_length=40)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import current_actor, public
-from api.completion import complete
+from api.completion import IdemKey, complete
 from engine.domain.actors import Actor
 from engine.domain.tasks import PAYLOADS
 from engine.persistence.uow import UnitOfWork
@@ -17,10 +17,6 @@ from engine.services import queries
 from engine.services.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/tasks", tags=["tasks (window, agencies, lead departments)"])
-
-IdemKey = Header(default=None, alias="Idempotency-Key", max_length=200,
-                 description="a retried request with the same key does the work once")
-
 
 def _tid() -> Any:
     return Path(description="task id (from the inbox)", max_length=40)

@@ -296,9 +296,7 @@ class ApprovalService:
             if row.get("claimed_by") != actor.id:
                 if not uow.tasks.claim(task_id, actor=actor.id, at=now, expected=None):
                     raise Conflict(f"task {task_id} was claimed by someone else meanwhile")
-                uow.events.append(row["project_id"], self._project_type(uow, row),
-                                  [Event("task_claimed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
-                                         department=row.get("department"), actor=actor.id, task_id=task_id)])
+                self._log_task_event(uow, row, "task_claimed", actor, now)
             uow.commit()
             return uow.tasks.get(task_id) or row
 
@@ -316,16 +314,17 @@ class ApprovalService:
                 raise Forbidden(f"only '{claimer}' (or an administrator) may release this task")
             if not uow.tasks.claim(task_id, actor=None, at=None, expected=claimer):
                 raise Conflict(f"task {task_id} changed meanwhile")
-            uow.events.append(row["project_id"], self._project_type(uow, row),
-                              [Event("task_released", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
-                                     department=row.get("department"), actor=actor.id, task_id=task_id)])
+            self._log_task_event(uow, row, "task_released", actor, now)
             uow.commit()
             return uow.tasks.get(task_id) or row
 
     @staticmethod
-    def _project_type(uow: UnitOfWork, row: dict[str, Any]) -> str:
+    def _log_task_event(uow: UnitOfWork, row: dict[str, Any], kind: str, actor: Actor, at: datetime) -> None:
+        """Append a task's claim/release to the event log (outside a workflow step, so no ledger)."""
         project = uow.projects.get(row["project_id"])
-        return project["project_type"] if project else ""
+        uow.events.append(row["project_id"], project["project_type"] if project else "",
+                          [Event(kind, at, stage=row.get("stage"), matter_key=row.get("matter_key"),
+                                 department=row.get("department"), actor=actor.id, task_id=row["id"])])
 
     def _task_data(self, row: dict[str, Any], parsed: Any, project: Project, ctx: ExecutionContext) -> dict[str, Any]:
         """Turn a validated payload into the process variables the model reads, enforcing domain rules."""
