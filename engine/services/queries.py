@@ -104,26 +104,34 @@ LEVEL_OF_GROUP = {"stage": "stage", "project": "project", "department": "matter"
 
 
 def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, stage: str | None = None,
-            department: str | None = None, since: datetime | None = None, until: datetime | None = None,
+            department: str | None = None, matter: str | None = None, jurisdiction: str | None = None,
+            since: datetime | None = None, until: datetime | None = None,
             finished_only: bool = False) -> list[dict[str, Any]]:
     """Span and approval time (working days) per stage / whole process / department / matter.
 
     A subject counts in a period if it started within [since, until). The distributions (count, mean,
     median, p90, max — DOMAIN.md §5) are those of :func:`engine.analytics.measures.distribution`, computed by
     the database over finished subjects; ``count``, ``finished`` and the overdue figures come from one grouped
-    aggregate (``finished_only`` restricts them to finished subjects too).
+    aggregate (``finished_only`` restricts them to finished subjects too). ``matter`` filters the matter-level
+    groupings only (as in the measures); ``jurisdiction`` is the projects' profile.
     """
     from engine.analytics.measures import Filters, distribution
 
     if by not in GROUPS:
         raise Invalid(f"by: unknown grouping '{by}' (known: {', '.join(GROUPS)})")
     level, column = LEVEL_OF_GROUP[by], GROUPS[by][0]
-    filters = Filters(project_type=project_type, stage=stage, department=department, since=since, until=until)
+    if matter and level != "matter":
+        raise Invalid(f"matter: filters the matter groupings only (by=department or by=matter), not by={by}")
+    filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
+                      jurisdiction=jurisdiction, since=since, until=until)
     group = t.subjects.c[column]
     conditions = [t.subjects.c.level == level, t.subjects.c.started_at.is_not(None)]
-    for col, value in (("project_type", project_type), ("stage", stage), ("department", department)):
+    for col, value in (("project_type", project_type), ("stage", stage), ("department", department),
+                       ("matter_id", matter)):
         if value:
             conditions.append(t.subjects.c[col] == value)
+    if jurisdiction:
+        conditions.append(t.subjects.c.project_id.in_(select(t.projects.c.id).where(t.projects.c.profile == jurisdiction)))
     if since:
         conditions.append(t.subjects.c.started_at >= since)
     if until:
