@@ -1,21 +1,43 @@
-"""Routes for analysts (工改办, 营商办): timings from the ``subjects`` table, the case list, the event log."""
+"""Routes for analysts (工改办, 营商办): timings from the ``subjects`` table, the KPI report, the case list, the
+event log as CSV and as XES (process mining).
+
+The filters are checked against the service's catalogue and profiles: an unknown id is a 422 naming it, not
+an empty answer an analyst could mistake for "no such cases".
+"""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import IO, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.auth import require
+from engine.analytics.measures import Filters
 from engine.domain.actors import Actor
+from engine.domain.catalogue import list_profiles
 from engine.services import queries
+from engine.services.errors import Invalid
 
 router = APIRouter(prefix="/analytics", tags=["analytics (analysts)"])
 readers = require("analyst", "admin")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: The XES document is kept in memory up to this size, then on disk (see ``events_xes``).
+SPOOL_BYTES = 8 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+# The filters shared by the routes, as Annotated aliases (one declaration, one OpenAPI description).
+ProjectType = Annotated[str | None, Query(max_length=40, description="a catalogue project type, e.g. social_general")]
+Stage = Annotated[str | None, Query(max_length=10, description="S0 … S5, S23")]
+Department = Annotated[str | None, Query(max_length=40, description="a catalogue department, e.g. zrzy")]
+Jurisdiction = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                                           description="the projects' profile, e.g. jiangxi")]
+Since = Annotated[datetime | None, Query(description="started at or after (naive = Asia/Shanghai)")]
+Until = Annotated[datetime | None, Query(description="started before (naive = Asia/Shanghai)")]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -25,17 +47,64 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
 
 
+def _filters(service: Any, *, project_type: str | None = None, stage: str | None = None, department: str | None = None,
+             matter: str | None = None, jurisdiction: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> Filters:
+    """The measures' filters, every id checked against the catalogue (422 naming the value otherwise)."""
+    catalogue = service.catalogue
+    for field, what, value, known in (("project_type", "project type", project_type, catalogue.project_types),
+                                      ("stage", "stage", stage, catalogue.stages),
+                                      ("department", "department", department, catalogue.departments),
+                                      ("matter", "matter", matter, catalogue.matters)):
+        if value is not None and value not in known:
+            hint = f" (known: {', '.join(known)})" if len(known) <= 20 else ""
+            raise Invalid(f"{field}: unknown {what} {value!r}{hint}")
+    if jurisdiction is not None:
+        profiles = list_profiles(catalogue.root)
+        if jurisdiction not in profiles:
+            raise Invalid(f"jurisdiction: unknown profile {jurisdiction!r} (known: {', '.join(profiles)})")
+    start, end = _aware(since), _aware(until)
+    if start is not None and end is not None and start >= end:
+        raise Invalid(f"since: {since.isoformat()} is not before until {until.isoformat()}")  # type: ignore[union-attr]
+    return Filters(project_type=project_type, stage=stage, department=department, matter=matter,
+                   jurisdiction=jurisdiction, since=start, until=end)
+
+
 @router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
 def timings(request: Request, actor: Actor = Depends(readers),
             by: Literal["stage", "project", "department", "matter"] = "stage",
-            project_type: str | None = Query(default=None, max_length=40),
-            stage: str | None = Query(default=None, max_length=10),
-            department: str | None = Query(default=None, max_length=40),
-            since: datetime | None = Query(default=None, description="started at or after (naive = Asia/Shanghai)"),
-            until: datetime | None = Query(default=None, description="started before (naive = Asia/Shanghai)"),
+            project_type: ProjectType = None, stage: Stage = None, department: Department = None,
+            matter: str | None = Query(default=None, max_length=80,
+                                       description="a catalogue matter id (by=department or by=matter only)"),
+            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
             finished: bool = Query(default=False, description="only finished stages / matters")) -> list[dict[str, Any]]:
-    return queries.timings(request.app.state.service.db, by=by, project_type=project_type, stage=stage,
-                           department=department, since=_aware(since), until=_aware(until), finished_only=finished)
+    service = request.app.state.service
+    f = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
+                 jurisdiction=jurisdiction, since=since, until=until)
+    return queries.timings(service.db, by=by, project_type=project_type, stage=stage, department=department,
+                           matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, finished_only=finished)
+
+
+@router.get("/report", summary="The KPI report (as `gongai measures`): durations, overdue and KPI rates, bottlenecks")
+def report(request: Request, actor: Actor = Depends(readers),
+           project_type: ProjectType = None, stage: Stage = None, department: Department = None,
+           matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
+           jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+           suspect_minutes: float = Query(default=10.0, gt=0, le=1440,
+                                          description="体外循环: non-filing matters finished faster than this")) -> dict[str, Any]:
+    """``engine.analytics.measures.report`` for these filters, at the service clock's now (并联 of running matters).
+
+    A sync route: FastAPI runs it in its thread pool, so the SQL aggregations never block the event loop.
+    """
+    from engine.analytics.measures import report as measures_report
+
+    service = request.app.state.service
+    filters = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
+                       jurisdiction=jurisdiction, since=since, until=until)
+    filing = sorted(m.id for m in service.catalogue.matters.values() if m.kind == "filing")  # 备案 are instant by design
+    with service.db.connect() as conn:
+        return measures_report(conn, filters, filing_matters=filing, threshold_minutes=suspect_minutes,
+                               now=service.clock.now())
 
 
 @router.get("/cases", summary="The case list with overdue status")
@@ -55,3 +124,36 @@ def events_csv(request: Request, actor: Actor = Depends(readers),
     text = queries.events_csv(request.app.state.service.db, project_id=project_id, since_id=since_id)
     return PlainTextResponse(text, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="gongai-events.csv"'})
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := spool.read(_CHUNK):
+            yield chunk
+    finally:
+        spool.close()
+
+
+@router.get("/events.xes", response_class=StreamingResponse, summary="The event log as XES (IEEE 1849) for pm4py, ProM, Disco",
+            responses={200: {"content": {"application/xml": {}}}})
+def events_xes(request: Request, actor: Actor = Depends(readers)) -> StreamingResponse:
+    """One trace per project (``engine.analytics.export.write_xes``), written to a spooled file, then streamed.
+
+    Writing the whole document before the first byte goes out costs the time to first byte, but a failure
+    mid-export is still a 500 problem instead of a truncated 200 document a mining tool might half-import, and
+    the read transaction ends before a slow client downloads. Memory stays bounded: past ``SPOOL_BYTES`` the
+    document lives in a temporary file, read back in chunks.
+    """
+    from engine.analytics.export import write_xes
+
+    service = request.app.state.service
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        with service.db.connect() as conn:
+            write_xes(conn, spool)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return StreamingResponse(_chunks(spool), media_type="application/xml",
+                             headers={"Content-Disposition": 'attachment; filename="gongai-events.xes"'})

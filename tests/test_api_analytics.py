@@ -1,0 +1,175 @@
+"""The analysts' HTTP routes against the engine's own figures: ``/analytics/report`` is ``measures.report`` on the
+same database, ``/analytics/events.xes`` is the event log trace by trace, ``/analytics/timings`` filters by
+matter and jurisdiction; unknown filter values are 422 problems naming them, other roles get 403.
+
+The data: the three projects of tests/analytics_scenario.py (social_general, driven through the service) in
+the API harness's own database, plus one 简易低风险 (social_small) project driven over HTTP through its S1, so
+that a project-type filter has something to tell apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.analytics import measures
+from engine.analytics.measures import Filters
+from engine.bpmn.safe_xml import parse_xml
+from engine.domain.catalogue import load_catalogue
+from engine.domain.workcalendar import SHANGHAI
+from engine.persistence import tables as t
+from tests.analytics_scenario import build
+from tests.test_api_support import Harness, default_payload, make_harness
+
+FILING_MATTERS = sorted(m.id for m in load_catalogue().matters.values() if m.kind == "filing")
+
+
+def _drive_first_stage(hz: Harness, pid: str, stage: str) -> None:
+    """Complete every ready task of ``stage`` over HTTP until the project moves past it."""
+    for _ in range(60):
+        hz.tick(6)
+        ready = hz.get("analyst1", f"/tasks?project_id={pid}")
+        if not ready or any(task["stage"] != stage for task in ready):
+            return
+        task = ready[0]
+        if task["spec_id"] == "Task_SubmitFiling":
+            hz.post("owner1", f"/projects/{pid}/filings", {"stage": stage})
+        else:
+            hz.post(hz.who_for(task), f"/tasks/{task['id']}/complete", default_payload(task))
+    raise AssertionError(f"{stage} of {pid} did not finish in 60 steps")
+
+
+@pytest.fixture(scope="module")
+def hz(tmp_path_factory) -> Harness:
+    where = tmp_path_factory.mktemp("api-analytics")
+    _, ids = build(f"sqlite:///{where / 'api.db'}")  # make_harness opens the same file (migrate is idempotent)
+    harness = make_harness(where)
+    small = harness.post("owner1", "/projects", {"name": "小型仓库", "project_type": "social_small"}, status=201)["id"]
+    _drive_first_stage(harness, small, "S1")
+    harness.ids = {**ids, "small": small}  # type: ignore[attr-defined]
+    return harness
+
+
+def _direct(hz: Harness, filters: Filters = Filters(), threshold: float = 10.0) -> dict[str, Any]:
+    with hz.service.db.connect() as conn:
+        data = measures.report(conn, filters, filing_matters=FILING_MATTERS, threshold_minutes=threshold,
+                               now=hz.clock.now())
+    return json.loads(json.dumps(data))
+
+
+def _problem(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return response.json()["detail"]
+
+
+# -- /analytics/report ------------------------------------------------------------------------------------------
+def test_report_is_the_measures_report(hz: Harness) -> None:
+    api = hz.get("analyst1", "/analytics/report")
+    assert api == _direct(hz)
+    assert api["stages"] and api["matters"] and api["off_system_suspects"]["count"] >= 1  # the scenario's 3-minute permit
+    assert hz.get("admin", "/analytics/report") == api
+
+
+@pytest.mark.parametrize("query, filters, threshold", [
+    ("project_type=social_general&stage=S1", Filters(project_type="social_general", stage="S1"), 10.0),
+    ("department=fgw&suspect_minutes=2.5", Filters(department="fgw"), 2.5),
+    ("matter=s1_energy_review&jurisdiction=default", Filters(matter="s1_energy_review", jurisdiction="default"), 10.0),
+    ("since=2026-10-01T00:00:00&until=2026-11-03T00:00:00",  # naive = Asia/Shanghai
+     Filters(since=datetime(2026, 10, 1, tzinfo=SHANGHAI), until=datetime(2026, 11, 3, tzinfo=SHANGHAI)), 10.0),
+    ("since=2026-11-01T00:00:00%2B00:00", Filters(since=datetime.fromisoformat("2026-11-01T00:00:00+00:00")), 1440.0),
+])
+def test_report_filters_are_the_measures_filters(hz: Harness, query: str, filters: Filters, threshold: float) -> None:
+    if threshold != 10.0 and "suspect_minutes" not in query:
+        query += f"&suspect_minutes={threshold:g}"
+    assert hz.get("analyst1", f"/analytics/report?{query}") == _direct(hz, filters, threshold)
+
+
+def test_a_project_type_filter_splits_the_counts(hz: Harness) -> None:
+    def s1(query: str) -> tuple[int, int]:
+        data = hz.get("analyst1", f"/analytics/report?stage=S1{query}")
+        finished = {row["group"]: row["count"] for row in data["stages"]}.get("S1", 0)
+        return finished, data["commitments"]["tolerance"]["of"]  # finished / accepted S1 stages
+
+    everything, general, small = s1(""), s1("&project_type=social_general"), s1("&project_type=social_small")
+    assert general == (3, 3) and small == (1, 1)  # A, B, C and the 简易低风险 project
+    assert everything == (general[0] + small[0], general[1] + small[1])
+    assert s1("&project_type=gov_building") == (0, 0)
+    assert s1("&jurisdiction=jiangxi") == (0, 0) and s1("&jurisdiction=default") == everything
+
+
+@pytest.mark.parametrize("query, named", [
+    ("project_type=castle", "'castle'"),
+    ("stage=S9", "'S9'"),
+    ("department=nowhere", "'nowhere'"),
+    ("matter=s9_magic", "'s9_magic'"),
+    ("jurisdiction=atlantis", "'atlantis'"),
+    ("jurisdiction=..%2Fdefault", "jurisdiction"),  # the pattern keeps paths out of the profile look-up
+    ("suspect_minutes=0", "suspect_minutes"),
+    ("suspect_minutes=-3", "suspect_minutes"),
+    ("suspect_minutes=1441", "suspect_minutes"),
+    ("suspect_minutes=nan", "suspect_minutes"),
+    ("suspect_minutes=soon", "suspect_minutes"),
+    ("since=2026-11-01T00:00:00&until=2026-11-01T00:00:00", "2026-11-01T00:00:00"),
+    ("since=2026-12-01&until=2026-11-01", "since"),
+])
+def test_report_refuses_unknown_or_bad_filters(hz: Harness, query: str, named: str) -> None:
+    detail = _problem(hz.client.get(f"/analytics/report?{query}", headers=hz.h("analyst1")), 422)
+    assert named in detail
+
+
+@pytest.mark.parametrize("who", ["owner1", "agent1", "window1", "officer-zjj"])
+@pytest.mark.parametrize("url", ["/analytics/report", "/analytics/events.xes", "/analytics/timings?by=matter&matter=s1_energy_review"])
+def test_only_analysts_and_admins(hz: Harness, who: str, url: str) -> None:
+    assert _problem(hz.client.get(url, headers=hz.h(who)), 403)
+
+
+# -- /analytics/events.xes --------------------------------------------------------------------------------------
+def test_events_xes_is_the_event_log(hz: Harness) -> None:
+    r = hz.client.get("/analytics/events.xes", headers=hz.h("analyst1"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/xml")
+    assert r.headers["content-disposition"] == 'attachment; filename="gongai-events.xes"'
+    root = parse_xml(r.content, source="gongai-events.xes")  # the project's hardened parser: no DTD, no entities
+    assert root.tag == "log" and root.get("xes.version") == "1849-2016"
+    traces = {next(a.get("value") for a in trace.findall("string") if a.get("key") == "concept:name"): trace
+              for trace in root.findall("trace")}
+    assert sorted(traces) == sorted(hz.ids.values())  # type: ignore[attr-defined]
+    assert len(root.findall("trace")) == len(traces)  # one trace per project
+    with hz.service.db.connect() as conn:
+        rows = dict(conn.execute(select(t.events.c.project_id, func.count()).group_by(t.events.c.project_id)).all())
+    assert {pid: len(trace.findall("event")) for pid, trace in traces.items()} == rows
+
+
+# -- /analytics/timings -----------------------------------------------------------------------------------------
+def test_timings_by_matter_filter(hz: Harness) -> None:
+    rows = hz.get("analyst1", "/analytics/timings?by=matter&matter=s1_energy_review")
+    assert [row["matter_id"] for row in rows] == ["s1_energy_review"]
+    with hz.service.db.connect() as conn:
+        subjects = Counter(conn.execute(select(t.subjects.c.matter_id).where(t.subjects.c.level == "matter")).scalars())
+    assert rows[0]["count"] == subjects["s1_energy_review"] == 3
+    everything = {row["matter_id"]: row for row in hz.get("analyst1", "/analytics/timings?by=matter")}
+    assert rows[0] == everything["s1_energy_review"]  # the same figures, the other matters left out
+    by_department = hz.get("analyst1", "/analytics/timings?by=department&matter=s1_energy_review")
+    assert [(row["department"], row["count"]) for row in by_department] == [("fgw", 3)]
+
+
+def test_timings_jurisdiction_filter(hz: Harness) -> None:
+    everything = hz.get("analyst1", "/analytics/timings?by=stage")
+    assert everything and hz.get("analyst1", "/analytics/timings?by=stage&jurisdiction=default") == everything
+    assert hz.get("analyst1", "/analytics/timings?by=stage&jurisdiction=jiangxi") == []
+
+
+@pytest.mark.parametrize("query, named", [
+    ("by=matter&matter=s9_magic", "'s9_magic'"),
+    ("by=stage&matter=s1_energy_review", "by=stage"),  # the measures apply a matter filter to matter levels only
+    ("by=stage&jurisdiction=atlantis", "'atlantis'"),
+    ("by=stage&project_type=castle", "'castle'"),
+])
+def test_timings_refuses_unknown_filters(hz: Harness, query: str, named: str) -> None:
+    assert named in _problem(hz.client.get(f"/analytics/timings?{query}", headers=hz.h("analyst1")), 422)
