@@ -116,7 +116,7 @@ def test_a_project_type_filter_splits_the_counts(hz: Harness) -> None:
     ("suspect_minutes=nan", "suspect_minutes"),
     ("suspect_minutes=soon", "suspect_minutes"),
     ("since=2026-11-01T00:00:00&until=2026-11-01T00:00:00", "2026-11-01T00:00:00"),
-    ("since=2026-12-01&until=2026-11-01", "since"),
+    ("since=2026-12-01&until=2026-11-01", "2026-12-01T00:00:00 is not before until 2026-11-01"),  # dates: midnight
 ])
 def test_report_refuses_unknown_or_bad_filters(hz: Harness, query: str, named: str) -> None:
     detail = _problem(hz.client.get(f"/analytics/report?{query}", headers=hz.h("analyst1")), 422)
