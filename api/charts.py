@@ -1,26 +1,23 @@
 """Chart routes: the analytics charts for analysts, and a project's Gantt for whoever may see the project.
 
-``GET /analytics/charts/{kind}.svg|png`` takes the analytics filters (naive instants are Asia/Shanghai time);
+``GET /analytics/charts/{kind}.svg|png`` takes the analytics filters, checked by ``api.analytics._filters`` like
+``/analytics/report`` (naive instants are Asia/Shanghai time);
 ``GET /projects/{id}/gantt.svg|png`` is authorised like the project view: owners see their own projects,
 agencies the projects involving their department, analysts everything (others get the same 403 as for the project view).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.analytics import _aware, readers
+from api.analytics import Department, Jurisdiction, ProjectType, Since, Stage, Until, _filters, readers
 from api.auth import current_actor
-from engine.analytics.measures import Filters
 from engine.domain.actors import Actor
-from engine.domain.catalogue import CatalogueError
 from engine.services import queries
-from engine.services.errors import Invalid
 
 router = APIRouter(tags=["charts"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png"}
@@ -34,29 +31,24 @@ def _respond(body: bytes, fmt: str) -> Response:
 @router.get("/analytics/charts/{kind}.{fmt}", summary="An analytics chart (stage box plots, weekly rates, bottlenecks)",
             response_class=Response, responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
 async def analytics_chart(request: Request, kind: Kind, fmt: Literal["svg", "png"], actor: Actor = Depends(readers),
-                          project_type: str | None = Query(default=None, max_length=40),
-                          stage: str | None = Query(default=None, max_length=10),
-                          department: str | None = Query(default=None, max_length=40),
-                          matter: str | None = Query(default=None, max_length=80),
-                          jurisdiction: str | None = Query(default=None, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
-                                                           description="the projects' profile, e.g. jiangxi"),
-                          since: datetime | None = Query(default=None, description="started at or after (naive = Asia/Shanghai)"),
-                          until: datetime | None = Query(default=None, description="started before (naive = Asia/Shanghai)")) -> Response:
+                          project_type: ProjectType = None, stage: Stage = None, department: Department = None,
+                          matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
+                          jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None) -> Response:
+    """The filters are checked as for ``/analytics/report`` (an unknown id is a 422, not an empty chart); the
+    box plots' limits come from the filtered profile, loaded from the service's own catalogue root."""
     from engine.analytics.charts import BUILDERS, render
 
     service = request.app.state.service
-    filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
-                      jurisdiction=jurisdiction, since=_aware(since), until=_aware(until))
-    catalogue = service.catalogue
-    if jurisdiction not in (None, service.catalogue.profile.id):
-        from engine.domain.catalogue import load_catalogue
+    filters = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
+                       jurisdiction=jurisdiction, since=since, until=until)
 
-        try:
-            catalogue = load_catalogue(jurisdiction)
-        except (CatalogueError, KeyError, ValueError, OSError):
-            raise Invalid(f"jurisdiction: unknown profile {jurisdiction!r}") from None
+    def draw() -> bytes:  # matplotlib (and a profile's YAML) is CPU work: off the event loop
+        catalogue = service.catalogue
+        if jurisdiction not in (None, catalogue.profile.id):
+            from engine.domain.catalogue import load_catalogue
 
-    def draw() -> bytes:  # matplotlib is CPU work: off the event loop
+            # _filters found it in this root; a profile file that does not load is the server's fault (500)
+            catalogue = load_catalogue(jurisdiction, root=catalogue.root)
         with service.db.connect() as conn:
             return render(BUILDERS[kind](conn, filters, catalogue=catalogue), fmt)
 

@@ -244,3 +244,42 @@ def test_demo_writes_the_charts_next_to_report_json(tmp_path: Path) -> None:
     assert "report.json" in names
     assert {f"{k}.{f}" for k in ("stage_boxplots", "weekly_rates", "department_bottlenecks") for f in ("svg", "png")} <= names
     assert any(n.startswith("gantt_") and n.endswith(".png") for n in names)
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"project_type": "castle"}, "'castle'"),
+    ({"stage": "S9"}, "'S9'"),
+    ({"department": "nowhere"}, "'nowhere'"),
+    ({"matter": "s9_magic"}, "'s9_magic'"),
+    ({"jurisdiction": "atlantis"}, "'atlantis'"),
+    ({"since": "2026-12-01", "until": "2026-11-01"}, "is not before until"),
+])
+def test_api_chart_filters_are_checked_like_the_report(api, params: dict[str, str], named: str) -> None:
+    """The chart route gives the same 422 problems as /analytics/report, not an empty chart."""
+    client, h, _ = api
+    for url in ("/analytics/charts/stage_boxplots.svg", "/analytics/report"):
+        r = client.get(url, headers=h["analyst-1"], params=params)
+        assert r.status_code == 422, (url, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert named in r.json()["detail"], (url, r.json())
+
+
+def test_api_chart_profiles_come_from_the_service_catalogue_root(scenario, tmp_path: Path) -> None:
+    """A profile that exists only under the service's catalogue root is a known jurisdiction for the charts."""
+    import shutil
+
+    from api.app import create_app
+    from engine.domain.catalogue import DEFAULT_ROOT, load_catalogue
+    from engine.services.approval import ApprovalService
+
+    service, _, _ = scenario
+    root = tmp_path / "workflows"
+    shutil.copytree(DEFAULT_ROOT, root)
+    shutil.copy(root / "profiles" / "jiangxi.yaml", root / "profiles" / "ganzhou.yaml")
+    own = ApprovalService(service.db, catalogue=load_catalogue("default", root=root), clock=service.clock)
+    _, token = UserStore(service.db).add("analyst-root", "analyst")
+    client = TestClient(create_app(own), raise_server_exceptions=False)
+    r = client.get("/analytics/charts/stage_boxplots.svg", headers={"Authorization": f"Bearer {token}"},
+                   params={"jurisdiction": "ganzhou"})
+    assert r.status_code == 200, r.text
+    assert etree.fromstring(r.content).tag == f"{SVG_NS}svg"
