@@ -146,6 +146,46 @@ def test_events_xes_is_the_event_log(hz: Harness) -> None:
     assert {pid: len(trace.findall("event")) for pid, trace in traces.items()} == rows
 
 
+def _xes_traces(hz: Harness, query: str) -> dict[str, list[int]]:
+    r = hz.client.get(f"/analytics/events.xes?{query}", headers=hz.h("analyst1"))
+    assert r.status_code == 200, r.text
+    root = parse_xml(r.content, source="gongai-events.xes")
+    return {next(a.get("value") for a in trace.findall("string") if a.get("key") == "concept:name"):
+            [int(next(a.get("value") for a in e if a.get("key") == "event_id")) for e in trace.findall("event")]
+            for trace in root.findall("trace")}
+
+
+def test_events_xes_of_one_project_is_one_trace(hz: Harness) -> None:
+    pid = hz.ids["B"]  # type: ignore[attr-defined]
+    traces = _xes_traces(hz, f"project_id={pid}")
+    with hz.service.db.connect() as conn:
+        ids = list(conn.execute(select(t.events.c.id).where(t.events.c.project_id == pid)
+                                .order_by(t.events.c.at, t.events.c.id)).scalars())
+    assert list(traces) == [pid] and traces[pid] == ids
+
+
+def test_events_xes_window_is_on_the_event_instant(hz: Harness) -> None:
+    since, until = datetime(2026, 11, 3, tzinfo=SHANGHAI), datetime(2026, 11, 5, 12, tzinfo=SHANGHAI)
+    traces = _xes_traces(hz, "since=2026-11-03&until=2026-11-05T12:00:00")  # naive = Asia/Shanghai
+    with hz.service.db.connect() as conn:
+        rows = conn.execute(select(t.events.c.project_id, t.events.c.id)
+                            .where(t.events.c.at >= since, t.events.c.at < until)
+                            .order_by(t.events.c.project_id, t.events.c.at, t.events.c.id)).all()
+    expected: dict[str, list[int]] = {}
+    for pid, event_id in rows:
+        expected.setdefault(pid, []).append(event_id)
+    assert expected and traces == expected
+
+
+@pytest.mark.parametrize("query, status, named", [
+    ("project_id=P2099-999999", 422, "'P2099-999999'"),
+    ("since=2026-11-05&until=2026-11-03", 422, "is not before until"),
+])
+def test_events_xes_refuses_unknown_projects_and_backward_windows(hz: Harness, query: str, status: int,
+                                                                  named: str) -> None:
+    assert named in _problem(hz.client.get(f"/analytics/events.xes?{query}", headers=hz.h("analyst1")), status)
+
+
 # -- /analytics/timings -----------------------------------------------------------------------------------------
 def test_timings_by_matter_filter(hz: Harness) -> None:
     rows = hz.get("analyst1", "/analytics/timings?by=matter&matter=s1_energy_review")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from lxml import etree
@@ -18,8 +18,15 @@ from tests.analytics_scenario import build
 
 
 @pytest.fixture(scope="module")
-def log(tmp_path_factory):
-    service, ids = build(f"sqlite:///{tmp_path_factory.mktemp('export') / 'x.db'}")
+def world(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'x.db'}"
+    service, ids = build(url)
+    return service, ids, url
+
+
+@pytest.fixture(scope="module")
+def log(world):
+    service, ids, _ = world
     with service.db.connect() as conn:
         rows = [dict(r) for r in conn.execute(select(t.events).order_by(t.events.c.project_id, t.events.c.at,
                                                                           t.events.c.id)).mappings()]
@@ -81,3 +88,65 @@ def test_csv_has_the_standard_columns_and_every_event(log) -> None:
     assert [(r["case:concept:name"], int(r["event_id"])) for r in records] == [(r["project_id"], r["id"]) for r in rows]
     stops = [r for r in records if r["event_type"] == "clock_stopped"]
     assert stops and all(r["lifecycle:transition"] == "suspend" for r in stops)
+
+
+# -- one project, a time window ---------------------------------------------------------------------------------
+def _export(conn, **filters):
+    xes, text = io.BytesIO(), io.StringIO()
+    counts = write_xes(conn, xes, **filters), write_csv(conn, text, **filters)
+    return etree.fromstring(xes.getvalue()), list(csv.DictReader(io.StringIO(text.getvalue()))), counts
+
+
+def test_one_project_exports_one_trace(world, log) -> None:
+    ids, rows, *_ = log
+    service = world[0]
+    with service.db.connect() as conn:
+        root, records, (xes_count, csv_count) = _export(conn, project_id=ids["B"])
+    expected = [r["id"] for r in rows if r["project_id"] == ids["B"]]
+    traces = root.findall("trace")
+    assert [_attrs(tr)["concept:name"][1] for tr in traces] == [ids["B"]]
+    assert [int(_attrs(e)["event_id"][1]) for e in traces[0].findall("event")] == expected
+    assert xes_count == csv_count == len(expected) == len(records)
+    assert {r["case:concept:name"] for r in records} == {ids["B"]}
+    with service.db.connect() as conn:
+        root, records, counts = _export(conn, project_id="P2099-999999")
+    assert root.findall("trace") == [] and records == [] and counts == (0, 0)
+
+
+def test_since_until_keep_the_events_in_the_window(world, log) -> None:
+    from tests.analytics_scenario import local
+
+    _, rows, *_ = log
+    service = world[0]
+    since, until = local(2026, 11, 3), local(2026, 11, 5, 12, 0)
+    with service.db.connect() as conn:
+        root, records, (xes_count, _) = _export(conn, since=since, until=until)
+    expected = [r["id"] for r in rows if since <= r["at"] < until]
+    assert 0 < len(expected) < len(rows)
+    assert [int(r["event_id"]) for r in records] == expected
+    assert [int(_attrs(e)["event_id"][1]) for tr in root.findall("trace") for e in tr.findall("event")] == expected
+    assert xes_count == len(expected)
+
+
+def test_cli_export_of_one_project(world, log, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    ids, rows, *_ = log
+    url = world[2]
+    out = tmp_path / "b.xes"
+    result = CliRunner().invoke(app, ["export", "--db", url, "--out", str(out), "--project", ids["B"]])
+    assert result.exit_code == 0, result.output
+    traces = etree.fromstring(out.read_bytes()).findall("trace")
+    assert len(traces) == 1 and _attrs(traces[0])["concept:name"][1] == ids["B"]
+    assert len(traces[0].findall("event")) == sum(r["project_id"] == ids["B"] for r in rows)
+    window = CliRunner().invoke(app, ["export", "--db", url, "--format", "csv", "--out", str(tmp_path / "w.csv"),
+                                      "--since", "2026-11-03", "--until", "2026-11-05T12:00"])
+    assert window.exit_code == 0, window.output
+    assert f"{sum(1 for r in rows if datetime(2026, 11, 2, 16, tzinfo=timezone.utc) <= r['at'] < datetime(2026, 11, 5, 4, tzinfo=timezone.utc))} events" in window.output
+    unknown = CliRunner().invoke(app, ["export", "--db", url, "--out", str(tmp_path / "x.xes"), "--project", "P2099-999999"])
+    assert unknown.exit_code != 0 and "P2099-999999" in unknown.output
+    backwards = CliRunner().invoke(app, ["export", "--db", url, "--out", str(tmp_path / "y.xes"),
+                                         "--since", "2026-11-05", "--until", "2026-11-03"])
+    assert backwards.exit_code != 0 and "--since" in backwards.output

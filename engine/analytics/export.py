@@ -8,7 +8,10 @@ activity instances apart (two unit works run the same acceptance matter). The pr
 profile are trace attributes and are repeated on each event (CSV has no trace level).
 
 Rows are streamed from the database in (project, time, id) order and written as they come: an export of
-millions of events never holds them in memory. (pm4py is AGPL and is not a dependency; the format is written
+millions of events never holds them in memory. An export can be narrowed to one project (one case, read
+through the ``(project_id, at, id)`` index) and to a window on the event instant, ``since <= at < until``;
+a window cuts traces at its edges (a case running across it is exported in part), which is what a mining
+tool's time-frame filter does too. (pm4py is AGPL and is not a dependency; the format is written
 by hand with lxml's incremental writer.)
 """
 
@@ -66,14 +69,25 @@ def lifecycle(row: dict[str, Any]) -> str:
     return EVENT_TYPES.get(row["type"], "complete")
 
 
-def event_rows(conn: Connection, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """The event log with each event's project attributes, streamed in (project, time, id) order."""
+def event_rows(conn: Connection, *, project_id: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """The event log with each event's project attributes, streamed in (project, time, id) order.
+
+    ``project_id`` keeps one project's events; ``since`` / ``until`` (aware instants) keep the events with
+    ``since <= at < until``.
+    """
     e, p, tk = t.events, t.projects, t.tasks
     query = (
         select(e, p.c.profile, tk.c.spec_id.label("task_spec"))
         .select_from(e.join(p, p.c.id == e.c.project_id).outerjoin(tk, tk.c.id == e.c.task_id))
         .order_by(e.c.project_id, e.c.at, e.c.id)
     )
+    if project_id is not None:
+        query = query.where(e.c.project_id == project_id)
+    if since is not None:
+        query = query.where(e.c.at >= since)
+    if until is not None:
+        query = query.where(e.c.at < until)
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
     for row in result.mappings():
         yield dict(row)
@@ -111,8 +125,10 @@ def _event_element(row: dict[str, Any]) -> Any:
     return event
 
 
-def write_xes(conn: Connection, out: IO[bytes]) -> int:
-    """Write the whole event log as XES to a binary stream. Returns the number of events written."""
+def write_xes(conn: Connection, out: IO[bytes], *, project_id: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> int:
+    """Write the event log (all of it, or as narrowed by :func:`event_rows`' filters) as XES to a binary stream.
+    Returns the number of events written."""
     count = 0
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -132,7 +148,7 @@ def write_xes(conn: Connection, out: IO[bytes]) -> int:
             trace_cm = None
             current = None
             try:
-                for row in event_rows(conn):
+                for row in event_rows(conn, project_id=project_id, since=since, until=until):
                     if row["project_id"] != current:
                         if trace_cm is not None:
                             trace_cm.__exit__(None, None, None)
@@ -150,12 +166,14 @@ def write_xes(conn: Connection, out: IO[bytes]) -> int:
     return count
 
 
-def write_csv(conn: Connection, out: IO[str]) -> int:
-    """Write the event log as CSV (one row per event, the standard column names). Returns the row count."""
+def write_csv(conn: Connection, out: IO[str], *, project_id: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> int:
+    """Write the event log as CSV (one row per event, the standard column names; the filters of
+    :func:`event_rows`). Returns the row count."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for row in event_rows(conn):
+    for row in event_rows(conn, project_id=project_id, since=since, until=until):
         name, instance = activity(row)
         writer.writerow([
             row["project_id"], row["project_type"], row["profile"], name, instance or "", _timestamp(row["at"]),

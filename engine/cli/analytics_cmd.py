@@ -36,18 +36,34 @@ def export(
     fmt: ExportFormat = typer.Option(ExportFormat.xes, "--format", help="xes (IEEE 1849) or csv"),
     out: Path = typer.Option(..., "--out", help="file to write"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: GONGAI_DATABASE_URL or sqlite:///gongai.db)"),
+    project: Optional[str] = typer.Option(None, "--project", help="only this project (one trace), e.g. P2026-000001"),
+    since: Optional[str] = typer.Option(None, "--since", help="only events at or after (ISO date or date-time)"),
+    until: Optional[str] = typer.Option(None, "--until", help="only events before (ISO date or date-time)"),
 ) -> None:
-    """Export the event log for pm4py, ProM or Disco (one trace per project)."""
-    from engine.analytics.export import write_csv, write_xes
+    """Export the event log for pm4py, ProM or Disco (one trace per project).
 
+    --since/--until cut on the event instant (dates and naive times are Asia/Shanghai): a project running
+    across the window's edge is exported in part.
+    """
+    from sqlalchemy import select
+
+    from engine.analytics.export import write_csv, write_xes
+    from engine.persistence import tables as t
+
+    start, end = _instant(since, "--since"), _instant(until, "--until")
+    if start is not None and end is not None and start >= end:
+        raise typer.BadParameter(f"{since} is not before --until {until}", param_hint="--since")
     engine = _connect(db)
     with engine.connect() as conn:
+        if project is not None and conn.execute(select(t.projects.c.id).where(t.projects.c.id == project)).first() is None:
+            raise typer.BadParameter(f"no project {project!r} in this database", param_hint="--project")
+        filters: dict[str, Any] = {"project_id": project, "since": start, "until": end}
         if fmt is ExportFormat.xes:
             with out.open("wb") as handle:
-                count = write_xes(conn, handle)
+                count = write_xes(conn, handle, **filters)
         else:
             with out.open("w", encoding="utf-8", newline="") as handle:
-                count = write_csv(conn, handle)
+                count = write_csv(conn, handle, **filters)
     typer.echo(f"{count} events written to {out}")
 
 
