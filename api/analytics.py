@@ -81,7 +81,10 @@ def _filters(service: Any, *, project_type: str | None = None, stage: str | None
 @router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
 def timings(request: Request, actor: Actor = Depends(readers),
             by: Literal["stage", "project", "department", "matter"] = "stage",
-            project_type: ProjectType = None, stage: Stage = None, department: Department = None,
+            project_type: ProjectType = None,
+            stage: str | None = Query(default=None, max_length=10, description="S0 … S5, S23 (not with by=project)"),
+            department: str | None = Query(default=None, max_length=40,
+                                           description="a catalogue department (by=department or by=matter only)"),
             matter: str | None = Query(default=None, max_length=80,
                                        description="a catalogue matter id (by=department or by=matter only)"),
             jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,

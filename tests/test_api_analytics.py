@@ -210,6 +210,22 @@ def test_timings_jurisdiction_filter(hz: Harness) -> None:
     ("by=stage&matter=s1_energy_review", "by=stage"),  # the measures apply a matter filter to matter levels only
     ("by=stage&jurisdiction=atlantis", "'atlantis'"),
     ("by=stage&project_type=castle", "'castle'"),
+    # department (like matter) filters matter-level figures only; a stage row's department is its lead
+    ("by=stage&department=zrzy", "by=stage"),
+    ("by=project&department=zrzy", "by=project"),
+    ("by=project&stage=S1", "by=project"),  # the whole process has no stage
 ])
 def test_timings_refuses_unknown_filters(hz: Harness, query: str, named: str) -> None:
     assert named in _problem(hz.client.get(f"/analytics/timings?{query}", headers=hz.h("analyst1")), 422)
+
+
+def test_timings_department_filter_on_matter_groupings_is_the_report_s(hz: Harness) -> None:
+    """Where department is allowed, both halves of a row (counts and distribution) come from the same matters."""
+    rows = hz.get("analyst1", "/analytics/timings?by=department&department=fgw")
+    assert [row["department"] for row in rows] == ["fgw"]
+    report = {row["group"]: row for row in hz.get("analyst1", "/analytics/report?department=fgw")["departments"]}
+    assert rows[0]["finished"] == report["fgw"]["count"]
+    assert rows[0]["approval_working_days"] == {k: report["fgw"]["approval_working_days"][k]
+                                                for k in ("mean", "median", "p90", "max")}
+    by_matter = hz.get("analyst1", "/analytics/timings?by=matter&department=fgw")
+    assert by_matter and sum(row["count"] for row in by_matter) == rows[0]["count"]

@@ -112,16 +112,22 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     A subject counts in a period if it started within [since, until). The distributions (count, mean,
     median, p90, max — DOMAIN.md §5) are those of :func:`engine.analytics.measures.distribution`, computed by
     the database over finished subjects; ``count``, ``finished`` and the overdue figures come from one grouped
-    aggregate (``finished_only`` restricts them to finished subjects too). ``matter`` filters the matter-level
-    groupings only (as in the measures); ``jurisdiction`` is the projects' profile.
+    aggregate (``finished_only`` restricts them to finished subjects too). Both halves of a row take the
+    measures' filter rule, so they always describe the same subjects: ``department`` and ``matter`` filter the
+    matter-level groupings only (by=department, by=matter) and ``stage`` everything below the whole process; a
+    filter the grouping cannot honour is a 422 rather than silently ignored (a stage row's ``department`` is
+    its lead department, not the departments whose matters it holds). ``jurisdiction`` is the projects' profile.
     """
     from engine.analytics.measures import Filters, distribution
 
     if by not in GROUPS:
         raise Invalid(f"by: unknown grouping '{by}' (known: {', '.join(GROUPS)})")
     level, column = LEVEL_OF_GROUP[by], GROUPS[by][0]
-    if matter and level != "matter":
-        raise Invalid(f"matter: filters the matter groupings only (by=department or by=matter), not by={by}")
+    for name, value in (("department", department), ("matter", matter)):
+        if value and level != "matter":
+            raise Invalid(f"{name}: filters the matter groupings only (by=department or by=matter), not by={by}")
+    if stage and level == "project":
+        raise Invalid("stage: the whole process has no stage; use by=stage, by=department or by=matter, not by=project")
     filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
                       jurisdiction=jurisdiction, since=since, until=until)
     group = t.subjects.c[column]
