@@ -42,8 +42,8 @@ def export(
 ) -> None:
     """Export the event log for pm4py, ProM or Disco (one trace per project).
 
-    --since/--until cut on the event instant (dates and naive times are Asia/Shanghai): a project running
-    across the window's edge is exported in part.
+    --since/--until cut on the event instant (naive = Asia/Shanghai):
+    a project running across the window's edge is exported in part.
     """
     from sqlalchemy import select
 
@@ -91,7 +91,12 @@ def measures(
     until: Optional[str] = typer.Option(None, "--until", help="accepted before (ISO date)"),
     threshold_minutes: float = typer.Option(10.0, "--suspect-minutes", help="体外循环: non-filing matters faster than this"),
 ) -> None:
-    """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database."""
+    """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database.
+
+    Running matters are measured at the wall clock's now (并联审批率).
+    On a database driven by a virtual clock (a simulation, a scenario)
+    GET /analytics/report, which uses the service's clock, may differ.
+    """
     from engine.analytics.measures import Filters, report
     from engine.domain.catalogue import load_catalogue
 
