@@ -107,10 +107,14 @@ def test_analytics_measures_agree_with_sqlite(twins) -> None:
                 "departments": measures.department_durations(conn),
                 "overdue": measures.overdue_rates(conn),
                 "tolerance": measures.tolerance_and_commitment(conn),
+                "report": measures.report(conn, now=START + timedelta(days=400)),
+                "report S2": measures.report(conn, measures.Filters(stage="S2", department="zrzy"),
+                                             now=START + timedelta(days=400)),
             }
     assert {row["group"] for row in results["pg"]["stages"]} >= {"S1", "S2", "S3", "S4"}
     assert results["pg"]["tolerance"] == results["sqlite"]["tolerance"]
-    assert results["pg"] == results["sqlite"]
+    for key in results["pg"]:  # PostgreSQL computes the order statistics itself; SQLite walks the indexes
+        assert results["pg"][key] == results["sqlite"][key], key
 
 
 def test_concurrent_completions_of_parallel_matters_join_once(pg) -> None:

@@ -40,11 +40,15 @@ from sqlalchemy import (
     distinct,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
 
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+
 from engine.persistence import tables as t
+from engine.persistence.facets import instant_us
 
 __all__ = [
     "Filters", "METRICS", "ALWAYS", "parallel_after", "distribution", "stage_durations", "process_durations", "department_durations",
@@ -78,24 +82,48 @@ class Filters:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v is not None}
 
 
-def _conditions(f: Filters, level: Level, table: Any = _s) -> list[ColumnElement[bool]]:
-    c: list[ColumnElement[bool]] = [table.c.level == level] if "level" in table.c else []
-    if f.project_type:
-        c.append(table.c.project_type == f.project_type)
-    if f.stage and level != "project":
-        c.append(table.c.stage == f.stage)
+def _facet_ids(f: Filters, level: Level, **fixed: str) -> Any | None:
+    """The ``subject_facets`` ids matching the filter dimensions that apply at ``level`` (None: no restriction).
+
+    ``fixed`` adds equalities (``project_type=…`` for one group of a per-type distribution).
+    """
+    fc = t.subject_facets.c
+    wanted: dict[str, str | None] = {"project_type": f.project_type, "profile": f.jurisdiction}
+    if level != "project":
+        wanted["stage"] = f.stage
     if level in ("matter", "special", "check"):
-        if f.department:
-            c.append(table.c.department == f.department)
-        if f.matter:
-            c.append(table.c.matter_id == f.matter)
-    if f.jurisdiction:
-        c.append(table.c.project_id.in_(select(t.projects.c.id).where(t.projects.c.profile == f.jurisdiction)))
+        wanted.update(department=f.department, matter_id=f.matter)
+    wanted.update(fixed)
+    conds = [fc[name] == value for name, value in wanted.items() if value is not None]
+    return select(fc.id).where(*conds) if conds else None
+
+
+def _conditions(f: Filters, level: Level, table: Any = _s, **fixed: str) -> list[ColumnElement[bool]]:
+    """The filter as conditions on the two analytics keys every subject row carries (``facet``, ``started_us``):
+    what every analytics index holds, so no filter needs the table's rows (engine/persistence/facets.py)."""
+    c: list[ColumnElement[bool]] = [table.c.level == level] if "level" in table.c else []
+    ids = _facet_ids(f, level, **fixed)
+    if ids is not None:
+        c.append(table.c.facet.in_(ids))
     if f.since is not None:
-        c.append(table.c.started_at >= f.since)
+        c.append(table.c.started_us >= instant_us(f.since))
     if f.until is not None:
-        c.append(table.c.started_at < f.until)
+        c.append(table.c.started_us < instant_us(f.until))
     return c
+
+
+def _indexed(query: Any, index: str, table: Any = _s) -> Any:
+    """Pin SQLite to ``index``: its planner, with or without ANALYZE statistics, sometimes walks another index
+    and fetches every row of the level from the wide table instead (seconds at 100,000 projects). Other databases
+    plan for themselves."""
+    return query.with_hint(table, f"INDEXED BY {index}", "sqlite")
+
+
+def _sqlite_from_hint(self: Any, table: Any, text: str) -> str:
+    return text  # ``subjects INDEXED BY ix`` — SQLAlchemy renders from-hints only where a dialect asks for them
+
+
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign]
 
 
 def _rate(numerator: Any, denominator: Any) -> dict[str, Any]:
@@ -108,16 +136,21 @@ def _round(value: Any) -> float | None:
 
 
 # -- distributions ------------------------------------------------------------------------------------------------
-#: (level, group column) pairs with a partial index per metric giving the finished subjects' values sorted per
-#: group (``ix_subjects_done_*``, migration 0004): their percentiles are read at an offset, without a sort.
+#: (level, group) → the index family keeping the finished subjects' values sorted per group, each followed by the
+#: two filter keys (``ix_subjects_done_<family>[_<metric>]``, migration 0007). The whole process (level
+#: ``project``) has no stage, so the stage family holds it as one more group (stage IS NULL); per project type it
+#: is read from that group restricted to the type's facets.
 _INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "department", ("matter", "matter_id"): "matter",
-                                              ("stage", "stage"): "stage"}
+                                              ("stage", "stage"): "stage", ("project", ""): "stage",
+                                              ("project", "project_type"): "stage"}
+_FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage"}
+_SUFFIX = {"span_natural_days": "", "span_working_days": "_swd", "approval_natural_days": "_and",
+           "approval_working_days": "_awd"}
 
 
-def _index_ordered(level: Level, by: GroupBy, filters: Filters) -> bool:
-    """True when nothing but the level and the group column restricts the rows, so the index order is the answer."""
-    own = _INDEX_ORDERED.get((level, by or ""))
-    return own is not None and all(v is None for k, v in asdict(filters).items() if k != own)
+def _index_ordered(level: Level, by: GroupBy, filters: Filters = Filters()) -> bool:
+    """True when an index keeps this distribution's values sorted: any filter is then read from the index too."""
+    return (level, by or "") in _INDEX_ORDERED
 
 
 def _ranks(n: int) -> tuple[int, int, int]:
@@ -129,63 +162,20 @@ def distribution(conn: Connection, level: Level, by: GroupBy, filters: Filters =
                  metrics: tuple[str, ...] = METRICS) -> list[dict[str, Any]]:
     """count / mean / median / p90 / max of each metric over finished subjects of ``level``, per group.
 
-    Two queries' worth of work per metric at most. First one grouped aggregate gives every group's count, mean
-    and max (and so the ranks wanted). Then the order statistics: unfiltered (or filtered on the group column
-    only) they are read from the partial index that keeps each group's values sorted — ``ORDER BY v LIMIT 2
-    OFFSET k`` for the middle pair and the same from the top for p90, a short index walk and no sort; with
-    other filters one ``ROW_NUMBER`` pass over the (smaller) filtered rows keeps only the wanted ranks. Both
-    give exactly the definitions above, on SQLite and PostgreSQL.
+    PostgreSQL computes the order statistics itself (``percentile_cont(0.5)`` is the median as defined above,
+    ``percentile_disc(0.9)`` the nearest-rank p90). SQLite has no percentile function; there, where an index
+    keeps the values sorted (``_INDEX_ORDERED``), one walk of it gives each group's count, mean and max, and the
+    order statistics are read at their ranks — ``ORDER BY v LIMIT 2 OFFSET k`` for the middle pair and the same
+    from the top for p90 — with the filter tested on the index entries' own keys: no sort, no table rows, and
+    the same cost for any filter. Elsewhere (special procedures) one ``ROW_NUMBER`` pass over the filtered rows
+    keeps only the wanted ranks.
     """
-    group: Any = _s.c[by] if by else literal("all")
-    base = [*_conditions(filters, level), _s.c.ended_at.is_not(None)]
-    indexed = _index_ordered(level, by, filters)
-    if indexed:
-        source: Any = _s
-        g: Any = group
-        where: list[Any] = base
+    if conn.dialect.name == "postgresql":
+        groups, order = _percentiles_in_sql(conn, level, by, filters, metrics)
+    elif _index_ordered(level, by, filters):
+        groups, order = _walk_indexes(conn, level, by, filters, metrics)
     else:
-        # The filtered rows, read once through the index that suits the filters and kept (MATERIALIZED): left to
-        # itself the planner may walk a group-ordered index to save the GROUP BY sort and fetch every finished
-        # row of the level from the table instead (seconds at 100,000 projects for a few thousand rows).
-        source = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics)).where(*base).cte("filtered")
-        if conn.dialect.name in ("sqlite", "postgresql"):
-            source = source.prefix_with("MATERIALIZED")
-        g, where = (source.c.g if by else group), []
-    cols: list[Any] = [g.label("g"), func.count().label("count")]
-    for m in metrics:
-        cols += [func.count(source.c[m]).label(f"{m}__n"), func.avg(source.c[m]).label(f"{m}__mean"),
-                 func.max(source.c[m]).label(f"{m}__max")]
-    query = select(*cols).select_from(source).where(*where)
-    if by:
-        query = query.group_by(g).order_by(g)
-    groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
-    order: dict[tuple[Any, str], dict[int, float]] = {}  # (group, metric) → {rank: value}
-    if groups and indexed:
-        for row in groups:
-            for m in metrics:
-                n = int(row[f"{m}__n"])
-                if not n:
-                    continue
-                lo, hi, p90 = _ranks(n)
-                col = _s.c[m]
-                conds = [*base, col.is_not(None), group == row["g"]]
-                middle = list(conn.execute(select(col).where(*conds).order_by(col).limit(hi - lo + 1)
-                                           .offset(lo - 1)).scalars())
-                top = conn.execute(select(col).where(*conds).order_by(col.desc()).limit(1).offset(n - p90)).scalar()
-                order[(row["g"], m)] = {lo: middle[0], hi: middle[-1], p90: top}
-    elif groups:
-        wanted = sorted({r for row in groups for m in metrics for r in _ranks(int(row[f"{m}__n"])) if row[f"{m}__n"]})
-        partition = [g] if by else None
-        inner_cols: list[Any] = [g.label("g")]
-        for m in metrics:
-            col = source.c[m]
-            inner_cols += [col.label(m), func.row_number().over(partition_by=partition,
-                                                                order_by=col.asc().nulls_last()).label(f"rn_{m}")]
-        inner = select(*inner_cols).select_from(source).subquery()
-        query = select(inner).where(or_(*(inner.c[f"rn_{m}"].in_(wanted) for m in metrics)))
-        for row in conn.execute(query).mappings():
-            for m in metrics:
-                order.setdefault((row["g"], m), {})[int(row[f"rn_{m}"])] = row[m]
+        groups, order = _row_numbers(conn, level, by, filters, metrics)
     out: list[dict[str, Any]] = []
     for row in groups:
         item: dict[str, Any] = {"group": row["g"], "count": int(row["count"])}
@@ -194,13 +184,113 @@ def distribution(conn: Connection, level: Level, by: GroupBy, filters: Filters =
             stats: dict[str, Any] = {"mean": _round(row[f"{m}__mean"]), "median": None, "p90": None,
                                      "max": _round(row[f"{m}__max"])}
             if n:
-                lo, hi, p90 = _ranks(n)
-                values = order[(row["g"], m)]
-                stats["median"] = _round((values[lo] + values[hi]) / 2)
-                stats["p90"] = _round(values[p90])
+                median, p90 = order[(row["g"], m)]
+                stats["median"], stats["p90"] = _round(median), _round(p90)
             item[m] = stats
         out.append(item)
     return out
+
+
+_Order = dict[tuple[Any, str], tuple[float, float]]  # (group, metric) → (median, p90)
+
+
+def _order_statistics(n: int, values: dict[int, float]) -> tuple[float, float]:
+    """The median and p90 from the values at the ranks ``_ranks(n)`` gives."""
+    lo, hi, p90 = _ranks(n)
+    return (values[lo] + values[hi]) / 2, values[p90]
+
+
+def _aggregates(source: Any, metrics: tuple[str, ...]) -> list[Any]:
+    cols: list[Any] = [func.count().label("count")]
+    for m in metrics:
+        cols += [func.count(source.c[m]).label(f"{m}__n"), func.avg(source.c[m]).label(f"{m}__mean"),
+                 func.max(source.c[m]).label(f"{m}__max")]
+    return cols
+
+
+def _percentiles_in_sql(conn: Connection, level: Level, by: GroupBy, filters: Filters,
+                        metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Order]:
+    group: Any = _s.c[by] if by else literal("all")
+    cols: list[Any] = [group.label("g"), *_aggregates(_s, metrics)]
+    for m in metrics:
+        cols += [func.percentile_cont(0.5).within_group(_s.c[m]).label(f"{m}__median"),
+                 func.percentile_disc(0.9).within_group(_s.c[m]).label(f"{m}__p90")]
+    query = select(*cols).where(*_conditions(filters, level), _s.c.ended_at.is_not(None))
+    if by:
+        query = query.group_by(group).order_by(group)
+    groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
+    order: _Order = {}
+    for row in groups:
+        for m in metrics:
+            if row[f"{m}__n"]:
+                order[(row["g"], m)] = (float(row[f"{m}__median"]), float(row[f"{m}__p90"]))
+    return groups, order
+
+
+def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
+                  metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Order]:
+    family = _INDEX_ORDERED[(level, by or "")]
+    family_col = _s.c[_FAMILY_GROUP[family]]
+    finished: list[Any] = [_s.c.ended_at.is_not(None)] + ([_s.c.stage.is_(None)] if level == "project" else [])
+    group: Any = _s.c[by] if by else literal("all")
+    query = select(group.label("g"), *_aggregates(_s, metrics)).where(*_conditions(filters, level), *finished)
+    if by:
+        query = query.group_by(group).order_by(group)
+    groups = [dict(row) for row in conn.execute(_indexed(query, f"ix_subjects_done_{family}")).mappings()
+              if row["count"]]
+    order: _Order = {}
+    for row in groups:
+        if by == "project_type":  # one group of the whole process: that type's facets
+            where = [*_conditions(filters, level, project_type=row["g"]), *finished]
+        else:
+            where = [*_conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
+        for m in metrics:
+            n = int(row[f"{m}__n"])
+            if not n:
+                continue
+            lo, hi, p90 = _ranks(n)
+            col = _s.c[m]
+            ranked = _indexed(select(col).where(*where, col.is_not(None)), f"ix_subjects_done_{family}{_SUFFIX[m]}")
+            middle = list(conn.execute(ranked.order_by(col).limit(hi - lo + 1).offset(lo - 1)).scalars())
+            top = conn.execute(ranked.order_by(col.desc()).limit(1).offset(n - p90)).scalar()
+            order[(row["g"], m)] = _order_statistics(n, {lo: middle[0], hi: middle[-1], p90: top})
+    return groups, order
+
+
+def _row_numbers(conn: Connection, level: Level, by: GroupBy, filters: Filters,
+                 metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Order]:
+    group: Any = _s.c[by] if by else literal("all")
+    # The filtered rows, read once and kept (MATERIALIZED): left to itself the planner may walk a group-ordered
+    # index to save the GROUP BY sort and fetch every finished row of the level from the table instead.
+    source: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics)).where(
+        *_conditions(filters, level), _s.c.ended_at.is_not(None)).cte("filtered")
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        source = source.prefix_with("MATERIALIZED")
+    g: Any = source.c.g if by else literal("all")
+    query = select(g.label("g"), *_aggregates(source, metrics)).select_from(source)
+    if by:
+        query = query.group_by(g).order_by(g)
+    groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
+    order: _Order = {}
+    if not groups:
+        return groups, order
+    wanted = sorted({r for row in groups for m in metrics for r in _ranks(int(row[f"{m}__n"])) if row[f"{m}__n"]})
+    partition = [g] if by else None
+    inner_cols: list[Any] = [g.label("g")]
+    for m in metrics:
+        col = source.c[m]
+        inner_cols += [col.label(m), func.row_number().over(partition_by=partition,
+                                                            order_by=col.asc().nulls_last()).label(f"rn_{m}")]
+    inner = select(*inner_cols).select_from(source).subquery()
+    ranked: dict[tuple[Any, str], dict[int, float]] = {}
+    for row in conn.execute(select(inner).where(or_(*(inner.c[f"rn_{m}"].in_(wanted) for m in metrics)))).mappings():
+        for m in metrics:
+            ranked.setdefault((row["g"], m), {})[int(row[f"rn_{m}"])] = row[m]
+    for row in groups:
+        for m in metrics:
+            if row[f"{m}__n"]:
+                order[(row["g"], m)] = _order_statistics(int(row[f"{m}__n"]), ranked[(row["g"], m)])
+    return groups, order
 
 
 def stage_durations(conn: Connection, filters: Filters = Filters()) -> list[dict[str, Any]]:
@@ -242,26 +332,62 @@ def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
 
 
 # -- rates --------------------------------------------------------------------------------------------------------
+class _Tallies:
+    """Every count the rates need at one level, from one walk of ``ix_subjects_facts`` (computed once per level
+    and shared: a report asks for the matter counts five times)."""
+
+    def __init__(self, conn: Connection, filters: Filters, *, now: datetime | None = None,
+                 filing_matters: Collection[str] = (), threshold_minutes: float = 10.0) -> None:
+        self.conn, self.filters = conn, filters
+        self.now = now or datetime.now(timezone.utc)
+        self.filing_matters, self.threshold_minutes = sorted(filing_matters), threshold_minutes
+        self._levels: dict[str, dict[str, int]] = {}
+
+    def __call__(self, level: Level) -> dict[str, int]:
+        if level not in self._levels:
+            self._levels[level] = self._count(level)
+        return self._levels[level]
+
+    def _count(self, level: Level) -> dict[str, int]:
+        finished, started = _s.c.ended_at.is_not(None), _s.c.started_us.is_not(None)
+        non_filing = _s.c.matter_id.not_in(self.filing_matters) if self.filing_matters else literal(True)
+
+        def count(*conds: Any) -> Any:
+            return func.sum(case((and_(*conds), 1), else_=0))
+
+        cols = {
+            "all": func.count(),
+            "finished": count(finished),
+            "overdue": count(finished, _s.c.overdue.is_(True)),
+            "statutory_overdue": count(finished, _s.c.statutory_overdue.is_(True)),
+            "silent_consent": count(finished, _s.c.outcome == "silent_consent"),
+            "failed": count(finished, _s.c.outcome == "failed"),
+            "started": count(started),
+            "tolerance": count(started, _s.c.intake == "tolerance"),
+            "parallel": count(started, _s.c.parallel_after < literal(self.now, t.UTCDateTime())),
+            "non_filing": count(finished, non_filing),
+            "fast": count(finished, non_filing, _s.c.span_natural_days < self.threshold_minutes / 1440.0),
+        }
+        query = select(*(col.label(name) for name, col in cols.items())).where(*_conditions(self.filters, level))
+        row = self.conn.execute(_indexed(query, "ix_subjects_facts")).mappings().one()
+        return {name: int(row[name] or 0) for name in cols}
+
+
 def overdue_rates(conn: Connection, filters: Filters = Filters()) -> dict[str, Any]:
     """办件逾期率 against the committed and the statutory limit, for matters, stages and the whole process."""
-    out: dict[str, Any] = {}
-    for level in ("matter", "stage", "project"):
-        query = select(
-            func.count(),
-            func.sum(case((_s.c.overdue.is_(True), 1), else_=0)),
-            func.sum(case((_s.c.statutory_overdue.is_(True), 1), else_=0)),
-        ).where(*_conditions(filters, level), _s.c.ended_at.is_not(None))
-        total, committed, statutory = conn.execute(query).one()
-        out[level] = {"committed": _rate(committed, total), "statutory": _rate(statutory, total)}
-    return out
+    return _overdue(_Tallies(conn, filters))
+
+
+def _overdue(tally: _Tallies) -> dict[str, Any]:
+    return {level: {"committed": _rate(tally(level)["overdue"], tally(level)["finished"]),
+                    "statutory": _rate(tally(level)["statutory_overdue"], tally(level)["finished"])}
+            for level in ("matter", "stage", "project")}
 
 
 def silent_consent_rate(conn: Connection, filters: Filters = Filters()) -> dict[str, Any]:
     """超时默许率: finished matters deemed approved by silence, over finished matters."""
-    query = select(func.count(), func.sum(case((_s.c.outcome == "silent_consent", 1), else_=0))).where(
-        *_conditions(filters, "matter"), _s.c.ended_at.is_not(None))
-    total, silent = conn.execute(query).one()
-    return _rate(silent, total)
+    counts = _Tallies(conn, filters)("matter")
+    return _rate(counts["silent_consent"], counts["finished"])
 
 
 #: ``parallel_after`` of a matter that overlaps a sibling whatever ``now`` is.
@@ -312,52 +438,60 @@ def parallel_rate(conn: Connection, filters: Filters = Filters(), *, now: dateti
     parallel. The engine stores when that becomes true (``parallel_after``), so this is one count over an
     index instead of a window over every matter.
     """
-    now = now or datetime.now(timezone.utc)
-    parallel = _s.c.parallel_after < literal(now, t.UTCDateTime())
-    query = select(func.count(), func.sum(case((parallel, 1), else_=0))).where(
-        *_conditions(filters, "matter"), _s.c.started_at.is_not(None))
-    total, count = conn.execute(query).one()
-    return _rate(count, total)
+    counts = _Tallies(conn, filters, now=now)("matter")
+    return _rate(counts["parallel"], counts["started"])
 
 
 def tolerance_and_commitment(conn: Connection, filters: Filters = Filters()) -> dict[str, Any]:
     """容缺受理 share, 告知承诺 share, and broken commitments (revoked permits), over accepted stages."""
-    base = _conditions(filters, "stage") + [_s.c.started_at.is_not(None)]
-    total, tolerance = conn.execute(
-        select(func.count(), func.sum(case((_s.c.intake == "tolerance", 1), else_=0))).where(*base)).one()
-    signed = select(t.events.c.project_id, t.events.c.stage).where(
-        t.events.c.type == "commitment_signed").distinct().subquery()
-    committed, revoked = conn.execute(
+    return _commitments(_Tallies(conn, filters))
+
+
+def _commitments(tally: _Tallies) -> dict[str, Any]:
+    stages, checks = tally("stage"), tally("check")
+    # the stages with a signed commitment (告知承诺书): few, listed by a partial index (its condition is written as
+    # a literal so SQLite can match it), then each stage found by its key
+    signed = _indexed(select(t.events.c.project_id, t.events.c.stage).where(
+        t.events.c.type == literal_column("'commitment_signed'")).distinct(), "ix_events_commitments",
+        t.events).subquery()
+    committed, revoked = tally.conn.execute(
         select(func.count(), func.sum(case((_s.c.outcome == "revoked", 1), else_=0)))
-        .select_from(_s.join(signed, and_(signed.c.project_id == _s.c.project_id, signed.c.stage == _s.c.key)))
-        .where(*base)).one()
-    checks_total, checks_failed = conn.execute(
-        select(func.count(), func.sum(case((_s.c.outcome == "failed", 1), else_=0)))
-        .where(*_conditions(filters, "check"), _s.c.ended_at.is_not(None))).one()
+        .select_from(signed.join(_s, and_(_s.c.project_id == signed.c.project_id, _s.c.key == signed.c.stage)))
+        .where(*_conditions(tally.filters, "stage"), _s.c.started_us.is_not(None))).one()
     return {
-        "tolerance": _rate(tolerance, total),
-        "commitment": _rate(committed, total),
+        "tolerance": _rate(stages["tolerance"], stages["started"]),
+        "commitment": _rate(committed, stages["started"]),
         "broken_commitments": _rate(revoked, committed),
-        "post_checks_failed": _rate(checks_failed, checks_total),
+        "post_checks_failed": _rate(checks["failed"], checks["finished"]),
     }
 
 
 def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, stage: str = "S4") -> dict[str, Any]:
-    """联合验收率: finished acceptance stages in which matters of two or more departments were accepted."""
+    """联合验收率: finished acceptance stages in which matters of two or more departments were accepted.
+
+    Only the filtered stages are looked at, each counting its own matters' departments in a primary-key range:
+    a stage's subjects are keyed ``<stage>/…`` ('0' sorts right after '/'); ``level || ''`` keeps SQLite from
+    scanning every acceptance matter once per stage through a level index instead.
+    """
     m = t.subjects.alias("m")
-    departments = (select(m.c.project_id, func.count(distinct(m.c.department)).label("d"))
-                   .where(m.c.level == "matter", m.c.stage == stage).group_by(m.c.project_id).subquery())
-    conds = _conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction,
+    departments = (select(func.count(distinct(m.c.department)))
+                   .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
+                          m.c.level.concat("") == "matter").scalar_subquery())
+    conds = _conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
                                 since=filters.since, until=filters.until), "stage")
-    query = (select(func.count(), func.sum(case((departments.c.d >= 2, 1), else_=0)))
-             .select_from(_s.outerjoin(departments, departments.c.project_id == _s.c.project_id))
-             .where(*conds, _s.c.stage == stage, _s.c.ended_at.is_not(None)))
-    total, joint = conn.execute(query).one()
+    query = select(func.count(), func.sum(case((departments >= 2, 1), else_=0))).where(*conds,
+                                                                                        _s.c.ended_at.is_not(None))
+    total, joint = conn.execute(_indexed(_indexed(query, "ix_subjects_facts"), "ix_subjects_keyed", m)).one()
     return _rate(joint, total)
 
 
 def special_procedures(conn: Connection, filters: Filters = Filters()) -> dict[str, Any]:
     """特别程序: how many were run (per procedure), how long they took, and the share of matters that had one."""
+    return _specials(_Tallies(conn, filters))
+
+
+def _specials(tally: _Tallies) -> dict[str, Any]:
+    conn, filters = tally.conn, tally.filters
     counts = {row[0]: {"started": int(row[1]), "finished": int(row[2] or 0)} for row in conn.execute(
         select(_s.c.procedure, func.count(), func.sum(case((_s.c.ended_at.is_not(None), 1), else_=0)))
         .where(*_conditions(filters, "special")).group_by(_s.c.procedure).order_by(_s.c.procedure))}
@@ -365,24 +499,28 @@ def special_procedures(conn: Connection, filters: Filters = Filters()) -> dict[s
     for row in durations:
         counts.setdefault(row["group"], {"started": 0, "finished": 0}).update(
             span_natural_days=row["span_natural_days"], span_working_days=row["span_working_days"])
-    # the project stages' matters that had one; what a project and a stage share is filtered on both sides
+    # the matters that had one: a special procedure is keyed ``<its matter's key>#special<n>`` (the ledger), so
+    # each finds its matter by primary key; what a project and a stage share is filtered on both sides. The level
+    # test is written ``level || '' = 'matter'`` so that no (level, …) index can be picked for that probe instead.
     sp = t.subjects.alias("sp")
-    has_special = (select(sp.c.project_id, sp.c.stage, sp.c.matter_id)
+    has_special = (select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
                    .where(*_conditions(Filters(project_type=filters.project_type, stage=filters.stage,
                                                jurisdiction=filters.jurisdiction), "special", sp))
                    .distinct().subquery())
-    matters_total = conn.execute(select(func.count()).where(*_conditions(filters, "matter"))).scalar_one()
-    # Each special finds its matters through the primary key (project_id first). The level test is written
-    # ``level || '' = 'matter'`` so that no (level, …) index can be picked for that probe instead: a planner
-    # that did would scan every matter of the stage once per special procedure (quadratic at scale).
     m = t.subjects.alias("m")
     conds = [m.c.level.concat("") == "matter", *_conditions(filters, "matter", m)[1:]]
-    with_special = conn.execute(
+    with_special = conn.execute(_indexed(
         select(func.count()).select_from(has_special.join(m, and_(
-            m.c.project_id == has_special.c.project_id, m.c.stage == has_special.c.stage,
-            m.c.matter_id == has_special.c.matter_id)))
-        .where(*conds)).scalar_one()
-    return {"by_procedure": counts, "matters_with_special": _rate(with_special, matters_total)}
+            m.c.project_id == has_special.c.project_id, m.c.key == has_special.c.matter_key)))
+        .where(*conds), "ix_subjects_keyed", m)).scalar_one()
+    return {"by_procedure": counts, "matters_with_special": _rate(with_special, tally("matter")["all"])}
+
+
+def _before_hash(conn: Connection, key: Any) -> Any:
+    """The part of a subject key before '#' (a special procedure's matter key), in the dialect's own words."""
+    if conn.dialect.name == "postgresql":
+        return func.split_part(key, "#", 1)
+    return func.substr(key, 1, func.instr(key, "#") - 1)
 
 
 def off_system_suspects(conn: Connection, filters: Filters = Filters(), *, filing_matters: Collection[str] = (),
@@ -392,23 +530,28 @@ def off_system_suspects(conn: Connection, filters: Filters = Filters(), *, filin
     A real approval needs reading time; an approval typed in seconds after the fact was most likely done
     outside the system. Filings (备案) are legitimately instant, so their ids are passed in and excluded.
     """
-    conds = _conditions(filters, "matter") + [_s.c.ended_at.is_not(None)]
-    if filing_matters:
-        conds.append(_s.c.matter_id.not_in(sorted(filing_matters)))
-    fast = _s.c.span_natural_days < threshold_minutes / 1440.0
-    total, suspects = conn.execute(select(func.count(), func.sum(case((fast, 1), else_=0))).where(*conds)).one()
-    by_department = {row[0]: int(row[1]) for row in conn.execute(
-        select(_s.c.department, func.count()).where(*conds, fast).group_by(_s.c.department)
-        .order_by(func.count().desc(), _s.c.department))}
-    rows = conn.execute(
+    return _suspects(_Tallies(conn, filters, filing_matters=filing_matters, threshold_minutes=threshold_minutes),
+                     examples)
+
+
+def _suspects(tally: _Tallies, examples: int = 20) -> dict[str, Any]:
+    counts = tally("matter")
+    conds = _conditions(tally.filters, "matter") + [_s.c.ended_at.is_not(None),
+                                                    _s.c.span_natural_days < tally.threshold_minutes / 1440.0]
+    if tally.filing_matters:
+        conds.append(_s.c.matter_id.not_in(tally.filing_matters))
+    by_department = {row[0]: int(row[1]) for row in tally.conn.execute(_indexed(
+        select(_s.c.department, func.count()).where(*conds).group_by(_s.c.department)
+        .order_by(func.count().desc(), _s.c.department), "ix_subjects_done_span"))}
+    rows = tally.conn.execute(
         select(_s.c.project_id, _s.c.key, _s.c.matter_id, _s.c.department, _s.c.started_at, _s.c.ended_at,
-               _s.c.span_natural_days).where(*conds, fast)
+               _s.c.span_natural_days).where(*conds)
         .order_by(_s.c.span_natural_days, _s.c.project_id, _s.c.key).limit(examples)).mappings()
     listed = [{"project_id": r["project_id"], "key": r["key"], "matter_id": r["matter_id"], "department": r["department"],
                "started_at": r["started_at"].isoformat(), "ended_at": r["ended_at"].isoformat(),
                "minutes": round(r["span_natural_days"] * 1440.0, 2)} for r in rows]
-    return {"threshold_minutes": threshold_minutes, **_rate(suspects, total), "by_department": by_department,
-            "examples": listed}
+    return {"threshold_minutes": tally.threshold_minutes, **_rate(counts["fast"], counts["non_filing"]),
+            "by_department": by_department, "examples": listed}
 
 
 # -- everything ---------------------------------------------------------------------------------------------------
@@ -416,6 +559,8 @@ def report(conn: Connection, filters: Filters = Filters(), *, filing_matters: Co
            threshold_minutes: float = 10.0, now: datetime | None = None) -> dict[str, Any]:
     """All measures for one filter, as plain JSON-friendly data."""
     departments, matters = department_durations(conn, filters), matter_durations(conn, filters)
+    tally = _Tallies(conn, filters, now=now, filing_matters=filing_matters, threshold_minutes=threshold_minutes)
+    matter_counts = tally("matter")
     return {
         "filters": filters.to_dict(),
         "stages": stage_durations(conn, filters),
@@ -425,12 +570,11 @@ def report(conn: Connection, filters: Filters = Filters(), *, filing_matters: Co
         "matters": matters,
         # the same figures bottlenecks() would compute again: ranked from the rows above
         "bottlenecks": {"departments": _ranked(departments), "matters": _ranked(matters)},
-        "overdue": overdue_rates(conn, filters),
-        "silent_consent": silent_consent_rate(conn, filters),
-        "parallel": parallel_rate(conn, filters, now=now),
-        "commitments": tolerance_and_commitment(conn, filters),
+        "overdue": _overdue(tally),
+        "silent_consent": _rate(matter_counts["silent_consent"], matter_counts["finished"]),
+        "parallel": _rate(matter_counts["parallel"], matter_counts["started"]),
+        "commitments": _commitments(tally),
         "joint_acceptance": joint_acceptance_rate(conn, filters),
-        "special_procedures": special_procedures(conn, filters),
-        "off_system_suspects": off_system_suspects(conn, filters, filing_matters=filing_matters,
-                                                   threshold_minutes=threshold_minutes),
+        "special_procedures": _specials(tally),
+        "off_system_suspects": _suspects(tally),
     }

@@ -16,6 +16,7 @@ from datetime import timezone
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -111,6 +112,9 @@ events = Table(
     Column("data", JSON, nullable=False),
     Index("ix_events_project_at", "project_id", "at", "id"),
     Index("ix_events_type_at", "type", "at"),
+    # the stages with a signed commitment (告知承诺), for the commitment share: tiny, and no event rows read
+    Index("ix_events_commitments", "project_id", "stage", sqlite_where=text("type = 'commitment_signed'"),
+          postgresql_where=text("type = 'commitment_signed'")),
 )
 
 subjects = Table(
@@ -141,32 +145,54 @@ subjects = Table(
     # 并联 (migration 0005): a matter counts as parallel at ``now`` iff parallel_after < now (the epoch: always;
     # NULL: not now, nor later unless a sibling starts or ends). Kept by _flush_ledger; see measures.parallel_after
     Column("parallel_after", UTCDateTime(), nullable=True),
+    # analytics keys (migration 0007, engine/persistence/facets.py): the row's (project type, profile, stage,
+    # department, matter) as one integer, and its start in µs since the epoch — what every filter tests
+    Column("facet", BigInteger, nullable=True),
+    Column("started_us", BigInteger, nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),
     Index("ix_subjects_level_matter", "level", "matter_id"),
-    Index("ix_subjects_level_started", "level", "started_at", "parallel_after"),  # 并联 rate, since/until
 )
 
-# Analytics indexes (migration 0004). Partial: only *finished* subjects are in them, so a running subject,
-# whose figures change at every step, costs them nothing; a subject enters them once, when it ends. Each gives
-# a distribution's values already sorted per group (median / p90 read at an offset, no sort, no table rows):
-# the first of each group holds all four durations (count, mean and max of every metric in one index scan) and
+#: The combinations ``subjects.facet`` names (engine/persistence/facets.py). A few hundred rows.
+subject_facets = Table(
+    "subject_facets",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("project_type", String(40), nullable=False),
+    Column("profile", String(100), nullable=False),
+    Column("stage", String(10), nullable=True),
+    Column("department", String(40), nullable=True),
+    Column("matter_id", String(80), nullable=True),
+)
+
+# Analytics indexes (migrations 0004, 0007). The sorted ones are partial: only *finished* subjects are in them,
+# so a running subject, whose figures change at every step, costs them nothing; a subject enters them once, when
+# it ends. Each gives a distribution's values sorted per group, followed by the two filter keys, so the median
+# and p90 of any filter are read by walking one index in value order (no sort, no table rows): the first of
+# each group also holds the other three durations (count, mean and max of every metric in one index scan) and
 # ends with ended_at itself, which SQLite's planner needs to see the index as covering.
 _FINISHED = text("ended_at IS NOT NULL")
 _ORDER = {"swd": "span_working_days", "and": "approval_natural_days", "awd": "approval_working_days"}
+_FILTER_KEYS = (subjects.c.facet, subjects.c.started_us)
 for _name, _group in (("department", "department"), ("matter", "matter_id"), ("stage", "stage")):
     Index(f"ix_subjects_done_{_name}", subjects.c.level, subjects.c[_group], subjects.c.span_natural_days,
-          subjects.c.span_working_days, subjects.c.approval_natural_days, subjects.c.approval_working_days,
-          subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+          *_FILTER_KEYS, subjects.c.span_working_days, subjects.c.approval_natural_days,
+          subjects.c.approval_working_days, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
     for _suffix, _metric in _ORDER.items():
         Index(f"ix_subjects_done_{_name}_{_suffix}", subjects.c.level, subjects.c[_group], subjects.c[_metric],
-              sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+              *_FILTER_KEYS, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
 # 体外循环 suspects (秒办): the few finished matters faster than a threshold, found by a range on the span
-Index("ix_subjects_done_span", subjects.c.level, subjects.c.span_natural_days, subjects.c.matter_id,
+Index("ix_subjects_done_span", subjects.c.level, subjects.c.span_natural_days, *_FILTER_KEYS, subjects.c.matter_id,
       subjects.c.department, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
-# overdue and 超时默许 rates: counted from this index alone
-Index("ix_subjects_done_outcome", subjects.c.level, subjects.c.outcome, subjects.c.overdue,
-      subjects.c.statutory_overdue, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+# the rates (overdue, 超时默许, 并联, 容缺, 体外循环 totals, …): every count of one level in one walk of this index
+Index("ix_subjects_facts", subjects.c.level, *_FILTER_KEYS, subjects.c.ended_at, subjects.c.outcome,
+      subjects.c.intake, subjects.c.overdue, subjects.c.statutory_overdue, subjects.c.parallel_after,
+      subjects.c.span_natural_days, subjects.c.matter_id)
+# a project's subjects by key with what the cross-subject measures test (联合验收: the departments of a stage's
+# matters, a key range; 特别程序: the matter a special procedure belongs to), so they read no table rows
+Index("ix_subjects_keyed", subjects.c.project_id, subjects.c.key, subjects.c.level, *_FILTER_KEYS,
+      subjects.c.department)
 
 tasks = Table(
     "tasks",

@@ -11,16 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import update as sa_update  # ``upsert`` has a parameter named update
 
 from engine.domain.ledger import Event, Subject
-from engine.persistence import tables as t
+from engine.persistence import facets, tables as t
 
 
-def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *,
+           update: bool = True) -> None:
     """Insert ``rows`` or update them where their ``keys`` exist, in one executemany statement.
 
     Uses INSERT … ON CONFLICT DO UPDATE, which SQLite (3.24+) and PostgreSQL both have; a step writes its
-    changed rows in one round trip instead of an UPDATE-then-INSERT pair per row.
+    changed rows in one round trip instead of an UPDATE-then-INSERT pair per row. ``update=False`` keeps
+    existing rows as they are (ON CONFLICT DO NOTHING), for rows that never change once written.
     """
     if not rows:
         return
@@ -31,10 +34,16 @@ def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: S
     else:  # pragma: no cover - other databases: portable but slower
         for row in rows:
             where = and_(*(table.c[k] == row[k] for k in keys))
-            if conn.execute(update(table).where(where).values(**row)).rowcount == 0:
+            if conn.execute(select(func.count()).select_from(table).where(where)).scalar():
+                if update:
+                    conn.execute(sa_update(table).where(where).values(**row))
+            else:
                 conn.execute(insert(table).values(**row))
         return
     statement = dialect_insert(table)
+    if not update:
+        conn.execute(statement.on_conflict_do_nothing(index_elements=[table.c[k] for k in keys]), list(rows))
+        return
     columns = [c for c in rows[0] if c not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
@@ -196,14 +205,19 @@ class SubjectRepository:
         rows = self.conn.execute(select(t.subjects.c.state).where(t.subjects.c.project_id == project_id)).scalars()
         return [Subject.from_dict(state) for state in rows]
 
-    def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]]) -> None:
+    def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]], *,
+             profile: str) -> None:
+        """Upsert the subjects with their figures and analytics keys (``engine.persistence.facets``)."""
         records = [
             dict(project_id=project_id, key=subject.key, level=subject.level, project_type=project_type,
                  stage=subject.stage, matter_id=subject.matter_id, department=subject.department,
                  started_at=subject.started_at, ended_at=subject.ended_at, outcome=subject.outcome,
-                 state=subject.to_dict(), **figures)
+                 state=subject.to_dict(), **figures,
+                 **facets.keys(project_type, profile, subject.stage, subject.department, subject.matter_id,
+                               subject.started_at))
             for subject, figures in rows
         ]
+        facets.ensure(self.conn, {(project_type, profile, r["stage"], r["department"], r["matter_id"]) for r in records})
         columns = {column for record in records for column in record}
         for record in records:  # one statement needs one shape: figures not measured yet are NULL
             for column in columns - record.keys():

@@ -496,7 +496,7 @@ class ApprovalService:
             ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data={"result": result}))
         # timing subjects (changed ones, their stages, and the whole process)
         changed, events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
-        uow.subjects.save(project.id, project.project_type, changed)
+        uow.subjects.save(project.id, project.project_type, changed, profile=project.profile)
         uow.events.append(project.id, project.project_type, events)
         uow.notifications.add(ctx.notices)
         uow.credit.add(ctx.credit)

@@ -1,0 +1,63 @@
+"""The two analytics keys every ``subjects`` row carries, so any filter is read from an index alone.
+
+An analyst filters by project type, jurisdiction (the project's profile), stage, department, matter and period
+(DOMAIN.md §5, ``engine.analytics.measures.Filters``). Putting those five text columns into every sorted index
+the measures walk would make each index entry three times larger; instead each row stores
+
+- ``facet``: one integer naming its (project type, profile, stage, department, matter) combination — a few
+  hundred exist — and ``subject_facets`` lists them, so a filter becomes ``facet IN (the ids that match)``;
+- ``started_us``: its start in microseconds since the epoch (UTC), exact for ``since`` / ``until``.
+
+The id is a hash of the combination, the same in every process and database: a writer never has to read
+before it writes, and concurrent writers of a new combination cannot disagree (``ensure`` is an
+``ON CONFLICT DO NOTHING`` insert in the writer's own transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection
+
+from engine.persistence import tables as t
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DIMENSIONS: tuple[str, ...] = ("project_type", "profile", "stage", "department", "matter_id")
+
+
+def facet_id(project_type: str, profile: str, stage: str | None, department: str | None, matter_id: str | None) -> int:
+    """A stable positive 63-bit id for the combination (blake2b; a collision among 10⁴ ids has odds ~10⁻¹¹)."""
+    key = "\x1f".join(v if v is not None else "\x00" for v in (project_type, profile, stage, department, matter_id))
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def instant_us(value: datetime | None) -> int | None:
+    """Microseconds since the epoch of an aware instant (exact: datetimes have microsecond resolution)."""
+    if value is None:
+        return None
+    delta = value.astimezone(timezone.utc) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def keys(project_type: str, profile: str, stage: str | None, department: str | None, matter_id: str | None,
+         started_at: datetime | None) -> dict[str, Any]:
+    """The ``facet`` and ``started_us`` values of one subject row."""
+    return {"facet": facet_id(project_type, profile, stage, department, matter_id), "started_us": instant_us(started_at)}
+
+
+def facet_row(project_type: str, profile: str, stage: str | None, department: str | None,
+              matter_id: str | None) -> dict[str, Any]:
+    return {"id": facet_id(project_type, profile, stage, department, matter_id), "project_type": project_type,
+            "profile": profile, "stage": stage, "department": department, "matter_id": matter_id}
+
+
+def ensure(conn: Connection, combinations: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
+    """Make sure ``subject_facets`` lists these combinations (in the caller's transaction)."""
+    from engine.persistence.uow import upsert  # the one ON CONFLICT helper (uow imports this module)
+
+    rows = {row["id"]: row for row in (facet_row(*c) for c in combinations)}
+    if rows:
+        upsert(conn, t.subject_facets, list(rows.values()), ("id",), update=False)
