@@ -288,3 +288,37 @@ def test_report_ranks_bottlenecks_from_its_own_distributions(world) -> None:
         data = measures.report(conn, f, now=local(2026, 11, 12, 12, 0))
         assert data["bottlenecks"]["departments"] == measures.bottlenecks(conn, f, by="department")
         assert data["bottlenecks"]["matters"] == measures.bottlenecks(conn, f, by="matter_id")
+
+
+def test_special_procedures_and_joint_acceptance_follow_subject_keys(tmp_path) -> None:
+    """联合验收 is per unit work (keys ``S4/<unit>/<matter>``): a special procedure belongs to the one matter whose
+    key it extends, not to every unit's matter of the same id; a stage is joint when its matters span ≥ 2 departments."""
+    db = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    migrate(db)
+    with db.begin() as conn:
+        definition = conn.execute(insert(t.definitions).values(process_id="p", version=1, content_hash="k", files={},
+                                                               deployed_at=T0)).inserted_primary_key[0]
+
+        def subject(pid: str, key: str, level: str, department: str | None, matter: str | None, **extra: Any) -> None:
+            facets.ensure(conn, [("gov_building", "default", "S4", department, matter)])
+            conn.execute(insert(t.subjects).values(
+                project_id=pid, key=key, level=level, project_type="gov_building", stage="S4", matter_id=matter,
+                department=department, started_at=h(0), ended_at=h(5), state={}, span_natural_days=0.2,
+                span_working_days=0.2, approval_natural_days=0.2, approval_working_days=0.2,
+                **facets.keys("gov_building", "default", "S4", department, matter, h(0)), **extra))
+
+        for pid, departments in (("J1", ("d1", "d2")), ("J2", ("d1", "d1"))):
+            conn.execute(insert(t.projects).values(id=pid, name=pid, project_type="gov_building", owner_id="o",
+                                                   profile="default", definition_id=definition, status="completed",
+                                                   filing={}, created_at=T0, version=1))
+            subject(pid, "S4", "stage", "zjj", None)
+            for unit in ("u1", "u2"):
+                for matter, department in zip(("m_a", "m_b"), departments):
+                    subject(pid, f"S4/{unit}/{matter}", "matter", department, matter)
+        subject("J1", "S4/u1/m_a#special1", "special", "d1", "m_a", procedure="expert_review")
+    with db.connect() as conn:
+        specials = measures.special_procedures(conn)
+        assert specials["matters_with_special"] == {"count": 1, "of": 8, "rate": 0.125}
+        assert specials["by_procedure"]["expert_review"]["finished"] == 1
+        assert measures.joint_acceptance_rate(conn) == {"count": 1, "of": 2, "rate": 0.5}
+        assert measures.joint_acceptance_rate(conn, Filters(project_type="social_general"))["of"] == 0
