@@ -218,7 +218,7 @@ def legacy_distribution(conn: Any, level: str, by: str | None, filters: m.Filter
         col = _s.c[name]
         cols += [col.label(name), func.count(col).over(partition_by=partition).label(f"n_{name}"),
                  func.row_number().over(partition_by=partition, order_by=col.asc().nulls_last()).label(f"rn_{name}")]
-    inner = select(*cols).where(*m._conditions(filters, level), _s.c.ended_at.is_not(None)).subquery()
+    inner = select(*cols).where(*m.conditions(filters, level), _s.c.ended_at.is_not(None)).subquery()
     aggregates: list[Any] = [inner.c.g, func.count().label("count")]
     for name in metrics:
         v, n, rn = inner.c[name], inner.c[f"n_{name}"], inner.c[f"rn_{name}"]
@@ -244,12 +244,12 @@ def legacy_parallel_rate(conn: Any, filters: m.Filters = m.Filters(), *, now: da
     inner = select(_s.c.project_id, _s.c.key, _s.c.stage, _s.c.department, _s.c.matter_id, _s.c.started_at,
                    _s.c.facet, _s.c.started_us, end.label("end_at"), func.lead(_s.c.started_at).over(**window).label("next_start"),
                    func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
-                   ).where(*m._conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
+                   ).where(*m.conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
     own = m.Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
                     since=filters.since, until=filters.until)
     parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
     total, count = conn.execute(select(func.count(), func.sum(case((parallel, 1), else_=0)))
-                                .where(*m._conditions(own, "matter", inner))).one()
+                                .where(*m.conditions(own, "matter", inner))).one()
     return m._rate(count, total)
 
 

@@ -40,12 +40,12 @@ def legacy_parallel_rate(conn: Any, filters: Filters = Filters(), *, now: dateti
         _s.c.facet, _s.c.started_us,
         func.lead(_s.c.started_at).over(**window).label("next_start"),
         func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
-    ).where(*measures._conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
+    ).where(*measures.conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
     own = Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
                   since=filters.since, until=filters.until)
     parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
     total, count = conn.execute(select(func.count(), func.sum(case((parallel, 1), else_=0)))
-                                .where(*measures._conditions(own, "matter", inner))).one()
+                                .where(*measures.conditions(own, "matter", inner))).one()
     return measures._rate(count, total)
 
 

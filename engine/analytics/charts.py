@@ -44,7 +44,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from sqlalchemy import Connection, case, func, select  # noqa: E402
 
-from engine.analytics.measures import Filters, _conditions, bottlenecks  # noqa: E402
+from engine.analytics.measures import Filters, conditions, bottlenecks  # noqa: E402
 from engine.persistence import tables as t  # noqa: E402
 
 __all__ = [
@@ -189,7 +189,7 @@ def stage_boxplots_figure(conn: Connection, filters: Filters = Filters(), *, cat
     """Per stage, a box per project type of the approval working days of finished stages, against the limit."""
     catalogue = _catalogue(catalogue, filters)
     query = (select(_s.c.stage, _s.c.project_type, _s.c.approval_working_days)
-             .where(*_conditions(filters, "stage"), _s.c.ended_at.is_not(None), _s.c.approval_working_days.is_not(None)))
+             .where(*conditions(filters, "stage"), _s.c.ended_at.is_not(None), _s.c.approval_working_days.is_not(None)))
     values: dict[str, dict[str, list[float]]] = {}
     for stage, ptype, days in conn.execute(query):
         values.setdefault(stage, {}).setdefault(ptype, []).append(float(days))
@@ -233,7 +233,7 @@ def stage_boxplots_figure(conn: Connection, filters: Filters = Filters(), *, cat
 # -- weekly rates -------------------------------------------------------------------------------------------------
 def _weekly_counts(conn: Connection, filters: Filters) -> list[tuple[datetime, int, int, int]]:
     """(Monday 00:00 Shanghai, finished, overdue, 超时默许) for each ISO week a matter finished in."""
-    base = [*_conditions(filters, "matter"), _s.c.ended_at.is_not(None)]
+    base = [*conditions(filters, "matter"), _s.c.ended_at.is_not(None)]
     first, last = conn.execute(select(func.min(_s.c.ended_at), func.max(_s.c.ended_at)).where(*base)).one()
     if first is None:
         return []
@@ -513,7 +513,7 @@ BUILDERS: dict[str, Any] = {"stage_boxplots": stage_boxplots_figure, "weekly_rat
 # -- all of them --------------------------------------------------------------------------------------------------
 def slowest_projects(conn: Connection, filters: Filters = Filters(), *, count: int = 3) -> list[str]:
     """The projects with the longest whole-process approval time (finished or not), slowest first."""
-    query = (select(_s.c.project_id).where(*_conditions(Filters(project_type=filters.project_type,
+    query = (select(_s.c.project_id).where(*conditions(Filters(project_type=filters.project_type,
                                                                 jurisdiction=filters.jurisdiction), "project"),
                                            _s.c.approval_working_days.is_not(None))
              .order_by(_s.c.approval_working_days.desc(), _s.c.project_id).limit(count))

@@ -8,9 +8,10 @@ Definitions (docs/analytics.md has the long form):
 
 - **Distributions** (跨度用时 / 审批用时): over *finished* subjects; count, mean, median, p90, max of the span and
   of the approval time, each in natural and working days. The median is the mean of the two middle values for
-  an even count; p90 is the nearest-rank value (the ⌈0.9·n⌉-th smallest). SQLite has no percentile function:
-  unfiltered, the values are read at their rank from partial indexes that keep them sorted per group
-  (migration 0004); filtered, one ``ROW_NUMBER`` pass keeps the wanted ranks. The same SQL runs on PostgreSQL.
+  an even count; p90 is the nearest-rank value (the ⌈0.9·n⌉-th smallest). PostgreSQL computes both itself
+  (``percentile_cont`` / ``percentile_disc``). SQLite has no percentile function: the values are read at their
+  rank from partial indexes that keep them sorted per group, each entry followed by the two filter keys (below),
+  so a filtered median is an index walk like an unfiltered one.
 - **Overdue rate** (办件逾期率): finished items whose result came after the committed (承诺) or the statutory
   (法定) due date, over finished items. 超时默许 matters are counted in their own rate, not as overdue.
 - **并联审批率**: share of matters whose handling overlapped another matter of the same project and stage
@@ -22,7 +23,10 @@ Definitions (docs/analytics.md has the long form):
 
 Filters: ``project_type`` and ``jurisdiction`` (the project's profile) apply to everything; ``stage`` to
 everything below the whole process; ``department`` and ``matter`` to matter-level measures (matters,
-special procedures, post-checks); ``since``/``until`` to the subject's start (受理 in the period).
+special procedures, post-checks); ``since``/``until`` to the subject's start (受理 in the period). Every
+``subjects`` row carries them as two keys, ``facet`` (its type, profile, stage, department and matter as one
+id) and ``started_us`` (engine/persistence/facets.py), which every analytics index holds: any filter is tested
+on index entries, never on the wide table rows.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from engine.persistence import tables as t
 from engine.persistence.facets import instant_us
 
 __all__ = [
-    "Filters", "METRICS", "ALWAYS", "parallel_after", "distribution", "stage_durations", "process_durations", "department_durations",
+    "Filters", "METRICS", "ALWAYS", "conditions", "parallel_after", "distribution", "stage_durations", "process_durations", "department_durations",
     "matter_durations", "bottlenecks", "overdue_rates", "silent_consent_rate", "parallel_rate",
     "tolerance_and_commitment", "joint_acceptance_rate", "special_procedures", "off_system_suspects",
     "report",
@@ -98,9 +102,10 @@ def _facet_ids(f: Filters, level: Level, **fixed: str) -> Any | None:
     return select(fc.id).where(*conds) if conds else None
 
 
-def _conditions(f: Filters, level: Level, table: Any = _s, **fixed: str) -> list[ColumnElement[bool]]:
-    """The filter as conditions on the two analytics keys every subject row carries (``facet``, ``started_us``):
-    what every analytics index holds, so no filter needs the table's rows (engine/persistence/facets.py)."""
+def conditions(f: Filters, level: Level, table: Any = _s, **fixed: str) -> list[ColumnElement[bool]]:
+    """The filter at ``level`` as conditions on the two analytics keys every subject row carries (``facet``,
+    ``started_us``): what every analytics index holds, so no filter needs the table's rows
+    (engine/persistence/facets.py). Anything that counts subjects for analysts filters through this."""
     c: list[ColumnElement[bool]] = [table.c.level == level] if "level" in table.c else []
     ids = _facet_ids(f, level, **fixed)
     if ids is not None:
@@ -215,7 +220,7 @@ def _percentiles_in_sql(conn: Connection, level: Level, by: GroupBy, filters: Fi
     for m in metrics:
         cols += [func.percentile_cont(0.5).within_group(_s.c[m]).label(f"{m}__median"),
                  func.percentile_disc(0.9).within_group(_s.c[m]).label(f"{m}__p90")]
-    query = select(*cols).where(*_conditions(filters, level), _s.c.ended_at.is_not(None))
+    query = select(*cols).where(*conditions(filters, level), _s.c.ended_at.is_not(None))
     if by:
         query = query.group_by(group).order_by(group)
     groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
@@ -233,7 +238,7 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     family_col = _s.c[_FAMILY_GROUP[family]]
     finished: list[Any] = [_s.c.ended_at.is_not(None)] + ([_s.c.stage.is_(None)] if level == "project" else [])
     group: Any = _s.c[by] if by else literal("all")
-    query = select(group.label("g"), *_aggregates(_s, metrics)).where(*_conditions(filters, level), *finished)
+    query = select(group.label("g"), *_aggregates(_s, metrics)).where(*conditions(filters, level), *finished)
     if by:
         query = query.group_by(group).order_by(group)
     groups = [dict(row) for row in conn.execute(_indexed(query, f"ix_subjects_done_{family}")).mappings()
@@ -241,9 +246,9 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     order: _Order = {}
     for row in groups:
         if by == "project_type":  # one group of the whole process: that type's facets
-            where = [*_conditions(filters, level, project_type=row["g"]), *finished]
+            where = [*conditions(filters, level, project_type=row["g"]), *finished]
         else:
-            where = [*_conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
+            where = [*conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
         for m in metrics:
             n = int(row[f"{m}__n"])
             if not n:
@@ -263,7 +268,7 @@ def _row_numbers(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     # The filtered rows, read once and kept (MATERIALIZED): left to itself the planner may walk a group-ordered
     # index to save the GROUP BY sort and fetch every finished row of the level from the table instead.
     source: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics)).where(
-        *_conditions(filters, level), _s.c.ended_at.is_not(None)).cte("filtered")
+        *conditions(filters, level), _s.c.ended_at.is_not(None)).cte("filtered")
     if conn.dialect.name in ("sqlite", "postgresql"):
         source = source.prefix_with("MATERIALIZED")
     g: Any = source.c.g if by else literal("all")
@@ -368,7 +373,7 @@ class _Tallies:
             "non_filing": count(finished, non_filing),
             "fast": count(finished, non_filing, _s.c.span_natural_days < self.threshold_minutes / 1440.0),
         }
-        query = select(*(col.label(name) for name, col in cols.items())).where(*_conditions(self.filters, level))
+        query = select(*(col.label(name) for name, col in cols.items())).where(*conditions(self.filters, level))
         row = self.conn.execute(_indexed(query, "ix_subjects_facts")).mappings().one()
         return {name: int(row[name] or 0) for name in cols}
 
@@ -457,7 +462,7 @@ def _commitments(tally: _Tallies) -> dict[str, Any]:
     committed, revoked = tally.conn.execute(
         select(func.count(), func.sum(case((_s.c.outcome == "revoked", 1), else_=0)))
         .select_from(signed.join(_s, and_(_s.c.project_id == signed.c.project_id, _s.c.key == signed.c.stage)))
-        .where(*_conditions(tally.filters, "stage"), _s.c.started_us.is_not(None))).one()
+        .where(*conditions(tally.filters, "stage"), _s.c.started_us.is_not(None))).one()
     return {
         "tolerance": _rate(stages["tolerance"], stages["started"]),
         "commitment": _rate(committed, stages["started"]),
@@ -477,7 +482,7 @@ def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, sta
     departments = (select(func.count(distinct(m.c.department)))
                    .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
                           m.c.level.concat("") == "matter").scalar_subquery())
-    conds = _conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
+    conds = conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
                                 since=filters.since, until=filters.until), "stage")
     query = select(func.count(), func.sum(case((departments >= 2, 1), else_=0))).where(*conds,
                                                                                         _s.c.ended_at.is_not(None))
@@ -494,7 +499,7 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     conn, filters = tally.conn, tally.filters
     counts = {row[0]: {"started": int(row[1]), "finished": int(row[2] or 0)} for row in conn.execute(
         select(_s.c.procedure, func.count(), func.sum(case((_s.c.ended_at.is_not(None), 1), else_=0)))
-        .where(*_conditions(filters, "special")).group_by(_s.c.procedure).order_by(_s.c.procedure))}
+        .where(*conditions(filters, "special")).group_by(_s.c.procedure).order_by(_s.c.procedure))}
     durations = distribution(conn, "special", "procedure", filters, metrics=("span_natural_days", "span_working_days"))
     for row in durations:
         counts.setdefault(row["group"], {"started": 0, "finished": 0}).update(
@@ -504,11 +509,11 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     # test is written ``level || '' = 'matter'`` so that no (level, …) index can be picked for that probe instead.
     sp = t.subjects.alias("sp")
     has_special = (select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
-                   .where(*_conditions(Filters(project_type=filters.project_type, stage=filters.stage,
+                   .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
                                                jurisdiction=filters.jurisdiction), "special", sp))
                    .distinct().subquery())
     m = t.subjects.alias("m")
-    conds = [m.c.level.concat("") == "matter", *_conditions(filters, "matter", m)[1:]]
+    conds = [m.c.level.concat("") == "matter", *conditions(filters, "matter", m)[1:]]
     with_special = conn.execute(_indexed(
         select(func.count()).select_from(has_special.join(m, and_(
             m.c.project_id == has_special.c.project_id, m.c.key == has_special.c.matter_key)))
@@ -536,7 +541,7 @@ def off_system_suspects(conn: Connection, filters: Filters = Filters(), *, filin
 
 def _suspects(tally: _Tallies, examples: int = 20) -> dict[str, Any]:
     counts = tally("matter")
-    conds = _conditions(tally.filters, "matter") + [_s.c.ended_at.is_not(None),
+    conds = conditions(tally.filters, "matter") + [_s.c.ended_at.is_not(None),
                                                     _s.c.span_natural_days < tally.threshold_minutes / 1440.0]
     if tally.filing_matters:
         conds.append(_s.c.matter_id.not_in(tally.filing_matters))

@@ -118,7 +118,7 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     filter the grouping cannot honour is a 422 rather than silently ignored (a stage row's ``department`` is
     its lead department, not the departments whose matters it holds). ``jurisdiction`` is the projects' profile.
     """
-    from engine.analytics.measures import Filters, distribution
+    from engine.analytics.measures import Filters, conditions, distribution
 
     if by not in GROUPS:
         raise Invalid(f"by: unknown grouping '{by}' (known: {', '.join(GROUPS)})")
@@ -131,22 +131,12 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
                       jurisdiction=jurisdiction, since=since, until=until)
     group = t.subjects.c[column]
-    conditions = [t.subjects.c.level == level, t.subjects.c.started_at.is_not(None)]
-    for col, value in (("project_type", project_type), ("stage", stage), ("department", department),
-                       ("matter_id", matter)):
-        if value:
-            conditions.append(t.subjects.c[col] == value)
-    if jurisdiction:
-        conditions.append(t.subjects.c.project_id.in_(select(t.projects.c.id).where(t.projects.c.profile == jurisdiction)))
-    if since:
-        conditions.append(t.subjects.c.started_at >= since)
-    if until:
-        conditions.append(t.subjects.c.started_at < until)
+    where = [*conditions(filters, level), t.subjects.c.started_at.is_not(None)]
     if finished_only:
-        conditions.append(t.subjects.c.ended_at.is_not(None))
+        where.append(t.subjects.c.ended_at.is_not(None))
     counts = (select(group.label("g"), func.count().label("count"), func.count(t.subjects.c.ended_at).label("finished"),
                      func.sum(case((t.subjects.c.overdue.is_(True), 1), else_=0)).label("overdue"))
-              .where(*conditions).group_by(group).order_by(group))
+              .where(*where).group_by(group).order_by(group))
     metrics = ("span_working_days", "approval_working_days", "span_natural_days")
     with db.connect() as conn:
         rows = list(conn.execute(counts).mappings())
