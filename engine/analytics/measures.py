@@ -86,28 +86,24 @@ class Filters:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v is not None}
 
 
-def _facet_ids(f: Filters, level: Level, **fixed: str) -> Any | None:
-    """The ``subject_facets`` ids matching the filter dimensions that apply at ``level`` (None: no restriction).
-
-    ``fixed`` adds equalities (``project_type=…`` for one group of a per-type distribution).
-    """
+def _facet_ids(f: Filters, level: Level) -> Any | None:
+    """The ``subject_facets`` ids matching the filter dimensions that apply at ``level`` (None: no restriction)."""
     fc = t.subject_facets.c
     wanted: dict[str, str | None] = {"project_type": f.project_type, "profile": f.jurisdiction}
     if level != "project":
         wanted["stage"] = f.stage
     if level in ("matter", "special", "check"):
         wanted.update(department=f.department, matter_id=f.matter)
-    wanted.update(fixed)
     conds = [fc[name] == value for name, value in wanted.items() if value is not None]
     return select(fc.id).where(*conds) if conds else None
 
 
-def conditions(f: Filters, level: Level, table: Any = _s, **fixed: str) -> list[ColumnElement[bool]]:
+def conditions(f: Filters, level: Level, table: Any = _s) -> list[ColumnElement[bool]]:
     """The filter at ``level`` as conditions on the two analytics keys every subject row carries (``facet``,
     ``started_us``): what every analytics index holds, so no filter needs the table's rows
     (engine/persistence/facets.py). Anything that counts subjects for analysts filters through this."""
     c: list[ColumnElement[bool]] = [table.c.level == level] if "level" in table.c else []
-    ids = _facet_ids(f, level, **fixed)
+    ids = _facet_ids(f, level)
     if ids is not None:
         c.append(table.c.facet.in_(ids))
     if f.since is not None:
@@ -143,12 +139,12 @@ def _round(value: Any) -> float | None:
 # -- distributions ------------------------------------------------------------------------------------------------
 #: (level, group) → the index family keeping the finished subjects' values sorted per group, each followed by the
 #: two filter keys (``ix_subjects_done_<family>[_<metric>]``, migration 0007). The whole process (level
-#: ``project``) has no stage, so the stage family holds it as one more group (stage IS NULL); per project type it
-#: is read from that group restricted to the type's facets.
+#: ``project``) has no stage, so the stage family holds it as one more group (stage IS NULL); per project type
+#: it has a family of its own, partial on ``level = 'project'`` (written literally so SQLite can match it).
 _INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "department", ("matter", "matter_id"): "matter",
                                               ("stage", "stage"): "stage", ("project", ""): "stage",
-                                              ("project", "project_type"): "stage"}
-_FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage"}
+                                              ("project", "project_type"): "project"}
+_FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage", "project": "project_type"}
 _SUFFIX = {"span_natural_days": "", "span_working_days": "_swd", "approval_natural_days": "_and",
            "approval_working_days": "_awd"}
 
@@ -236,7 +232,11 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
                   metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Order]:
     family = _INDEX_ORDERED[(level, by or "")]
     family_col = _s.c[_FAMILY_GROUP[family]]
-    finished: list[Any] = [_s.c.ended_at.is_not(None)] + ([_s.c.stage.is_(None)] if level == "project" else [])
+    finished: list[Any] = [_s.c.ended_at.is_not(None)]
+    if family == "project":
+        finished.append(_s.c.level == literal_column("'project'"))
+    elif level == "project":
+        finished.append(_s.c.stage.is_(None))
     group: Any = _s.c[by] if by else literal("all")
     query = select(group.label("g"), *_aggregates(_s, metrics)).where(*conditions(filters, level), *finished)
     if by:
@@ -245,10 +245,7 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
               if row["count"]]
     order: _Order = {}
     for row in groups:
-        if by == "project_type":  # one group of the whole process: that type's facets
-            where = [*conditions(filters, level, project_type=row["g"]), *finished]
-        else:
-            where = [*conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
+        where = [*conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
         for m in metrics:
             n = int(row[f"{m}__n"])
             if not n:

@@ -15,6 +15,8 @@ batches, so it runs the same on SQLite and PostgreSQL.
 Revision ID: 0007
 Revises: 0006
 """
+from typing import Any
+
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -29,6 +31,7 @@ depends_on = None
 
 _FINISHED = sa.text("ended_at IS NOT NULL")
 _COMMITMENT = sa.text("type = 'commitment_signed'")
+_PROJECTS = sa.text("level = 'project' AND ended_at IS NOT NULL")
 _METRICS = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days")
 _ORDER = {"swd": "span_working_days", "and": "approval_natural_days", "awd": "approval_working_days"}
 _GROUPS = {"department": "department", "matter": "matter_id", "stage": "stage"}
@@ -36,7 +39,7 @@ _KEYS = ["facet", "started_us"]
 _BATCH = 5_000
 
 
-def _old_indexes() -> list[tuple[str, list[str], bool]]:
+def _old_indexes() -> list[tuple[str, list[str], Any]]:
     out = []
     for name, group in _GROUPS.items():
         out.append((f"ix_subjects_done_{name}", ["level", group, *_METRICS, "ended_at"], True))
@@ -47,12 +50,15 @@ def _old_indexes() -> list[tuple[str, list[str], bool]]:
     return out
 
 
-def _new_indexes() -> list[tuple[str, list[str], bool]]:
+def _new_indexes() -> list[tuple[str, list[str], Any]]:
     out = []
     for name, group in _GROUPS.items():
         out.append((f"ix_subjects_done_{name}", ["level", group, _METRICS[0], *_KEYS, *_METRICS[1:], "ended_at"], True))
         out += [(f"ix_subjects_done_{name}_{suffix}", ["level", group, metric, *_KEYS, "ended_at"], True)
                 for suffix, metric in _ORDER.items()]
+    out.append(("ix_subjects_done_project", ["project_type", _METRICS[0], *_KEYS, *_METRICS[1:], "ended_at"], _PROJECTS))
+    out += [(f"ix_subjects_done_project_{suffix}", ["project_type", metric, *_KEYS, "ended_at"], _PROJECTS)
+            for suffix, metric in _ORDER.items()]
     out.append(("ix_subjects_done_span", ["level", "span_natural_days", *_KEYS, "matter_id", "department", "ended_at"],
                 True))
     out.append(("ix_subjects_facts", ["level", *_KEYS, "ended_at", "outcome", "intake", "overdue", "statutory_overdue",
@@ -61,13 +67,14 @@ def _new_indexes() -> list[tuple[str, list[str], bool]]:
     return out
 
 
-def _create(indexes: list[tuple[str, list[str], bool]]) -> None:
+def _create(indexes: list[tuple[str, list[str], Any]]) -> None:
     for name, columns, partial in indexes:
-        where = {"sqlite_where": _FINISHED, "postgresql_where": _FINISHED} if partial else {}
+        condition = partial if isinstance(partial, sa.TextClause) else _FINISHED
+        where = {"sqlite_where": condition, "postgresql_where": condition} if partial is not False else {}
         op.create_index(name, "subjects", columns, unique=False, **where)
 
 
-def _drop(indexes: list[tuple[str, list[str], bool]]) -> None:
+def _drop(indexes: list[tuple[str, list[str], Any]]) -> None:
     for name, _, _ in indexes:
         op.drop_index(name, table_name="subjects")
 
