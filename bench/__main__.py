@@ -1,4 +1,4 @@
-"""``python -m bench analytics [--projects N] [--db URL [--no-generate]] [--export] [--compare] [--analyze]``; ``python -m bench engine [--projects N]``."""
+"""``python -m bench analytics [--projects N] [--db URL [--no-generate]] [--export] [--compare] [--analyze] [--postgres]``; ``python -m bench engine [--projects N]``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     analytics.add_argument("--seed", type=int, default=1)
     analytics.add_argument("--no-generate", dest="generate_data", action="store_false",
                            help="measure the --db of an earlier run as it is (generation takes minutes at 100,000)")
+    analytics.add_argument("--postgres", action="store_true",
+                           help="on a throwaway PostgreSQL server (installed and started as the tests do)")
     analytics.add_argument("--analyze", action="store_true",
                            help="give SQLite's planner ANALYZE statistics first (the measures pin their indexes)")
     analytics.add_argument("--compare", action="store_true",
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.analytics_bench import run
 
         run(args.projects, url=args.db, export=args.export, seed=args.seed, compare=args.compare,
-            generate_data=args.generate_data, analyze=args.analyze)
+            generate_data=args.generate_data, analyze=args.analyze,
+            postgres=args.postgres)
     elif args.name == "engine":
         from bench.engine_bench import run as run_engine
 

@@ -270,8 +270,22 @@ class _Clock:
         return result
 
 
+#: what a deployment would give PostgreSQL on this machine (the defaults are sized for a laptop in 2005)
+POSTGRES_SETTINGS = "-c shared_buffers=2GB -c work_mem=256MB -c effective_cache_size=8GB -c max_wal_size=8GB"
+
+
 def run(projects: int, *, url: str | None = None, export: bool = False, seed: int = 1, compare: bool = False,
-        generate_data: bool = True, analyze: bool = False) -> None:
+        generate_data: bool = True, analyze: bool = False, postgres: bool = False) -> None:
+    if postgres:  # a throwaway server, installed and started as the tests do, removed afterwards
+        from tests.pg_server import start_server
+
+        server = start_server(POSTGRES_SETTINGS)
+        print(f"PostgreSQL server in {server.root} ({POSTGRES_SETTINGS})")
+        try:
+            return run(projects, url=server.create_database("bench"), export=export, seed=seed, compare=compare,
+                       generate_data=generate_data, analyze=analyze)
+        finally:
+            server.stop()
     workdir = None
     if url is None:
         workdir = tempfile.mkdtemp(prefix="gongai-bench-")
@@ -295,7 +309,10 @@ def run(projects: int, *, url: str | None = None, export: bool = False, seed: in
               f"{sizes['events']:,} events")
     timed = _Clock()
     with db.connect() as conn:
-        if analyze and db.dialect.name == "sqlite":  # statistics for the planner, in this transaction only
+        if db.dialect.name == "postgresql":  # statistics and the visibility map, as autovacuum keeps them
+            with db.connect().execution_options(isolation_level="AUTOCOMMIT") as maintenance:
+                maintenance.exec_driver_sql("VACUUM ANALYZE")
+        elif analyze:  # statistics for SQLite's planner, in this transaction only
             conn.exec_driver_sql("ANALYZE")
             print("(with ANALYZE statistics)")
         catalogue = load_catalogue()

@@ -120,7 +120,8 @@ class PostgresServer:
         self.port = _free_port()
         self.superuser = self.user or pwd.getpwuid(os.geteuid()).pw_name
 
-    def start(self) -> None:
+    def start(self, settings: str = "") -> None:
+        """Start the cluster; ``settings`` adds server options (``-c work_mem=256MB …``, as the bench does)."""
         if self.user is not None:
             uid = pwd.getpwnam(self.user)
             os.chmod(self.root, 0o755)
@@ -128,7 +129,7 @@ class PostgresServer:
         _run([str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.superuser,
               "-E", "UTF8", "--locale=C", "--no-sync"], self.user)
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off " \
-                  "-c synchronous_commit=off -c full_page_writes=off"
+                  f"-c synchronous_commit=off -c full_page_writes=off {settings}".strip()
         _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
               "-o", options, "-w", "-t", "60", "start"], self.user)
 
@@ -155,10 +156,10 @@ class PostgresServer:
         return self.url(name)
 
 
-def start_server() -> PostgresServer:
+def start_server(settings: str = "") -> PostgresServer:
     bindir = find_bin_dir() or install_server()
     server = PostgresServer(bindir)
-    server.start()
+    server.start(settings)
     return server
 
 
