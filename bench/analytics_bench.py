@@ -90,7 +90,7 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
             approval_working_days=round(max(wd - stopped_days * 5 / 7, 0.0), 4),
             overdue=bool(end and committed_due and end > committed_due and outcome != "silent_consent"),
             statutory_due=statutory_due, statutory_overdue=bool(end and statutory_due and end > statutory_due),
-            intake=extra.get("intake"), procedure=extra.get("procedure"), parallel_after=None,
+            intake=extra.get("intake"), procedure=extra.get("procedure"), parallel_after=None, critical=None,
             state=_state(key, level, stage, matter_id, dept, start, end, outcome, limit_wd, statutory_wd, stopped_days),
             **facets.keys(pt, profile, stage, dept, matter_id, start),
         ))
@@ -166,8 +166,10 @@ def generate(db: Any, projects: int, *, seed: int = 1) -> dict[str, int]:
                 stage_end = max(stage_end, end)
             # 并联: what the engine's _flush_ledger stores when the stage's matters start and end
             after = m.parallel_after([(r["key"], r["started_at"], r["ended_at"]) for r in stage_matters])
+            last = m.last_to_finish([(r["key"], r["matter_id"], r["ended_at"]) for r in stage_matters])
             for row in stage_matters:
                 row["parallel_after"] = after[row["key"]]
+                row["critical"] = row["key"] == last  # 关键路径, as the engine stores it
             stage_end += timedelta(hours=rnd.uniform(1, 24))
             revoked = tolerance and rnd.random() < 0.1
             result = "revoked" if revoked else ("approved_with_tolerance" if tolerance else "approved")

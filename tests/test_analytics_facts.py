@@ -27,7 +27,8 @@ from tests.pg_server import pg_server  # noqa: F401  (fixture)
 _s = t.subjects
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 backfill = importlib.import_module("engine.persistence.migrations.versions.0005_parallel_after").backfill
-facet_backfill = importlib.import_module("engine.persistence.migrations.versions.0007_subject_facets").backfill
+_m0007 = importlib.import_module("engine.persistence.migrations.versions.0007_subject_facets")
+facet_backfill, critical_backfill = _m0007.backfill, _m0007.backfill_critical
 
 
 def legacy_parallel_rate(conn: Any, filters: Filters = Filters(), *, now: datetime) -> dict[str, Any]:
@@ -200,6 +201,28 @@ def test_engine_keeps_parallel_after_as_matters_start_and_end(world) -> None:
     for now in (local(2026, 11, 3, 12, 0), local(2026, 11, 12, 12, 0)):
         for f in (Filters(), Filters(department="rf"), Filters(stage="S2")):
             assert parallel_rate(conn, f, now=now) == legacy_parallel_rate(conn, f, now=now)
+
+
+def test_engine_flags_the_matter_that_ended_last_and_the_backfill_agrees(world) -> None:
+    _, _, conn = world
+    matters = select(_s.c.project_id, _s.c.stage, _s.c.key, _s.c.matter_id, _s.c.ended_at, _s.c.critical).where(
+        _s.c.level == "matter")
+    rows = conn.execute(matters).all()
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.project_id, row.stage), []).append(row)
+    assert sum(1 for r in rows if r.critical) >= 4
+    for members in groups.values():
+        last = measures.last_to_finish((r.key, r.matter_id, r.ended_at) for r in members)
+        assert {r.key: r.critical for r in members} == {r.key: (None if r.ended_at is None else r.key == last)
+                                                         for r in members}
+    stored = {(r.project_id, r.key): r.critical for r in rows}
+    try:  # the migration's SQL computes the same
+        conn.execute(update(_s).values(critical=None))
+        critical_backfill(conn)
+        assert {(r.project_id, r.key): r.critical for r in conn.execute(matters)} == stored
+    finally:
+        conn.rollback()
 
 
 def test_engine_values_survive_a_backfill(world) -> None:

@@ -16,8 +16,8 @@ from engine.analytics.critical_path import (
     stage_critical_path,
     stage_graph,
 )
-from engine.analytics.measures import Filters
-from engine.persistence import tables as t
+from engine.analytics.measures import Filters, department_durations, last_to_finish
+from engine.persistence import facets, tables as t
 
 ROOT = Path(__file__).resolve().parents[1]
 PARALLEL = ROOT / "bpmn" / "stage_approval.bpmn"
@@ -58,7 +58,7 @@ def test_a_cycle_is_refused() -> None:
 @pytest.fixture()
 def conn():
     engine = create_engine("sqlite://")
-    t.metadata.create_all(engine, tables=[t.subjects])
+    t.metadata.create_all(engine, tables=[t.subjects, t.subject_facets])
     start = datetime(2026, 9, 1, 1, tzinfo=timezone.utc)
     rows = []
     # P1: planning ends last; P2: design ends last; P3: planning again
@@ -68,8 +68,16 @@ def conn():
             rows.append({"project_id": pid, "key": f"S2/{matter}", "level": "matter", "project_type": "social_general",
                          "stage": "S2", "matter_id": matter, "department": "yl" if matter == "greening" else "zrzy",
                          "started_at": start, "ended_at": start + timedelta(days=days), "outcome": "approved",
-                         "span_working_days": float(days), "approval_working_days": float(days), "state": {}})
+                         "span_working_days": float(days), "approval_working_days": float(days), "state": {},
+                         **facets.keys("social_general", "default", "S2", "yl" if matter == "greening" else "zrzy",
+                                       matter, start)})
+    for pid in ("P1", "P2", "P3"):  # the flag the engine stores (_flush_ledger)
+        mine = [r for r in rows if r["project_id"] == pid]
+        last = last_to_finish((r["key"], r["matter_id"], r["ended_at"]) for r in mine)
+        for r in mine:
+            r["critical"] = r["key"] == last
     with engine.begin() as c:
+        facets.ensure(c, {("social_general", "default", "S2", r["department"], r["matter_id"]) for r in rows})
         c.execute(insert(t.subjects), rows)
     with engine.connect() as c:
         yield c
@@ -83,6 +91,16 @@ def test_critical_path_share_counts_the_matter_that_ended_last(conn) -> None:
     assert department_critical_share(list(rows.values())) == {"yl": 0.0, "zrzy": pytest.approx(3 / 6, abs=1e-4)}
     assert [r["matter_id"] for r in critical_path_share(conn, Filters(department="yl"))] == ["greening"]
     assert critical_path_share(conn, Filters(stage="S3")) == []
+    # the bottleneck figures carry the same counts, per department
+    by_department = {r["group"]: r["critical_path"] for r in department_durations(conn)}
+    assert by_department == {"yl": {"count": 0, "of": 1, "rate": 0.0}, "zrzy": {"count": 3, "of": 6, "rate": 0.5}}
+
+
+def test_last_to_finish_by_hand() -> None:
+    t0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    assert last_to_finish([("S2/a", "a", t0), ("S2/b", "b", t0 + timedelta(hours=1)), ("S2/c", "c", None)]) == "S2/b"
+    assert last_to_finish([("S2/a", "a", t0), ("S2/b", "b", t0)]) == "S2/b"  # a tie: the greater matter id
+    assert last_to_finish([("S2/c", "c", None)]) is None
 
 
 def test_stage_critical_path_from_observed_means(conn) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from engine.bpmn.safe_xml import parse_xml
 from engine.persistence import tables as t
@@ -160,38 +160,22 @@ def stage_critical_path(conn: Connection, bpmn: bytes | str | Path, stage: str, 
 def critical_path_share(conn: Connection, filters: Any = None) -> list[dict[str, Any]]:
     """How often each matter is on its stage's critical path: per project and stage, the matter that ended last.
 
-    One row per (stage, matter): ``stages`` (project-stages where the matter finished), ``critical`` (times it
-    ended last) and ``share``. A stage with a single matter counts too (that matter is trivially critical).
-    ``filters`` is a :class:`engine.analytics.measures.Filters` (project_type, stage, department, matter apply).
+    One row per (stage, matter, department): ``stages`` (project-stages where the matter finished), ``critical``
+    (times it ended last) and ``share``. A stage with a single matter counts too (that matter is trivially
+    critical). ``filters`` is a :class:`engine.analytics.measures.Filters`; the last matter is chosen among all
+    of the stage's matters before the department / matter filters apply. Counted by the database from the
+    stored flag (``subjects.critical``, defined by :func:`engine.analytics.measures.last_to_finish`).
     """
+    from engine.analytics.measures import Filters, conditions
+
     s = t.subjects
-    q = select(s.c.project_id, s.c.stage, s.c.matter_id, s.c.department, s.c.ended_at).where(
-        s.c.level == "matter", s.c.ended_at.is_not(None))
-    if filters is not None:
-        if getattr(filters, "project_type", None):
-            q = q.where(s.c.project_type == filters.project_type)
-        if getattr(filters, "stage", None):
-            q = q.where(s.c.stage == filters.stage)
-    groups: dict[tuple[str, str], list[tuple[Any, str, str]]] = defaultdict(list)
-    for project_id, stage, matter_id, department, ended in conn.execute(q):
-        groups[(project_id, stage)].append((ended, matter_id, department or ""))
-    seen: Counter[tuple[str, str, str]] = Counter()
-    critical: Counter[tuple[str, str, str]] = Counter()
-    for (_, stage), rows in groups.items():
-        last = max(rows, key=lambda r: (r[0], r[1]))
-        for ended, matter_id, department in rows:
-            seen[(stage, matter_id, department)] += 1
-        critical[(stage, last[1], last[2])] += 1
-    out = []
-    for key in sorted(seen):
-        stage, matter_id, department = key
-        if filters is not None and getattr(filters, "department", None) and department != filters.department:
-            continue
-        if filters is not None and getattr(filters, "matter", None) and matter_id != filters.matter:
-            continue
-        out.append({"stage": stage, "matter_id": matter_id, "department": department, "stages": seen[key],
-                    "critical": critical[key], "share": round(critical[key] / seen[key], 4)})
-    return out
+    query = (select(s.c.stage, s.c.matter_id, s.c.department, func.count().label("stages"),
+                    func.sum(case((s.c.critical.is_(True), 1), else_=0)).label("critical"))
+             .where(*conditions(filters or Filters(), "matter"), s.c.ended_at.is_not(None))
+             .group_by(s.c.stage, s.c.matter_id, s.c.department).order_by(s.c.stage, s.c.matter_id, s.c.department))
+    return [{"stage": r.stage, "matter_id": r.matter_id, "department": r.department or "", "stages": int(r.stages),
+             "critical": int(r.critical or 0), "share": round(int(r.critical or 0) / int(r.stages), 4)}
+            for r in conn.execute(query)]
 
 
 def department_critical_share(rows: list[dict[str, Any]]) -> dict[str, float]:

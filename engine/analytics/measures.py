@@ -31,7 +31,7 @@ on index entries, never on the wide table rows.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -55,7 +55,7 @@ from engine.persistence import tables as t
 from engine.persistence.facets import instant_us
 
 __all__ = [
-    "Filters", "METRICS", "ALWAYS", "conditions", "parallel_after", "distribution", "stage_durations", "process_durations", "department_durations",
+    "Filters", "METRICS", "ALWAYS", "conditions", "parallel_after", "last_to_finish", "distribution", "stage_durations", "process_durations", "department_durations",
     "matter_durations", "bottlenecks", "overdue_rates", "silent_consent_rate", "parallel_rate",
     "tolerance_and_commitment", "joint_acceptance_rate", "special_procedures", "off_system_suspects",
     "report",
@@ -180,6 +180,8 @@ def distribution(conn: Connection, level: Level, by: GroupBy, filters: Filters =
     out: list[dict[str, Any]] = []
     for row in groups:
         item: dict[str, Any] = {"group": row["g"], "count": int(row["count"])}
+        if "critical" in row:
+            item["critical_path"] = _rate(row["critical"], row["count"])
         for m in metrics:
             n = int(row[f"{m}__n"])
             stats: dict[str, Any] = {"mean": _round(row[f"{m}__mean"]), "median": None, "p90": None,
@@ -201,8 +203,10 @@ def _order_statistics(n: int, values: dict[int, float]) -> tuple[float, float]:
     return (values[lo] + values[hi]) / 2, values[p90]
 
 
-def _aggregates(source: Any, metrics: tuple[str, ...]) -> list[Any]:
+def _aggregates(source: Any, metrics: tuple[str, ...], level: Level) -> list[Any]:
     cols: list[Any] = [func.count().label("count")]
+    if level == "matter":  # 关键路径: how often the group's matter was the one that held its stage open
+        cols.append(func.sum(case((source.c.critical.is_(True), 1), else_=0)).label("critical"))
     for m in metrics:
         cols += [func.count(source.c[m]).label(f"{m}__n"), func.avg(source.c[m]).label(f"{m}__mean"),
                  func.max(source.c[m]).label(f"{m}__max")]
@@ -212,7 +216,7 @@ def _aggregates(source: Any, metrics: tuple[str, ...]) -> list[Any]:
 def _percentiles_in_sql(conn: Connection, level: Level, by: GroupBy, filters: Filters,
                         metrics: tuple[str, ...]) -> tuple[list[dict[str, Any]], _Order]:
     group: Any = _s.c[by] if by else literal("all")
-    cols: list[Any] = [group.label("g"), *_aggregates(_s, metrics)]
+    cols: list[Any] = [group.label("g"), *_aggregates(_s, metrics, level)]
     for m in metrics:
         cols += [func.percentile_cont(0.5).within_group(_s.c[m]).label(f"{m}__median"),
                  func.percentile_disc(0.9).within_group(_s.c[m]).label(f"{m}__p90")]
@@ -238,7 +242,7 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     elif level == "project":
         finished.append(_s.c.stage.is_(None))
     group: Any = _s.c[by] if by else literal("all")
-    query = select(group.label("g"), *_aggregates(_s, metrics)).where(*conditions(filters, level), *finished)
+    query = select(group.label("g"), *_aggregates(_s, metrics, level)).where(*conditions(filters, level), *finished)
     if by:
         query = query.group_by(group).order_by(group)
     groups = [dict(row) for row in conn.execute(_indexed(query, f"ix_subjects_done_{family}")).mappings()
@@ -264,12 +268,13 @@ def _row_numbers(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     group: Any = _s.c[by] if by else literal("all")
     # The filtered rows, read once and kept (MATERIALIZED): left to itself the planner may walk a group-ordered
     # index to save the GROUP BY sort and fetch every finished row of the level from the table instead.
-    source: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics)).where(
+    extra = [_s.c.critical] if level == "matter" else []
+    source: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics), *extra).where(
         *conditions(filters, level), _s.c.ended_at.is_not(None)).cte("filtered")
     if conn.dialect.name in ("sqlite", "postgresql"):
         source = source.prefix_with("MATERIALIZED")
     g: Any = source.c.g if by else literal("all")
-    query = select(g.label("g"), *_aggregates(source, metrics)).select_from(source)
+    query = select(g.label("g"), *_aggregates(source, metrics, level)).select_from(source)
     if by:
         query = query.group_by(g).order_by(g)
     groups = [dict(row) for row in conn.execute(query).mappings() if row["count"]]
@@ -315,7 +320,8 @@ def matter_durations(conn: Connection, filters: Filters = Filters()) -> list[dic
 
 def bottlenecks(conn: Connection, filters: Filters = Filters(), *, by: Literal["department", "matter_id"] = "department",
                 top: int = 10) -> list[dict[str, Any]]:
-    """Who holds projects longest: groups ranked by mean approval working days, then p90, then total held."""
+    """Who holds projects longest: groups ranked by mean approval working days, then p90, then total held; with
+    how often the group's matter was on its stage's critical path (the one that ended last, 关键路径)."""
     return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days",)), top)
 
 
@@ -326,7 +332,8 @@ def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
         d = row["approval_working_days"]
         total = None if d["mean"] is None else round(d["mean"] * row["count"], 4)
         ranked.append({"group": row["group"], "count": row["count"], "mean": d["mean"], "median": d["median"],
-                       "p90": d["p90"], "max": d["max"], "total_working_days": total})
+                       "p90": d["p90"], "max": d["max"], "total_working_days": total,
+                       "critical_path": row.get("critical_path")})
     ranked.sort(key=lambda r: (-(r["mean"] or 0.0), -(r["p90"] or 0.0), -(r["total_working_days"] or 0.0), str(r["group"])))
     for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank
@@ -429,6 +436,17 @@ def parallel_after(siblings: Collection[tuple[str, datetime, datetime | None]]) 
         elif latest_end is None or end > latest_end:
             latest_end = end
     return out
+
+
+def last_to_finish(siblings: Iterable[tuple[str, str | None, datetime | None]]) -> str | None:
+    """Of one project stage's matters, ``(key, matter_id, ended_at)``, the key of the finished one that ended last
+    (ties: the greater matter id, then key) — the matter on the stage's critical path (关键路径), or None.
+
+    The definition ``critical_path.critical_path_share`` and the bottleneck ranking count. The engine stores it as ``subjects.critical`` whenever a matter
+    of the stage ends (``ApprovalService._flush_ledger``); migration 0007 computes the same for existing rows.
+    """
+    finished = [(ended, matter_id or "", key) for key, matter_id, ended in siblings if ended is not None]
+    return max(finished)[2] if finished else None
 
 
 def parallel_rate(conn: Connection, filters: Filters = Filters(), *, now: datetime | None = None) -> dict[str, Any]:

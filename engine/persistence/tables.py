@@ -149,6 +149,9 @@ subjects = Table(
     # department, matter) as one integer, and its start in µs since the epoch — what every filter tests
     Column("facet", BigInteger, nullable=True),
     Column("started_us", BigInteger, nullable=True),
+    # 关键路径 (migration 0007): a finished matter that ended last in its project stage (it held the stage open);
+    # kept by _flush_ledger, defined by engine.analytics.measures.last_to_finish
+    Column("critical", Boolean, nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),
     Index("ix_subjects_level_matter", "level", "matter_id"),
@@ -178,7 +181,8 @@ _FILTER_KEYS = (subjects.c.facet, subjects.c.started_us)
 for _name, _group in (("department", "department"), ("matter", "matter_id"), ("stage", "stage")):
     Index(f"ix_subjects_done_{_name}", subjects.c.level, subjects.c[_group], subjects.c.span_natural_days,
           *_FILTER_KEYS, subjects.c.span_working_days, subjects.c.approval_natural_days,
-          subjects.c.approval_working_days, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+          subjects.c.approval_working_days, subjects.c.ended_at, subjects.c.critical,
+          sqlite_where=_FINISHED, postgresql_where=_FINISHED)
     for _suffix, _metric in _ORDER.items():
         Index(f"ix_subjects_done_{_name}_{_suffix}", subjects.c.level, subjects.c[_group], subjects.c[_metric],
               *_FILTER_KEYS, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)

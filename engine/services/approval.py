@@ -25,7 +25,7 @@ from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.domain.catalogue import Catalogue, UnknownIdError
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
-from engine.analytics.measures import parallel_after
+from engine.analytics.measures import last_to_finish, parallel_after
 from engine.domain.timing import ClockStop
 from engine.domain.project import Project, ProjectFiling
 from engine.domain.tasks import (
@@ -538,6 +538,13 @@ class ApprovalService:
                 if ledger.subjects[key].attrs.get("parallel_after") != value:
                     ledger.subjects[key].attrs["parallel_after"] = value
                     ledger.dirty.add(key)
+            # 关键路径: the finished matter that ended last held the stage open (measures.last_to_finish)
+            last = last_to_finish((m.key, m.matter_id, m.ended_at) for m in siblings)
+            for m in siblings:
+                critical = None if m.ended_at is None else m.key == last
+                if m.attrs.get("critical") != critical:
+                    m.attrs["critical"] = critical
+                    ledger.dirty.add(m.key)
         changed, events = ledger.flush()
         rows = []
         for subject in changed:
@@ -561,6 +568,7 @@ class ApprovalService:
             figures["procedure"] = subject.attrs.get("procedure") if subject.level == "special" else None
             after = subject.attrs.get("parallel_after") if subject.level == "matter" else None
             figures["parallel_after"] = datetime.fromisoformat(after) if after else None
+            figures["critical"] = subject.attrs.get("critical") if subject.level == "matter" else None
             rows.append((subject, figures))
         return rows, events
 

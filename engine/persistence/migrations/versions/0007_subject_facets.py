@@ -1,5 +1,6 @@
 """analytics for any filter: subjects.facet + subjects.started_us (engine/persistence/facets.py), the
-subject_facets table, and the analytics indexes rebuilt with those two keys after the sorted value
+subject_facets table, and the analytics indexes rebuilt with those two keys after the sorted value;
+subjects.critical (关键路径: the matter that ended last in its project stage)
 
 Before, the distribution indexes (0004) answered the median and p90 only with no filter (or a filter on the
 grouped column); any other filter fell back to a ROW_NUMBER sort over the rows fetched from the wide table
@@ -53,7 +54,8 @@ def _old_indexes() -> list[tuple[str, list[str], Any]]:
 def _new_indexes() -> list[tuple[str, list[str], Any]]:
     out = []
     for name, group in _GROUPS.items():
-        out.append((f"ix_subjects_done_{name}", ["level", group, _METRICS[0], *_KEYS, *_METRICS[1:], "ended_at"], True))
+        out.append((f"ix_subjects_done_{name}", ["level", group, _METRICS[0], *_KEYS, *_METRICS[1:], "ended_at",
+                                                  "critical"], True))
         out += [(f"ix_subjects_done_{name}_{suffix}", ["level", group, metric, *_KEYS, "ended_at"], True)
                 for suffix, metric in _ORDER.items()]
     out.append(("ix_subjects_done_project", ["project_type", _METRICS[0], *_KEYS, *_METRICS[1:], "ended_at"], _PROJECTS))
@@ -104,6 +106,28 @@ def backfill(conn: sa.Connection) -> None:
         last = (page[-1].project_id, page[-1].key)
 
 
+def backfill_critical(conn: sa.Connection) -> None:
+    """Flag, per project stage, the finished matter that ended last (``measures.last_to_finish``), in SQL."""
+    s = sa.table("subjects", sa.column("project_id", sa.String), sa.column("key", sa.String),
+                 sa.column("level", sa.String), sa.column("stage", sa.String), sa.column("matter_id", sa.String),
+                 sa.column("ended_at", engine.persistence.tables.UTCDateTime()), sa.column("critical", sa.Boolean))
+    ranked = select(s.c.project_id, s.c.key, sa.func.row_number().over(
+        partition_by=[s.c.project_id, s.c.stage],
+        order_by=[s.c.ended_at.desc(), s.c.matter_id.desc(), s.c.key.desc()]).label("rn")).where(
+        s.c.level == "matter", s.c.ended_at.is_not(None)).subquery()
+    last = select(ranked.c.project_id, ranked.c.key).where(ranked.c.rn == 1)
+    helper = sa.Table("critical_backfill", sa.MetaData(), sa.Column("project_id", sa.String(40)),
+                      sa.Column("key", sa.String(160)))
+    helper.create(conn)
+    try:
+        conn.execute(helper.insert().from_select(["project_id", "key"], last))
+        conn.execute(sa.text("CREATE UNIQUE INDEX ix_critical_backfill ON critical_backfill (project_id, key)"))
+        is_last = sa.exists().where(helper.c.project_id == s.c.project_id, helper.c.key == s.c.key)
+        conn.execute(s.update().where(s.c.level == "matter", s.c.ended_at.is_not(None)).values(critical=is_last))
+    finally:
+        helper.drop(conn)
+
+
 def upgrade() -> None:
     op.create_table(
         "subject_facets",
@@ -117,7 +141,9 @@ def upgrade() -> None:
     )
     op.add_column("subjects", sa.Column("facet", sa.BigInteger(), nullable=True))
     op.add_column("subjects", sa.Column("started_us", sa.BigInteger(), nullable=True))
+    op.add_column("subjects", sa.Column("critical", sa.Boolean(), nullable=True))
     backfill(op.get_bind())
+    backfill_critical(op.get_bind())
     _drop(_old_indexes())
     _create(_new_indexes())
     op.create_index("ix_events_commitments", "events", ["project_id", "stage"], unique=False,
@@ -129,6 +155,7 @@ def downgrade() -> None:
     _drop(_new_indexes())
     _create(_old_indexes())
     with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.drop_column("critical")
         batch_op.drop_column("started_us")
         batch_op.drop_column("facet")
     op.drop_table("subject_facets")
