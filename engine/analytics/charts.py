@@ -294,7 +294,8 @@ def weekly_rates_figure(conn: Connection, filters: Filters = Filters(), *, catal
 
 # -- department bottlenecks ---------------------------------------------------------------------------------------
 def department_bottlenecks_figure(conn: Connection, filters: Filters = Filters(), *, catalogue: Any = None, top: int = 15) -> Figure:
-    """Horizontal bars of mean and p90 approval working days per department (the slowest on top), with counts."""
+    """Horizontal bars of mean and p90 approval working days per department (the slowest on top), with counts and
+    how often the department's matter was the one that held its stage open (关键路径)."""
     rows = bottlenecks(conn, filters, by="department", top=top)
     label = _Labels(catalogue if catalogue is not None else _catalogue(None, filters))
     with matplotlib.rc_context(_rc()):
@@ -310,9 +311,12 @@ def department_bottlenecks_figure(conn: Connection, filters: Filters = Filters()
             ax.barh(y, p90, color="#c6dbef", height=0.7, label="p90")
             ax.barh(y, mean, color="#3182bd", height=0.4, label=label("平均", "mean"))
             for i, r in enumerate(rows):
-                ax.text(max(p90[i], mean[i]), i, f"  {mean[i]:.1f} / {p90[i]:.1f}  n={r['count']}", va="center", fontsize=7)
+                critical = (r.get("critical_path") or {}).get("rate")
+                on_path = f"  {label('关键路径', 'critical')} {critical:.0%}" if critical is not None else ""
+                ax.text(max(p90[i], mean[i]), i, f"  {mean[i]:.1f} / {p90[i]:.1f}  n={r['count']}{on_path}",
+                        va="center", fontsize=7)
             ax.set_yticks(list(y), [label.department(r["group"]) for r in rows], fontsize=8)
-            ax.set_xlim(0, max(p90 + mean) * 1.3 or 1)
+            ax.set_xlim(0, max(p90 + mean) * 1.6 or 1)
             ax.set_xlabel(label("审批用时（工作日）", "approval working days"))
             ax.legend(loc="lower right", fontsize=8)
             ax.grid(axis="x", alpha=0.3)
