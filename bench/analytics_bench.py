@@ -9,7 +9,6 @@ approximated as 5/7 of natural days (no calendar in the loop); the point is the 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import tempfile
