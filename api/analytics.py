@@ -1,8 +1,8 @@
 """Routes for analysts (工改办, 营商办): timings from the ``subjects`` table, the KPI report, the case list, the
 event log as CSV and as XES (process mining).
 
-The filters are checked against the service's catalogue and profiles: an unknown id is a 422 naming it, not
-an empty answer an analyst could mistake for "no such cases".
+The filters are checked by ``engine.services.analytics.analytics_filters`` against the service's catalogue and
+profiles: an unknown id is a 422 naming it, not an empty answer an analyst could mistake for "no such cases".
 """
 
 from __future__ import annotations
@@ -11,23 +11,20 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import select
 
 from api.auth import require
-from engine.analytics.measures import Filters
 from engine.domain.actors import Actor
-from engine.domain.catalogue import list_profiles
 from engine.persistence import tables as t
 from engine.services import queries
+from engine.services.analytics import analytics_filters, analytics_window, kpi_report
 from engine.services.errors import Invalid
 
 router = APIRouter(prefix="/analytics", tags=["analytics (analysts)"])
 readers = require("analyst", "admin")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: The XES document is kept in memory up to this size, then on disk (see ``events_xes``).
 SPOOL_BYTES = 8 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -42,42 +39,6 @@ Since = Annotated[datetime | None, Query(description="started at or after (naive
 Until = Annotated[datetime | None, Query(description="started before (naive = Asia/Shanghai)")]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Naive instants in a query are read as Asia/Shanghai time (the calendar's zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
-
-
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
-    """``since`` and ``until`` as aware instants; 422 unless ``since`` is before ``until``."""
-    start, end = _aware(since), _aware(until)
-    if start is not None and end is not None and start >= end:
-        raise Invalid(f"since: {since.isoformat()} is not before until {until.isoformat()}")  # type: ignore[union-attr]
-    return start, end
-
-
-def _filters(service: Any, *, project_type: str | None = None, stage: str | None = None, department: str | None = None,
-             matter: str | None = None, jurisdiction: str | None = None, since: datetime | None = None,
-             until: datetime | None = None) -> Filters:
-    """The measures' filters, every id checked against the catalogue (422 naming the value otherwise)."""
-    catalogue = service.catalogue
-    for field, what, value, known in (("project_type", "project type", project_type, catalogue.project_types),
-                                      ("stage", "stage", stage, catalogue.stages),
-                                      ("department", "department", department, catalogue.departments),
-                                      ("matter", "matter", matter, catalogue.matters)):
-        if value is not None and value not in known:
-            hint = f" (known: {', '.join(known)})" if len(known) <= 20 else ""
-            raise Invalid(f"{field}: unknown {what} {value!r}{hint}")
-    if jurisdiction is not None:
-        profiles = list_profiles(catalogue.root)
-        if jurisdiction not in profiles:
-            raise Invalid(f"jurisdiction: unknown profile {jurisdiction!r} (known: {', '.join(profiles)})")
-    start, end = _window(since, until)
-    return Filters(project_type=project_type, stage=stage, department=department, matter=matter,
-                   jurisdiction=jurisdiction, since=start, until=end)
-
-
 @router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
 def timings(request: Request, actor: Actor = Depends(readers),
             by: Literal["stage", "project", "department", "matter"] = "stage",
@@ -90,8 +51,8 @@ def timings(request: Request, actor: Actor = Depends(readers),
             jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
             finished: bool = Query(default=False, description="only finished stages / matters")) -> list[dict[str, Any]]:
     service = request.app.state.service
-    f = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
-                 jurisdiction=jurisdiction, since=since, until=until)
+    f = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
+                          matter=matter, jurisdiction=jurisdiction, since=since, until=until)
     return queries.timings(service.db, by=by, project_type=project_type, stage=stage, department=department,
                            matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, finished_only=finished)
 
@@ -107,15 +68,10 @@ def report(request: Request, actor: Actor = Depends(readers),
 
     A sync route: FastAPI runs it in its thread pool, so the SQL aggregations never block the event loop.
     """
-    from engine.analytics.measures import report as measures_report
-
     service = request.app.state.service
-    filters = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
-                       jurisdiction=jurisdiction, since=since, until=until)
-    filing = sorted(m.id for m in service.catalogue.matters.values() if m.kind == "filing")  # 备案 are instant by design
-    with service.db.connect() as conn:
-        return measures_report(conn, filters, filing_matters=filing, threshold_minutes=suspect_minutes,
-                               now=service.clock.now())
+    filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
+                                matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+    return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now())
 
 
 @router.get("/cases", summary="The case list with overdue status")
@@ -166,7 +122,7 @@ def events_xes(request: Request, actor: Actor = Depends(readers),
     from engine.analytics.export import write_xes
 
     service = request.app.state.service
-    start, end = _window(since, until)
+    start, end = analytics_window(since, until)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     try:
         with service.db.connect() as conn:

@@ -1,7 +1,7 @@
 """Chart routes: the analytics charts for analysts, and a project's Gantt for whoever may see the project.
 
-``GET /analytics/charts/{kind}.svg|png`` takes the analytics filters, checked by ``api.analytics._filters`` like
-``/analytics/report`` (naive instants are Asia/Shanghai time);
+``GET /analytics/charts/{kind}.svg|png`` takes the analytics filters, checked like ``/analytics/report`` by
+``engine.services.analytics.analytics_filters`` (naive instants are Asia/Shanghai time);
 ``GET /projects/{id}/gantt.svg|png`` is authorised like the project view: owners see their own projects,
 agencies the projects involving their department, analysts everything (others get the same 403 as for the project view).
 """
@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.analytics import Department, Jurisdiction, ProjectType, Since, Stage, Until, _filters, readers
+from api.analytics import Department, Jurisdiction, ProjectType, Since, Stage, Until, readers
 from api.auth import current_actor
 from engine.domain.actors import Actor
 from engine.services import queries
+from engine.services.analytics import analytics_filters, profile_catalogue
 
 router = APIRouter(tags=["charts"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png"}
@@ -39,16 +40,12 @@ async def analytics_chart(request: Request, kind: Kind, fmt: Literal["svg", "png
     from engine.analytics.charts import BUILDERS, render
 
     service = request.app.state.service
-    filters = _filters(service, project_type=project_type, stage=stage, department=department, matter=matter,
-                       jurisdiction=jurisdiction, since=since, until=until)
+    filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
+                                matter=matter, jurisdiction=jurisdiction, since=since, until=until)
 
     def draw() -> bytes:  # matplotlib (and a profile's YAML) is CPU work: off the event loop
-        catalogue = service.catalogue
-        if jurisdiction not in (None, catalogue.profile.id):
-            from engine.domain.catalogue import load_catalogue
-
-            # _filters found it in this root; a profile file that does not load is the server's fault (500)
-            catalogue = load_catalogue(jurisdiction, root=catalogue.root)
+        # the profile was checked above; one that is listed but does not load is the server's fault (500)
+        catalogue = profile_catalogue(service.catalogue, jurisdiction)
         with service.db.connect() as conn:
             return render(BUILDERS[kind](conn, filters, catalogue=catalogue), fmt)
 

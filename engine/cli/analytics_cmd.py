@@ -25,6 +25,11 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+#: The service's field names (the first word of an ``Invalid`` message) as ``gongai measures`` options.
+_OPTIONS = {"project_type": "--project-type", "stage": "--stage", "department": "--department", "matter": "--matter",
+            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until"}
+
+
 def _connect(db: str | None):
     from engine.persistence.db import make_engine
 
@@ -97,16 +102,24 @@ def measures(
     On a database driven by a virtual clock (a simulation, a scenario)
     GET /analytics/report, which uses the service's clock, may differ.
     """
-    from engine.analytics.measures import Filters, report
-    from engine.domain.catalogue import load_catalogue
+    from datetime import timezone
 
-    filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
-                      jurisdiction=jurisdiction, since=_instant(since, "--since"), until=_instant(until, "--until"))
-    catalogue = load_catalogue()
-    filing = [m.id for m in catalogue.matters.values() if m.kind == "filing"]
-    engine = _connect(db)
-    with engine.connect() as conn:
-        data = report(conn, filters, filing_matters=filing, threshold_minutes=threshold_minutes)
+    from engine.domain.catalogue import load_catalogue
+    from engine.services.analytics import analytics_filters, kpi_report, profile_catalogue
+    from engine.services.errors import Invalid
+
+    start, end = _instant(since, "--since"), _instant(until, "--until")
+    try:
+        # the profile's own catalogue: its matters and filing list, as the projects filed under it were run
+        catalogue = profile_catalogue(load_catalogue(), jurisdiction)
+        filters = analytics_filters(catalogue, project_type=project_type, stage=stage, department=department,
+                                    matter=matter, jurisdiction=jurisdiction, since=start, until=end)
+    except Invalid as exc:  # a typo must not pass for "no such cases": exit code 2 naming the value
+        field, _, rest = str(exc).partition(": ")
+        option = _OPTIONS.get(field)
+        raise typer.BadParameter(rest if option else str(exc), param_hint=option) from None
+    data = kpi_report(_connect(db), catalogue, filters, threshold_minutes=threshold_minutes,
+                      now=datetime.now(timezone.utc))
     if fmt is OutputFormat.json:
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

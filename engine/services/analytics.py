@@ -1,0 +1,89 @@
+"""The analysts' read side, shared by ``GET /analytics/*`` and ``gongai measures``: filters checked against
+the catalogue, and the KPI report.
+
+The check lives here rather than in either entry point so both answer alike: an unknown project type,
+stage, department, matter or profile is an :class:`Invalid` naming the value (422 over HTTP, exit code 2 on
+the command line), never an empty report an analyst could mistake for "no such cases".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from engine.analytics.measures import Filters, report
+from engine.domain.catalogue import Catalogue, list_profiles, load_catalogue
+from engine.domain.workcalendar import SHANGHAI
+from engine.services.errors import Invalid
+
+#: Above this many known ids the message names only the bad value (a list of 80 matters helps nobody).
+_HINT_LIMIT = 20
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Naive instants are read as Asia/Shanghai time (the calendar's zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+
+
+def analytics_window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` as aware instants; :class:`Invalid` unless ``since`` is before ``until``."""
+    start, end = _aware(since), _aware(until)
+    if start is not None and end is not None and start >= end:
+        raise Invalid(f"since: {since.isoformat()} is not before until {until.isoformat()}")  # type: ignore[union-attr]
+    return start, end
+
+
+def check_jurisdiction(catalogue: Catalogue, jurisdiction: str) -> None:
+    """:class:`Invalid` unless ``jurisdiction`` is a profile beside ``catalogue``'s (same root)."""
+    profiles = list_profiles(catalogue.root)
+    if jurisdiction not in profiles:
+        raise Invalid(f"jurisdiction: unknown profile {jurisdiction!r} (known: {', '.join(profiles)})")
+
+
+def analytics_filters(catalogue: Catalogue, *, project_type: str | None = None, stage: str | None = None,
+                      department: str | None = None, matter: str | None = None, jurisdiction: str | None = None,
+                      since: datetime | None = None, until: datetime | None = None) -> Filters:
+    """The measures' filters, every id checked against ``catalogue`` (:class:`Invalid` naming the value)."""
+    for field, what, value, known in (("project_type", "project type", project_type, catalogue.project_types),
+                                      ("stage", "stage", stage, catalogue.stages),
+                                      ("department", "department", department, catalogue.departments),
+                                      ("matter", "matter", matter, catalogue.matters)):
+        if value is not None and value not in known:
+            hint = f" (known: {', '.join(known)})" if len(known) <= _HINT_LIMIT else ""
+            raise Invalid(f"{field}: unknown {what} {value!r}{hint}")
+    if jurisdiction is not None:
+        check_jurisdiction(catalogue, jurisdiction)
+    start, end = analytics_window(since, until)
+    return Filters(project_type=project_type, stage=stage, department=department, matter=matter,
+                   jurisdiction=jurisdiction, since=start, until=end)
+
+
+def profile_catalogue(catalogue: Catalogue, jurisdiction: str | None) -> Catalogue:
+    """The catalogue of the profile ``jurisdiction`` names, from ``catalogue``'s root (itself when ``None``
+    or already that profile); :class:`Invalid` for an unknown profile.
+
+    A profile that is listed but does not load raises :class:`CatalogueError`: the deployment's fault, not
+    the caller's, so it is left to surface as such (a 500 over HTTP).
+    """
+    if jurisdiction is None or jurisdiction == catalogue.profile.id:
+        return catalogue
+    check_jurisdiction(catalogue, jurisdiction)
+    return load_catalogue(jurisdiction, root=catalogue.root)
+
+
+def filing_matters(catalogue: Catalogue) -> list[str]:
+    """The 备案 matters, sorted: instant by design, so the 体外循环 count leaves them out."""
+    return sorted(m.id for m in catalogue.matters.values() if m.kind == "filing")
+
+
+def kpi_report(db: Engine, catalogue: Catalogue, filters: Filters, *, threshold_minutes: float = 10.0,
+               now: datetime) -> dict[str, Any]:
+    """:func:`engine.analytics.measures.report` on a read connection, running matters measured at ``now``
+    (the service clock over HTTP, the wall clock on the command line)."""
+    with db.connect() as conn:
+        return report(conn, filters, filing_matters=filing_matters(catalogue), threshold_minutes=threshold_minutes,
+                      now=now)
