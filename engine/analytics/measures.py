@@ -41,7 +41,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     case,
-    distinct,
     func,
     literal,
     literal_column,
@@ -269,8 +268,9 @@ def _row_numbers(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     # The filtered rows, read once and kept (MATERIALIZED): left to itself the planner may walk a group-ordered
     # index to save the GROUP BY sort and fetch every finished row of the level from the table instead.
     extra = [_s.c.critical] if level == "matter" else []
-    source: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics), *extra).where(
-        *conditions(filters, level), _s.c.ended_at.is_not(None)).cte("filtered")
+    rows: Any = select(*([group.label("g")] if by else []), *(_s.c[m] for m in metrics), *extra).where(
+        *conditions(filters, level), _s.c.ended_at.is_not(None))
+    source: Any = (_specials_only(rows) if level == "special" else rows).cte("filtered")
     if conn.dialect.name in ("sqlite", "postgresql"):
         source = source.prefix_with("MATERIALIZED")
     g: Any = source.c.g if by else literal("all")
@@ -474,10 +474,10 @@ def _commitments(tally: _Tallies) -> dict[str, Any]:
     signed = _indexed(select(t.events.c.project_id, t.events.c.stage).where(
         t.events.c.type == literal_column("'commitment_signed'")).distinct(), "ix_events_commitments",
         t.events).subquery()
-    committed, revoked = tally.conn.execute(
+    committed, revoked = tally.conn.execute(_indexed(
         select(func.count(), func.sum(case((_s.c.outcome == "revoked", 1), else_=0)))
         .select_from(signed.join(_s, and_(_s.c.project_id == signed.c.project_id, _s.c.key == signed.c.stage)))
-        .where(*conditions(tally.filters, "stage"), _s.c.started_us.is_not(None))).one()
+        .where(*conditions(tally.filters, "stage"), _s.c.started_us.is_not(None)), "ix_subjects_keyed")).one()
     return {
         "tolerance": _rate(stages["tolerance"], stages["started"]),
         "commitment": _rate(committed, stages["started"]),
@@ -494,13 +494,13 @@ def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, sta
     scanning every acceptance matter once per stage through a level index instead.
     """
     m = t.subjects.alias("m")
-    departments = (select(func.count(distinct(m.c.department)))
-                   .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
-                          m.c.level.concat("") == "matter").scalar_subquery())
+    # two or more departments ⟺ the least and the greatest differ (no per-stage DISTINCT set to build)
+    several = (select(func.min(m.c.department) < func.max(m.c.department))
+               .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
+                      m.c.level.concat("") == "matter").scalar_subquery())
     conds = conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
                                 since=filters.since, until=filters.until), "stage")
-    query = select(func.count(), func.sum(case((departments >= 2, 1), else_=0))).where(*conds,
-                                                                                        _s.c.ended_at.is_not(None))
+    query = select(func.count(), func.sum(case((several, 1), else_=0))).where(*conds, _s.c.ended_at.is_not(None))
     total, joint = conn.execute(_indexed(_indexed(query, "ix_subjects_facts"), "ix_subjects_keyed", m)).one()
     return _rate(joint, total)
 
@@ -512,9 +512,9 @@ def special_procedures(conn: Connection, filters: Filters = Filters()) -> dict[s
 
 def _specials(tally: _Tallies) -> dict[str, Any]:
     conn, filters = tally.conn, tally.filters
-    counts = {row[0]: {"started": int(row[1]), "finished": int(row[2] or 0)} for row in conn.execute(
+    counts = {row[0]: {"started": int(row[1]), "finished": int(row[2] or 0)} for row in conn.execute(_specials_only(
         select(_s.c.procedure, func.count(), func.sum(case((_s.c.ended_at.is_not(None), 1), else_=0)))
-        .where(*conditions(filters, "special")).group_by(_s.c.procedure).order_by(_s.c.procedure))}
+        .where(*conditions(filters, "special")).group_by(_s.c.procedure).order_by(_s.c.procedure)))}
     durations = distribution(conn, "special", "procedure", filters, metrics=("span_natural_days", "span_working_days"))
     for row in durations:
         counts.setdefault(row["group"], {"started": 0, "finished": 0}).update(
@@ -523,10 +523,10 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     # each finds its matter by primary key; what a project and a stage share is filtered on both sides. The level
     # test is written ``level || '' = 'matter'`` so that no (level, …) index can be picked for that probe instead.
     sp = t.subjects.alias("sp")
-    has_special = (select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
-                   .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
-                                               jurisdiction=filters.jurisdiction), "special", sp))
-                   .distinct().subquery())
+    has_special = _specials_only(
+        select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
+        .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
+                                   jurisdiction=filters.jurisdiction), "special", sp)).distinct(), sp).subquery()
     m = t.subjects.alias("m")
     conds = [m.c.level.concat("") == "matter", *conditions(filters, "matter", m)[1:]]
     with_special = conn.execute(_indexed(
@@ -534,6 +534,12 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
             m.c.project_id == has_special.c.project_id, m.c.key == has_special.c.matter_key)))
         .where(*conds), "ix_subjects_keyed", m)).scalar_one()
     return {"by_procedure": counts, "matters_with_special": _rate(with_special, tally("matter")["all"])}
+
+
+def _specials_only(query: Any, table: Any = _s) -> Any:
+    """Read special procedures from their own small partial index (its ``level = 'special'`` condition repeated
+    literally, so SQLite can match it)."""
+    return _indexed(query.where(table.c.level == literal_column("'special'")), "ix_subjects_specials", table)
 
 
 def _before_hash(conn: Connection, key: Any) -> Any:

@@ -197,14 +197,21 @@ for _suffix, _metric in _ORDER.items():
 # 体外循环 suspects (秒办): the few finished matters faster than a threshold, found by a range on the span
 Index("ix_subjects_done_span", subjects.c.level, subjects.c.span_natural_days, *_FILTER_KEYS, subjects.c.matter_id,
       subjects.c.department, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
-# the rates (overdue, 超时默许, 并联, 容缺, 体外循环 totals, …): every count of one level in one walk of this index
+# the rates (overdue, 超时默许, 并联, 容缺, 体外循环 totals, …): every count of one level in one walk of this index;
+# project_id last, for the measures that look at a stage's other subjects (联合验收)
 Index("ix_subjects_facts", subjects.c.level, *_FILTER_KEYS, subjects.c.ended_at, subjects.c.outcome,
       subjects.c.intake, subjects.c.overdue, subjects.c.statutory_overdue, subjects.c.parallel_after,
-      subjects.c.span_natural_days, subjects.c.matter_id)
+      subjects.c.span_natural_days, subjects.c.matter_id, subjects.c.project_id)
 # a project's subjects by key with what the cross-subject measures test (联合验收: the departments of a stage's
-# matters, a key range; 特别程序: the matter a special procedure belongs to), so they read no table rows
+# matters, a key range; 特别程序: the matter a special procedure belongs to; 告知承诺: the stage's outcome), so
+# they read no table rows
 Index("ix_subjects_keyed", subjects.c.project_id, subjects.c.key, subjects.c.level, *_FILTER_KEYS,
-      subjects.c.department)
+      subjects.c.department, subjects.c.outcome)
+# 特别程序: the special procedures alone (a few % of subjects), with everything their measures read
+_SPECIALS = text("level = 'special'")
+Index("ix_subjects_specials", subjects.c.procedure, *_FILTER_KEYS, subjects.c.ended_at, subjects.c.span_natural_days,
+      subjects.c.span_working_days, subjects.c.project_id, subjects.c.key,
+      sqlite_where=_SPECIALS, postgresql_where=_SPECIALS)
 
 tasks = Table(
     "tasks",

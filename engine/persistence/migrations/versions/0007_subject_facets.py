@@ -33,6 +33,7 @@ depends_on = None
 _FINISHED = sa.text("ended_at IS NOT NULL")
 _COMMITMENT = sa.text("type = 'commitment_signed'")
 _PROJECTS = sa.text("level = 'project' AND ended_at IS NOT NULL")
+_SPECIALS = sa.text("level = 'special'")
 _METRICS = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days")
 _ORDER = {"swd": "span_working_days", "and": "approval_natural_days", "awd": "approval_working_days"}
 _GROUPS = {"department": "department", "matter": "matter_id", "stage": "stage"}
@@ -64,8 +65,10 @@ def _new_indexes() -> list[tuple[str, list[str], Any]]:
     out.append(("ix_subjects_done_span", ["level", "span_natural_days", *_KEYS, "matter_id", "department", "ended_at"],
                 True))
     out.append(("ix_subjects_facts", ["level", *_KEYS, "ended_at", "outcome", "intake", "overdue", "statutory_overdue",
-                                      "parallel_after", "span_natural_days", "matter_id"], False))
-    out.append(("ix_subjects_keyed", ["project_id", "key", "level", *_KEYS, "department"], False))
+                                      "parallel_after", "span_natural_days", "matter_id", "project_id"], False))
+    out.append(("ix_subjects_keyed", ["project_id", "key", "level", *_KEYS, "department", "outcome"], False))
+    out.append(("ix_subjects_specials", ["procedure", *_KEYS, "ended_at", "span_natural_days", "span_working_days",
+                                         "project_id", "key"], _SPECIALS))
     return out
 
 
