@@ -361,6 +361,8 @@ def run(projects: int, *, url: str | None = None, export: bool = False, seed: in
                 ("stage S4 · 2025 Q2", m.Filters(stage="S4", since=quarter[0], until=quarter[1])),
         ):
             timed(f"report: {label}", lambda: m.report(conn, filters, filing_matters=filing, now=now))
+            timed("  the same on two connections (parallel=True)",
+                  lambda: m.report(conn, filters, filing_matters=filing, now=now, parallel=True))
         if compare:
             print("before (the implementations replaced by migrations 0004/0005, same data):")
             old = {

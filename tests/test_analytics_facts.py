@@ -305,6 +305,13 @@ def test_facet_keys_name_the_filter_dimensions() -> None:
     assert facets.instant_us(None) is None
 
 
+def test_parallel_report_equals_the_serial_one(world) -> None:
+    _, _, conn = world
+    for f in (Filters(), Filters(stage="S2", department="fgw")):
+        now = local(2026, 11, 12, 12, 0)
+        assert measures.report(conn, f, now=now, parallel=True) == measures.report(conn, f, now=now)
+
+
 def test_report_ranks_bottlenecks_from_its_own_distributions(world) -> None:
     _, _, conn = world
     for f in (Filters(), Filters(stage="S2"), Filters(department="fgw")):
