@@ -148,11 +148,13 @@ def _print_tables(data: dict[str, Any]) -> None:
     durations("全流程审批用时 (whole process)", data["whole_process"] + data["whole_process_by_type"])
     durations("per department", data["departments"])
     ranking = Table(title="bottlenecks (departments, by mean approval working days)")
-    for column in ("rank", "department", "n", "mean", "p90", "total"):
+    for column in ("rank", "department", "n", "mean", "p90", "total", "critical path (关键路径)"):
         ranking.add_column(column)
     for row in data["bottlenecks"]["departments"]:
+        critical = row.get("critical_path") or {}
+        on_path = f"{critical['count']}/{critical['of']} ({critical['rate']:.0%})" if critical.get("rate") is not None else "-"
         ranking.add_row(str(row["rank"]), str(row["group"]), str(row["count"]), str(row["mean"]), str(row["p90"]),
-                        str(row["total_working_days"]))
+                        str(row["total_working_days"]), on_path)
     console.print(ranking)
     rates = Table(title="rates")
     rates.add_column("measure")
