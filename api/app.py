@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from api import admin, analytics, charts, problems, projects, tasks
-from engine.persistence.db import is_current, make_engine, migrate
+from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
 from engine.services.users import UserStore
@@ -51,7 +51,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: database reachable, migrations current, holidays cover today")
+    @app.get("/readyz", tags=["health"], summary="Readiness: database reachable, migrations current, schema complete, holidays cover today")
     def readyz(request: Request) -> Any:
         checks = readiness(request.app.state.service)
         if all(c["ok"] for c in checks.values()):
@@ -76,6 +76,13 @@ def readiness(service: ApprovalService) -> dict[str, dict[str, Any]]:
         checks["migrations"] = {"ok": current, "detail": "current" if current else "behind: run `gongai migrate`"}
     except Exception as exc:  # noqa: BLE001
         checks["migrations"] = {"ok": False, "detail": f"cannot read: {type(exc).__name__}"}
+    try:
+        missing = missing_schema(service.db)
+        checks["schema"] = {"ok": not missing, "detail": "complete" if not missing else
+                            f"missing {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}: "
+                            "recreate them (see engine/persistence/tables.py) or restore the database"}
+    except Exception as exc:  # noqa: BLE001
+        checks["schema"] = {"ok": False, "detail": f"cannot read: {type(exc).__name__}"}
     today = service.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
     covered = service.calendar.covers(today)
     checks["holidays"] = {"ok": covered, "detail": f"{today} covered" if covered else

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, insert, inspect, literal, or_, select, update
 from engine.analytics import measures
 from engine.analytics.measures import ALWAYS, Filters, parallel_after, parallel_rate
 from engine.persistence import facets, tables as t
-from engine.persistence.db import make_engine, migrate
+from engine.persistence.db import make_engine, migrate, missing_schema
 from tests.analytics_scenario import build, local
 from tests.pg_server import pg_server  # noqa: F401  (fixture)
 
@@ -263,6 +263,7 @@ def test_analytics_migrations_down_and_up(tmp_path) -> None:
 
     db = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(db)
+    assert missing_schema(db) == []  # the migrations build every table and index tables.py defines
     assert {"ix_subjects_done_department", "ix_subjects_done_matter_awd", "ix_subjects_done_stage_swd",
             "ix_subjects_done_span", "ix_subjects_facts"} <= indexes()
     assert {"facet", "started_us"} <= columns()

@@ -120,3 +120,17 @@ def test_health_and_readiness(hz):
     ready = hz.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["migrations"]["ok"] is True
     assert hz.client.get("/docs").status_code == 200
+
+
+def test_readiness_names_a_missing_index(hz):
+    index = next(ix for ix in t.subjects.indexes if ix.name == "ix_subjects_facts")
+    with hz.service.db.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_subjects_facts")
+    try:
+        ready = hz.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["schema"]["ok"] is False and "index ix_subjects_facts" in ready.json()["detail"]
+    finally:  # the module's other tests share this database
+        with hz.service.db.begin() as conn:
+            index.create(conn)
+    assert hz.client.get("/readyz").status_code == 200

@@ -19,7 +19,7 @@ from engine.analytics import measures
 from engine.clock import VirtualClock
 from engine.domain.catalogue import load_catalogue
 from engine.persistence import tables as t
-from engine.persistence.db import is_current, make_engine, migrate
+from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.persistence.uow import ConcurrentUpdate
 from engine.services.approval import ApprovalService
 from tests.pg_server import pg_server, pg_url  # noqa: F401  (fixtures)
@@ -76,6 +76,7 @@ def test_migrations_build_the_schema_and_are_idempotent(pg) -> None:
     service, _ = pg
     assert service.db.dialect.name == "postgresql"
     assert is_current(service.db)
+    assert missing_schema(service.db) == []  # the migrations build every table and index tables.py defines
     migrate(service.db)  # a second run changes nothing
     names = set(inspect(service.db).get_table_names())
     assert {"definitions", "projects", "workflow_parts", "events", "subjects", "tasks", "notifications",

@@ -73,3 +73,26 @@ def is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     return set(current) == set(script.get_heads())
+
+
+def missing_schema(engine: Engine) -> list[str]:
+    """Tables and indexes ``tables.metadata`` defines that the database lacks (empty when complete).
+
+    The migration head alone does not prove the indexes are there (an operator may have dropped one; a database
+    may have been migrated by a draft of a migration), and the analytics queries name theirs (SQLite
+    ``INDEXED BY``): a missing one would fail every report instead of only slowing it.
+    """
+    from sqlalchemy import inspect
+
+    from engine.persistence import tables as t
+
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    missing = [f"table {name}" for name in t.metadata.tables if name not in present]
+    for name, table in t.metadata.tables.items():
+        if name not in present:
+            continue
+        have = {ix["name"] for ix in inspector.get_indexes(name)}
+        missing += [f"index {ix.name}" for ix in table.indexes if ix.name not in have]
+    return missing
+
