@@ -237,7 +237,8 @@ def legacy_distribution(conn: Any, level: str, by: str | None, filters: m.Filter
 
 
 def legacy_parallel_rate(conn: Any, filters: m.Filters = m.Filters(), *, now: datetime) -> dict[str, Any]:
-    """The former ``measures.parallel_rate``: LEAD and a running MAX over every matter, per project stage."""
+    """The former ``measures.parallel_rate`` (the definition, verbatim): LEAD and a running MAX over every matter,
+    per project stage. tests/test_analytics_facts.py checks the stored ``parallel_after`` against it."""
     _s = t.subjects
     end = func.coalesce(_s.c.ended_at, literal(now, t.UTCDateTime()))
     window = {"partition_by": [_s.c.project_id, _s.c.stage], "order_by": [_s.c.started_at, _s.c.key]}

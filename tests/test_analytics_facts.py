@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import case, func, insert, inspect, literal, or_, select, update
+from sqlalchemy import insert, inspect, select, update
 
 from engine.analytics import measures
 from engine.analytics.measures import ALWAYS, Filters, parallel_after, parallel_rate
@@ -26,28 +26,11 @@ from tests.pg_server import pg_server  # noqa: F401  (fixture)
 
 _s = t.subjects
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+from bench.analytics_bench import legacy_parallel_rate  # the window definition parallel_after replaced
+
 backfill = importlib.import_module("engine.persistence.migrations.versions.0005_parallel_after").backfill
 _m0007 = importlib.import_module("engine.persistence.migrations.versions.0007_subject_facets")
 facet_backfill, critical_backfill = _m0007.backfill, _m0007.backfill_critical
-
-
-def legacy_parallel_rate(conn: Any, filters: Filters = Filters(), *, now: datetime) -> dict[str, Any]:
-    """The window formulation parallel_rate had before ``parallel_after`` (the definition, verbatim)."""
-    end = func.coalesce(_s.c.ended_at, literal(now, t.UTCDateTime()))
-    window = {"partition_by": [_s.c.project_id, _s.c.stage], "order_by": [_s.c.started_at, _s.c.key]}
-    sibling = Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction)
-    inner = select(
-        _s.c.project_id, _s.c.key, _s.c.stage, _s.c.department, _s.c.matter_id, _s.c.started_at, end.label("end_at"),
-        _s.c.facet, _s.c.started_us,
-        func.lead(_s.c.started_at).over(**window).label("next_start"),
-        func.max(end).over(**window, rows=(None, -1)).label("prev_end"),
-    ).where(*measures.conditions(sibling, "matter"), _s.c.started_at.is_not(None)).subquery()
-    own = Filters(stage=filters.stage, department=filters.department, matter=filters.matter,
-                  since=filters.since, until=filters.until)
-    parallel = or_(inner.c.next_start < inner.c.end_at, inner.c.prev_end > inner.c.started_at)
-    total, count = conn.execute(select(func.count(), func.sum(case((parallel, 1), else_=0)))
-                                .where(*measures.conditions(own, "matter", inner))).one()
-    return measures._rate(count, total)
 
 
 # -- the definition, taken apart ----------------------------------------------------------------------------------

@@ -606,11 +606,13 @@ def report(conn: Connection, filters: Filters = Filters(), *, filing_matters: Co
         pending = pool.submit(on_second_connection) if pool else None
         tally = _Tallies(conn, filters, now=now, filing_matters=filing_matters, threshold_minutes=threshold_minutes)
         matter_counts = tally("matter")
-        out = {
+        durations = {
             "filters": filters.to_dict(),
             "stages": stage_durations(conn, filters),
             "whole_process": process_durations(conn, filters),
             "whole_process_by_type": process_durations(conn, filters, by_project_type=True),
+        }
+        rates = {
             "overdue": _overdue(tally),
             "silent_consent": _rate(matter_counts["silent_consent"], matter_counts["finished"]),
             "parallel": _rate(matter_counts["parallel"], matter_counts["started"]),
@@ -624,9 +626,8 @@ def report(conn: Connection, filters: Filters = Filters(), *, filing_matters: Co
         if pool:
             pool.shutdown(wait=True)
     return {
-        "filters": out.pop("filters"), "stages": out.pop("stages"), "whole_process": out.pop("whole_process"),
-        "whole_process_by_type": out.pop("whole_process_by_type"), "departments": departments, "matters": matters,
+        **durations, "departments": departments, "matters": matters,
         # the same figures bottlenecks() would compute again: ranked from the rows above
         "bottlenecks": {"departments": _ranked(departments), "matters": _ranked(matters)},
-        **out,
+        **rates,
     }
