@@ -96,6 +96,13 @@ def get_project(request: Request, project_id: str = _pid(), actor: Actor = Depen
                                           "links": _links(project_id)}
 
 
+@router.get("/{project_id}/plan", summary="The matters this project's case requires, and the rule that decided each (and each skipped one)")
+def plan(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return service.plan(project_id)
+
+
 @router.get("/{project_id}/progress", summary="Each stage and matter: status, department, due date, remaining working days, colour, clock stops")
 def progress(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     service = request.app.state.service
@@ -192,7 +199,7 @@ def _tasks(request: Request, actor: Actor, project_id: str, state: str | None) -
 def _links(project_id: str) -> dict[str, str]:
     base = f"/projects/{project_id}"
     return {"self": base, "progress": base + "/progress", "timeline": base + "/timeline",
-            "notifications": base + "/notifications", "tasks": base + "/tasks"}
+            "notifications": base + "/notifications", "tasks": base + "/tasks", "plan": base + "/plan"}
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

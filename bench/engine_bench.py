@@ -35,6 +35,7 @@ from typing import Any
 from engine.domain.actors import Actor
 from engine.domain.catalogue import Catalogue, load_catalogue
 from engine.domain.tasks import parse_payload
+from engine.simulation.cases import typical_case
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 START = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 Asia/Shanghai
@@ -51,7 +52,22 @@ def filing_for(index: int, *, units: int | None = None) -> dict[str, Any]:
     if project_type == "land_with_scheme":  # 先行验收 of the fire acceptance on the first unit
         unit_works[0]["early_items"] = ["s4_fire_acceptance"]
     return {"name": f"基准项目{index}", "project_type": project_type, "owner_id": f"owner-{index}",
-            "include_planning": index % 3 == 0, "unit_works": unit_works}
+            "include_planning": index % 3 == 0, "unit_works": unit_works, "case": typical_case(project_type)}
+
+
+_RULES: dict[str, Any] = {}
+
+
+def selected_matters(catalogue: Catalogue, project_type: str, stage: str) -> list[Any]:
+    """The matters the typical case of ``project_type`` selects in ``stage`` (the engine's own plan), so the
+    raw-SpiffWorkflow driver and the participants run exactly the matters the engine runs."""
+    from engine.domain.plan import build_plan
+    from engine.services.approval import load_matter_rules
+
+    rules = _RULES.setdefault(str(catalogue.matter_rules_path), load_matter_rules(catalogue))
+    plan = build_plan(catalogue, project_type, catalogue.route_stages(project_type, True),
+                      catalogue.case.validate_answers(project_type, typical_case(project_type)), rules)
+    return [catalogue.matter(m) for m in plan.selected_ids(stage)]
 
 
 @dataclass
@@ -70,7 +86,7 @@ class Plan:
         self.rounds_left = self.intake_rounds
         candidates = []
         for stage in self.catalogue.route_stages(self.project_type, False):
-            refs = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(self.project_type, stage)
+            refs = [f"{m.id}:{mat.id}" for m in selected_matters(self.catalogue, self.project_type, stage)
                     if m.tolerance_allowed for mat in m.materials if not mat.key]
             if refs:
                 candidates.append((stage, refs[0]))
@@ -83,7 +99,7 @@ class Plan:
         if spec_id == "Task_Intake":
             if self.rounds_left > 0:
                 self.rounds_left -= 1
-                ref = next(f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(self.project_type, stage or "S1")
+                ref = next(f"{m.id}:{mat.id}" for m in selected_matters(self.catalogue, self.project_type, stage or "S1")
                            for mat in m.materials)
                 return {"outcome": "incomplete", "missing": [ref]}
             if self.tolerance is not None and stage == self.tolerance[0]:
@@ -125,10 +141,10 @@ class StubFunctions:
         cat = self.catalogue
 
         def stage_matters(project_type, stage):
-            return [self._matter(stage, m.id, f"{stage}/{m.id}") for m in cat.matters_for(project_type, stage)]
+            return [self._matter(stage, m.id, f"{stage}/{m.id}") for m in selected_matters(cat, project_type, stage)]
 
         def acceptance_units(project_type, unit_works):
-            matters = cat.matters_for(project_type, "S4")
+            matters = selected_matters(cat, project_type, "S4")
             items = [m for m in matters if m.acceptance_role == "item"]
             final = next(m for m in matters if m.acceptance_role == "final")
             units = []
@@ -154,7 +170,7 @@ class StubFunctions:
 
         stubs: dict[str, Callable[..., Any]] = {
             "stage_matters": stage_matters, "acceptance_units": acceptance_units,
-            "commitment_checks": commitment_checks,
+            "commitment_checks": commitment_checks, "precondition_status": lambda _matter: "issued",
         }
         from engine.services.functions import MODEL_FUNCTIONS
 
@@ -169,7 +185,7 @@ def resolve_materials(catalogue: Catalogue, project_type: str, stage: str, refs:
     out = []
     for ref in refs:
         matter_id, _, material_id = ref.rpartition(":")
-        for m in catalogue.matters_for(project_type, stage):
+        for m in selected_matters(catalogue, project_type, stage):
             for mat in m.materials:
                 if mat.id == material_id and (not matter_id or m.id == matter_id):
                     out.append({"id": f"{m.id}:{mat.id}", "name": mat.name, "key": mat.key, "matter_id": m.id,

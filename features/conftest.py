@@ -31,8 +31,10 @@ from engine.domain.actors import Actor
 from engine.domain.catalogue import load_catalogue
 from engine.domain.workcalendar import CalendarDataMissing, WorkCalendar
 from engine.persistence.db import make_engine, migrate
+from engine.persistence.uow import UnitOfWork
 from engine.services.approval import ApprovalService
 from engine.services.errors import Invalid
+from engine.simulation.cases import typical_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REVIEW_TASKS = ("Task_Review", "Task_ReviewSilent")
@@ -220,7 +222,8 @@ def clock_at(world: World, at: str) -> None:
 def file_project(world: World, owner: str, ptype: str) -> None:
     world.owner_id = owner
     world.project_id = world.svc.start_project(
-        {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False},
+        {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False,
+         "case": typical_case(ptype)},
         actor=Actor(owner, "owner"),
     )
 
@@ -235,7 +238,7 @@ def file_project_with_units(world: World, owner: str, ptype: str, datatable: lis
     world.owner_id = owner
     world.project_id = world.svc.start_project(
         {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False,
-         "unit_works": units},
+         "unit_works": units, "case": typical_case(ptype)},
         actor=Actor(owner, "owner"),
     )
 
@@ -583,3 +586,86 @@ def calendar_warned(world: World, year: str) -> None:
 @then(parsers.parse('日历没有发出 CalendarDataMissing 警告'))
 def calendar_quiet(world: World) -> None:
     assert not [w for w in world.caught if issubclass(w.category, CalendarDataMissing)]
+
+
+# ---------------------------------------------------------------------------------------------- 情形 (the case)
+def _answers(ptype: str, text: str) -> dict[str, Any]:
+    """The type's typical case with the scenario's answers over it: "k=v; k=a,b" (v true/false, number, text;
+    "-" leaves the question unanswered)."""
+    case: dict[str, Any] = typical_case(ptype)
+    multi = {q.id for q in _CATALOGUE.case.questions if q.type == "multi"}
+    for part in text.replace("；", ";").split(";"):
+        if not part.strip():
+            continue
+        key, _, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if raw == "-":
+            case.pop(key, None)
+        elif key in multi:
+            case[key] = _ids(raw)
+        elif raw in ("true", "false"):
+            case[key] = raw == "true"
+        else:
+            try:
+                case[key] = float(raw)
+            except ValueError:
+                case[key] = raw
+    return case
+
+
+@given(parsers.parse('建设单位 "{owner}" 申报 "{ptype}" 类型的项目，情形为 "{answers}"'))
+def file_project_with_case(world: World, owner: str, answers: str, ptype: str) -> None:
+    world.owner_id = owner
+    world.project_id = world.svc.start_project(
+        {"name": f"{ptype} 示例项目", "project_type": ptype, "owner_id": owner, "include_planning": False,
+         "case": _answers(ptype, answers)},
+        actor=Actor(owner, "owner"),
+    )
+
+
+def _planned(world: World, matter: str) -> dict[str, Any]:
+    plan = world.svc.plan(world.pid)
+    hits = [m for s in plan["stages"] for m in s["matters"] if m["matter_id"] == matter]
+    assert len(hits) == 1, f"{matter} is not a candidate of this project's route"
+    return hits[0]
+
+
+@then(parsers.parse('项目办理事项 "{matter}"'))
+def plan_selects(world: World, matter: str) -> None:
+    planned = _planned(world, matter)
+    assert planned["selected"], planned
+    assert planned["rule"]["source"] == "decision_table" and planned["rule"]["text"], planned
+
+
+@then(parsers.parse('项目不办理事项 "{matter}"，依据为 "{text}"'))
+def plan_skips(world: World, matter: str, text: str) -> None:
+    planned = _planned(world, matter)
+    assert not planned["selected"], planned
+    assert text in planned["rule"]["text"], planned["rule"]
+
+
+@then(parsers.parse('按情形 "{answers}" 申报 "{ptype}" 类型的项目被拒绝，提示包含 "{text}"'))
+def filing_refused(world: World, answers: str, ptype: str, text: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        world.svc.start_project({"name": "x", "project_type": ptype, "owner_id": "owner-x",
+                                 "case": _answers(ptype, answers)}, actor=Actor("owner-x", "owner"))
+    assert text in str(refused.value), str(refused.value)
+    with UnitOfWork(world.svc.db, read_only=True) as uow:  # nothing was filed
+        assert uow.projects.list(owner_ids=["owner-x"]) == []
+
+
+@then(parsers.parse('事项 "{matter}" 正在等待前置事项出证'))
+def matter_waits(world: World, matter: str) -> None:
+    entry = world.timing_entry(matter)
+    assert entry["end"] is None, entry
+    waits = [e for e in world.events("clock_stopped") if e["matter_key"] == matter and e["data"]["kind"] == "precondition"]
+    resumed = [e for e in world.events("clock_resumed") if e["matter_key"] == matter and e["data"]["kind"] == "precondition"]
+    assert len(waits) == len(resumed) + 1, (waits, resumed)
+    assert not world.ready(spec=REVIEW_TASKS, matter=matter.split("/")[-1]), "the agency has nothing left to do"
+
+
+@then(parsers.parse('事项 "{later}" 在事项 "{earlier}" 之后出证'))
+def issued_in_order(world: World, later: str, earlier: str) -> None:
+    a, b = world.timing_entry(earlier), world.timing_entry(later)
+    assert a["end"] is not None and b["end"] is not None, (a, b)
+    assert b["end"] >= a["end"], (a["end"], b["end"])

@@ -1,13 +1,14 @@
 """Three small projects driven through the real ApprovalService on a virtual clock, for the analytics tests.
 
-A (social_general, S1 from Mon 2 Nov 2026 09:00 Shanghai): 备案 in 2 minutes; 建设用地规划许可 in 3 minutes
+All three are 核准 projects on allocated land with every S2 matter selected by their case.
+A (social_general, S1 from Mon 2 Nov 2026 09:00 Shanghai): 用地预审 in 2 minutes; 建设用地规划许可 in 3 minutes
 (a 体外循环 suspect); 节能审查 stopped for 补正 3 Nov 09:00 → 5 Nov 09:00, approved 5 Nov 15:00; 核准 with a
 专家评审 (stops the clock) 3 Nov 10:00 → 4 Nov 10:00, approved 4 Nov 11:00; result issued 5 Nov 16:00.
 B (social_general): S1 matters approved 4 Nov 09:00, result 4 Nov 10:00; S2 accepted 4 Nov 10:00, most matters
 approved 5 Nov 10:00, the two 超时默许 matters lapse, 人防 approved late on 12 Nov 10:00 (committed 5 wd:
 due 11 Nov 24:00); S2's result is not issued (the stage stays open).
 C (social_general): S1 accepted Wed 30 Sep 2026 09:00, every matter approved on Fri 9 Oct 09:00 across the
-国庆 holiday (1–7 Oct off, Sat 10 Oct a working day): 9 natural days, 2 working days; 备案 (1 wd) overdue.
+国庆 holiday (1–7 Oct off, Sat 10 Oct a working day): 9 natural days, 2 working days.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.domain.catalogue import load_catalogue
 from engine.domain.workcalendar import SHANGHAI
 from engine.persistence.db import make_engine, migrate
 from engine.services.approval import ApprovalService
+from engine.simulation.cases import typical_case
 
 OWNER = Actor("owner-1", "owner")
 WINDOW = Actor("window-1", "window", "window")
@@ -70,8 +72,12 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
     service = ApprovalService(db, catalogue=load_catalogue(), clock=clock)
     service.deploy_bundled()
     d = Driver(service, clock)
-    filing = {"name": "示例项目", "project_type": "social_general", "owner_id": OWNER.id, "include_planning": False}
-    s1 = ("s1_project_ratification", "s1_project_filing", "s1_land_use_planning_permit", "s1_energy_review")
+    filing = {"name": "示例项目", "project_type": "social_general", "owner_id": OWNER.id, "include_planning": False,
+              "case": typical_case("social_general") | {"investment_mode": "ratification", "land_supply": "allocation",
+                                                        "energy_above_threshold": True, "in_relics_zone": True,
+                                                        "eia_category": "report", "occupies_municipal": True}}
+    # 核准 project on allocated land: its case selects these four S1 matters (选址 before 用地规划许可)
+    s1 = ("s1_project_ratification", "s1_land_presite", "s1_land_use_planning_permit", "s1_energy_review")
 
     # C: across 国庆 2026
     c = service.start_project(filing)
@@ -89,7 +95,7 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
     d.do(local(2026, 11, 2, 9, 0), a, "Task_Intake", {"outcome": "complete"})
     d.do(local(2026, 11, 2, 9, 0), b, "Task_SubmitFiling", {})
     d.do(local(2026, 11, 2, 9, 0), b, "Task_Intake", {"outcome": "complete"})
-    d.review(local(2026, 11, 2, 9, 2), a, "s1_project_filing")
+    d.review(local(2026, 11, 2, 9, 2), a, "s1_land_presite")
     d.review(local(2026, 11, 2, 9, 3), a, "s1_land_use_planning_permit")
     d.review(local(2026, 11, 3, 9, 0), a, "s1_energy_review", {"decision": "correction", "items": ["补充节能报告"]})
     d.review(local(2026, 11, 3, 10, 0), a, "s1_project_ratification", {"decision": "special", "procedure": "expert_review"})
@@ -103,7 +109,7 @@ def build(url: str) -> tuple[ApprovalService, dict[str, str]]:
     d.do(local(2026, 11, 5, 9, 0), a, "Task_MatterCorrection", {"supplied": ["补充节能报告"]}, matter="s1_energy_review")
     silent = ("s2_greening_scheme_review", "s2_traffic_impact_opinion")
     late = "s2_civil_defense_design_opinion"
-    for m in service.catalogue.matters_for("social_general", "S2"):
+    for m in service.catalogue.matters_for("social_general", "S2"):  # this case selects every S2 matter
         if m.id not in silent and m.id != late:
             d.review(local(2026, 11, 5, 10, 0), b, m.id)
     d.review(local(2026, 11, 5, 15, 0), a, "s1_energy_review")

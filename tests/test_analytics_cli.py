@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from engine.simulation.cases import typical_case
 from typer.testing import CliRunner
 
 from tests.analytics_scenario import OWNER, Driver, build, local
@@ -37,7 +38,7 @@ def url(tmp_path_factory) -> str:
     jiangxi = ApprovalService(service.db, catalogue=load_catalogue("jiangxi"), clock=clock)
     driver = Driver(jiangxi, clock)
     pid = jiangxi.start_project({"name": "江西示例项目", "project_type": "social_general", "owner_id": OWNER.id,
-                                 "include_planning": False})
+                                 "include_planning": False, "case": typical_case("social_general")})
     driver.do(local(2026, 11, 2, 9, 0), pid, "Task_SubmitFiling", {})
     driver.do(local(2026, 11, 2, 10, 0), pid, "Task_Intake", {"outcome": "complete"})
     return url
@@ -75,7 +76,7 @@ def test_jurisdiction_measures_that_profiles_projects_only(url: str) -> None:
     jiangxi = _json(url, "--jurisdiction", "jiangxi")
     assert jiangxi["filters"] == {"jurisdiction": "jiangxi"}
     started = jiangxi["special_procedures"]["matters_with_special"]["of"]
-    assert started == 4  # the 江西 project's four S1 matters
+    assert started == 2  # the 江西 project's S1 matters its case selects: 备案 and 建设用地规划许可
     assert everything["special_procedures"]["matters_with_special"]["of"] > started
     assert _json(url, "--jurisdiction", "default")["special_procedures"]["matters_with_special"]["of"] \
         == everything["special_procedures"]["matters_with_special"]["of"] - started

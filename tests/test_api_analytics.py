@@ -23,6 +23,7 @@ from engine.bpmn.safe_xml import parse_xml
 from engine.domain.catalogue import load_catalogue
 from engine.domain.workcalendar import SHANGHAI
 from engine.persistence import tables as t
+from engine.simulation.cases import typical_case
 from tests.analytics_scenario import build
 from tests.test_api_support import Harness, default_payload, make_harness
 
@@ -49,7 +50,7 @@ def hz(tmp_path_factory) -> Harness:
     where = tmp_path_factory.mktemp("api-analytics")
     _, ids = build(f"sqlite:///{where / 'api.db'}")  # make_harness opens the same file (migrate is idempotent)
     harness = make_harness(where)
-    small = harness.post("owner1", "/projects", {"name": "小型仓库", "project_type": "social_small"}, status=201)["id"]
+    small = harness.post("owner1", "/projects", {"name": "小型仓库", "project_type": "social_small", "case": typical_case("social_small")}, status=201)["id"]
     _drive_first_stage(harness, small, "S1")
     harness.ids = {**ids, "small": small}  # type: ignore[attr-defined]
     return harness

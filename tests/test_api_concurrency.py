@@ -28,13 +28,13 @@ def test_parallel_completions_are_all_recorded_and_join_once(tmp_path):
         hz.tick(6)
         ready = hz.get("analyst1", f"/tasks?project_id={pid}")
         reviews = [t for t in ready if t["spec_id"].startswith("Task_Review") and t["stage"] == "S2"]
-        if len(reviews) >= 4:
+        if len(reviews) >= 3:
             break
         task = next((t for t in ready if t["stage"] != "S3"), ready[0])
         payload = {"outcome": "complete"} if task["spec_id"] == "Task_Intake" else {"decision": "approve"} \
             if task["spec_id"].startswith("Task_Review") else {}
         hz.post(hz.who_for(task), f"/tasks/{task['id']}/complete", payload)
-    assert len(reviews) >= 4, "S2 has parallel matters"
+    assert len(reviews) >= 3, "S2 has parallel matters (规划许可, 园林, 人防 in this case)"
 
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(hz.client.app, host="127.0.0.1", port=port, log_level="warning"))

@@ -59,8 +59,8 @@ def test_project_through_all_stages_over_http(tmp_path):
             hz.post("owner1", f"/projects/{pid}/corrections", {"supplied": ["交通影响评价补充说明"], "task_id": tid})
         elif spec == "Task_SpecialProcedure":
             hz.post(who, f"/tasks/{tid}/complete", {"conclusion": "专家评审通过"})
-        elif spec in ("Task_Review", "Task_ReviewSilent") and task["department"] == "jt" and not seen["matter_correction"]:
-            hz.post(who, f"/tasks/{tid}/request-correction", {"items": ["交通影响评价补充说明"]})
+        elif spec in ("Task_Review", "Task_ReviewSilent") and task["department"] == "yl" and not seen["matter_correction"]:
+            hz.post(who, f"/tasks/{tid}/request-correction", {"items": ["绿化设计方案补充说明"]})
             seen["matter_correction"] += 1
         elif spec in ("Task_Review", "Task_ReviewSilent") and task["department"] == "yl" and not seen["special"]:
             hz.post(who, f"/tasks/{tid}/special-procedure", {"procedure": "expert_review"})
@@ -81,8 +81,8 @@ def test_project_through_all_stages_over_http(tmp_path):
     assert all(s["colour"] == "none" and s["end"] for s in stages.values())
     for matter in progress["matters"]:
         assert {"department", "committed_due", "remaining_working_days", "status", "colour", "clock_stops"} <= set(matter)
-    jt = [m for m in progress["matters"] if m["department"] == "jt"]
-    assert any(stop["kind"] for m in jt for stop in m["clock_stops"]), "the matter correction stopped the clock"
+    yl = [m for m in progress["matters"] if m["department"] == "yl"]
+    assert any(stop["kind"] for m in yl for stop in m["clock_stops"]), "the matter correction stopped the clock"
     assert progress["special_procedures"], "the expert review is timed"
     assert all(v >= 1 for v in seen.values()), seen
     assert len(used_departments - {"window"}) >= 5, used_departments

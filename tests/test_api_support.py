@@ -16,6 +16,7 @@ from engine.domain.catalogue import load_catalogue
 from engine.persistence.db import make_engine, migrate
 from engine.services.approval import ApprovalService
 from engine.services.users import UserStore
+from engine.simulation.cases import typical_case
 
 START = datetime(2026, 9, 1, 1, 0, tzinfo=timezone.utc)
 DEPARTMENTS = ("fgw", "zrzy", "zjj", "sthj", "rf", "sw", "jt", "cg", "yl", "ww", "daj", "bdc")
@@ -83,7 +84,7 @@ def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None) -> Harnes
     return harness
 
 
-FILING = {"name": "滨江综合楼", "project_type": "land_with_scheme",
+FILING = {"name": "滨江综合楼", "project_type": "land_with_scheme", "case": typical_case("land_with_scheme"),
           "unit_works": [{"id": "U1", "name": "1号楼", "early_items": ["s4_fire_acceptance"]},
                          {"id": "U2", "name": "2号楼"}]}
 

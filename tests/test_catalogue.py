@@ -19,7 +19,7 @@ from engine.domain.catalogue import (
 )
 
 PROJECT_TYPES = ["gov_building", "gov_municipal", "social_general", "social_small", "land_with_scheme"]
-BASE_FILES = ["departments.yaml", "stages.yaml", "project_types.yaml", "matters.yaml", "special_procedures.yaml"]
+BASE_FILES = ["departments.yaml", "stages.yaml", "project_types.yaml", "matters.yaml", "special_procedures.yaml", "case.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,7 @@ def data_root(tmp_path: Path) -> Path:
         shutil.copy(DEFAULT_ROOT / name, root / name)
     for profile in (DEFAULT_ROOT / "profiles").glob("*.yaml"):
         shutil.copy(profile, root / "profiles" / profile.name)
+    shutil.copytree(DEFAULT_ROOT / "rules", root / "rules")
     return root
 
 
@@ -187,8 +188,7 @@ def test_matters_for_exemptions(default: Catalogue) -> None:
     small = {m.id for m in default.matters_for("social_small", "S23")}
     assert "s3_drawing_review" not in small  # 施工图审查豁免
     assert "s2_design_scheme_review" not in small
-    land = {m.id for m in default.matters_for("land_with_scheme", "S2")}
-    assert "s2_design_scheme_review" not in land  # 方案随土地出让确定
+    # 带方案出让 skips 设计方案审查 by its case (land supply), not by its type: see tests/test_plan.py
 
 
 def test_merged_stage_takes_s2_and_s3_matters(default: Catalogue) -> None:

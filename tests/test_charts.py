@@ -74,8 +74,8 @@ def test_weekly_counts_bucket_matters_by_the_iso_week_they_finished(scenario) ->
         weeks = charts._weekly_counts(conn, Filters())
     assert all(monday.weekday() == 0 for monday, *_ in weeks)
     by_week = {monday.date().isoformat(): (n, overdue, silent) for monday, n, overdue, silent in weeks}
-    # C: 4 matters on Fri 9 Oct (备案 overdue); A and B's S1 in the week of 2 Nov; B's S2 after
-    assert by_week["2026-10-05"][0] == 4 and by_week["2026-10-05"][1] == 1
+    # C: 4 matters on Fri 9 Oct (none overdue: 2 working days across 国庆); A and B's S1 in the week of 2 Nov
+    assert by_week["2026-10-05"][0] == 4 and by_week["2026-10-05"][1] == 0
     assert by_week["2026-10-12"][0] == 0  # an empty week is shown, not skipped
     assert by_week["2026-11-02"][0] >= 8
     assert sum(s for _, _, s in by_week.values()) == 2  # the two 超时默许 of B
@@ -87,7 +87,7 @@ def test_gantt_rows_of_the_hand_built_project(scenario) -> None:
         rows = charts.gantt_rows(conn, ids["A"], now=service.clock.now())
     assert [r.key for r in rows if r.level == "stage"] == ["S1"]
     matters = {r.key: r for r in rows if r.level == "matter"}
-    assert set(matters) == {"S1/s1_project_ratification", "S1/s1_project_filing", "S1/s1_land_use_planning_permit",
+    assert set(matters) == {"S1/s1_project_ratification", "S1/s1_land_presite", "S1/s1_land_use_planning_permit",
                             "S1/s1_energy_review"}
     assert [k for k, r in matters.items() if r.critical] == ["S1/s1_energy_review"]
     stop = matters["S1/s1_energy_review"].stops
@@ -102,7 +102,7 @@ def test_gantt_svg_marks_the_critical_matter_the_stop_and_the_special_procedure(
     found = gids(svg)
     assert "stage:S1" in found
     assert "critical:S1/s1_energy_review" in found
-    assert {"matter:S1/s1_project_ratification", "matter:S1/s1_project_filing",
+    assert {"matter:S1/s1_project_ratification", "matter:S1/s1_land_presite",
             "matter:S1/s1_land_use_planning_permit"} <= found
     assert "stop:S1/s1_energy_review:0:correction" in found
     assert "special:S1/s1_project_ratification:0:expert_review" in found

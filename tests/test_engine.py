@@ -15,6 +15,7 @@ from engine.persistence import tables as t
 from engine.persistence.db import make_engine, migrate
 from engine.services.approval import ApprovalService
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.simulation.cases import typical_case
 
 OWNER = Actor("owner-1", "owner")
 WINDOW = Actor("window-1", "window", "window")
@@ -51,7 +52,7 @@ def only(rows: list[dict], **match) -> dict:
 def file_project(service: ApprovalService, project_type: str = "social_general", *, submit: bool = True) -> str:
     """Register a project and, by default, submit its first stage's filing (so the window has it)."""
     pid = service.start_project({"name": "示例项目", "project_type": project_type, "owner_id": OWNER.id,
-                                 "include_planning": False})
+                                 "include_planning": False, "case": typical_case(project_type)})
     if submit:
         service.submit_filing(pid, "S1", actor=OWNER)
     return pid
@@ -78,7 +79,10 @@ def test_parallel_matters_are_assigned_to_their_departments_and_timed(env) -> No
     intake = only(service.list_tasks(project_id=pid), spec_id="Task_Intake")
     service.complete_task(intake["id"], {"outcome": "complete"}, actor=WINDOW)
     reviews = service.list_tasks(project_id=pid)
-    expected = {m.id for m in service.catalogue.matters_for("social_general", "S1")}
+    # the project's case (a 备案 project on transferred land) selects exactly its plan's S1 matters
+    expected = set(service.plan(pid)["stages"][0]["matters"][i]["matter_id"]
+                   for i, m in enumerate(service.plan(pid)["stages"][0]["matters"]) if m["selected"])
+    assert expected == {"s1_project_filing", "s1_land_use_planning_permit"}
     assert {r["matter_key"].split("/")[1] for r in reviews} == expected
     for row in reviews:
         assert row["department"] == service.catalogue.matter(row["matter_key"].split("/")[1]).department
@@ -208,7 +212,7 @@ def test_owner_withdraws_a_running_project(env) -> None:
     service, clock, _ = env
     pid = file_project(service)
     service.complete_task(service.list_tasks(project_id=pid)[0]["id"], {"outcome": "complete"}, actor=WINDOW)
-    assert len(service.list_tasks(project_id=pid)) == 4
+    assert len(service.list_tasks(project_id=pid)) == 2  # 备案 and 建设用地规划许可 (this case's S1 matters)
     with pytest.raises(Forbidden, match="owner"):
         service.withdraw(pid, actor=Actor("o", "agency", "zrzy"), reason="x")
     with pytest.raises(NotFound):

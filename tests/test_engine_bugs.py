@@ -11,6 +11,7 @@ from engine.domain.catalogue import load_catalogue
 from engine.domain.workcalendar import WorkCalendar
 from engine.persistence.db import make_engine, migrate
 from engine.services.approval import ApprovalService
+from engine.simulation.cases import typical_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -38,7 +39,7 @@ def test_post_check_is_timed_from_the_supply_of_tolerated_documents() -> None:
     svc = ApprovalService(db, catalogue=load_catalogue(), calendar=WorkCalendar.default(), clock=clock)
     svc.deploy_bundled()
     pid = svc.start_project({"name": "容缺", "project_type": "social_small", "owner_id": "o1",
-                             "include_planning": False})
+                             "include_planning": False, "case": typical_case("social_small")})
     _complete(svc, pid, "Task_SubmitFiling", {"declared_missing": ["parcel_survey"]})
     _complete(svc, pid, "Task_Intake", {"outcome": "tolerance", "missing": ["parcel_survey"]})
     _complete(svc, pid, "Task_SignCommitment", {"signatory": "张三", "accepted_terms": True})

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -114,9 +115,24 @@ class ProcessRuntime:
             for _ in range(50):
                 workflow.refresh_timers()
                 workflow.do_engine_steps(did_complete_task=did_complete_task)
+                # a step may settle what a conditional event waits for (a precondition issued): re-evaluate
+                fired = self.refresh_conditions(workflow)
                 due = self.next_timer_at(workflow)
-                if due is None or due >= clock.now():
+                if not fired and (due is None or due >= clock.now()):
                     break
+
+    @staticmethod
+    def refresh_conditions(workflow: BpmnWorkflow) -> bool:
+        """Re-evaluate waiting conditional catch events (SpiffWorkflow refreshes only timers by itself);
+        True when one became ready, so the caller runs another round of engine steps."""
+        fired = False
+        for task in list(workflow.event_manager.tasks.values()):
+            if not isinstance(getattr(task.task_spec, "event_definition", None), ConditionalEventDefinition):
+                continue
+            if task.has_state(TaskState.WAITING):
+                task.task_spec._update(task)
+                fired = fired or task.has_state(TaskState.READY)
+        return fired
 
     def run_task(self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any], clock: Clock,
                  *, did_complete_task: Callable[[Any], None] | None = None) -> None:

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from engine.domain.case import CaseQuestionnaire
+
 __all__ = [
     "DEFAULT_ROOT",
     "Catalogue",
@@ -178,6 +180,10 @@ class Matter(_Frozen):
     acceptance_role: Literal["item", "final"] | None = None
     post_check_limit_wd: WorkingDays | None = None
     special_procedures: tuple[AsciiId, ...] = ()
+    requires: tuple[AsciiId, ...] = ()
+    """Legal order: matters whose result must be issued before this one's (并联审查, 依法出证)."""
+    requires_source: str | None = None
+    """The law or policy line that sets the order (e.g. 建筑法 art. 8)."""
     source: str | None = None
     description: str | None = None
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -198,6 +204,8 @@ class Matter(_Frozen):
             )
         if self.tolerance_allowed and all(m.key for m in self.materials):
             problems.append("tolerance_allowed but every material is key: nothing could be tolerated")
+        if self.id in self.requires:
+            problems.append("requires itself")
         if self.post_check_limit_wd is not None and not self.commitment_allowed:
             problems.append("post_check_limit_wd is set but commitment_allowed is false")
         dupes = [mid for mid, n in Counter(m.id for m in self.materials).items() if n > 1]
@@ -284,7 +292,15 @@ class Profile(_Frozen):
     warning_days: Annotated[StrictInt, Field(ge=0)]
     """Yellow warning when this many working days or fewer remain."""
     tolerance_requires_good_credit: StrictBool
+    """容缺受理 only for owners without a 失信 record in the last ``credit_bar_days`` (the system's records,
+    never the owner's own word)."""
+    credit_bar_days: Annotated[StrictInt, Field(ge=0)] = 365
     commitment: CommitmentDefaults
+    matter_rules: str = "rules/matter_selection.dmn"
+    """The decision table (DMN 1.3, relative to the catalogue folder) that selects matters from a case."""
+    precondition_wait_stops_clock: StrictBool = True
+    """True: a matter approved before its precondition is issued waits with its clock stopped (the wait is
+    recorded as its own interval); False: the wait counts in the matter's time."""
     special_procedure_limits_wd: dict[AsciiId, WorkingDays] = Field(default_factory=dict)
     matter_overrides: dict[AsciiId, MatterOverride] = Field(default_factory=dict)
     extra_exemptions: tuple[ExtraExemption, ...] = ()
@@ -333,8 +349,14 @@ class Catalogue(_Frozen):
     project_types: dict[str, ProjectType]
     matters: dict[str, Matter]
     special_procedures: dict[str, SpecialProcedure]
+    case: CaseQuestionnaire
 
     # ---- lookups
+
+    @property
+    def matter_rules_path(self) -> Path:
+        """The profile's decision table file (an adapter evaluates it; see engine.bpmn.dmn)."""
+        return self.root / self.profile.matter_rules
 
     def project_type(self, project_type_id: str) -> ProjectType:
         return _get(self.project_types, project_type_id, "project type")
@@ -398,6 +420,24 @@ class Catalogue(_Frozen):
             if m.stage == sid and m.applies(project_type_id)
         ]
 
+    def stage_candidates(self, stage_id: str) -> list[Matter]:
+        """Every catalogue matter a route stage may hold (a merged stage: those of the stages it merges)."""
+        stage = self.stage(stage_id)
+        stage_ids = stage.merges or (stage.id,)
+        return [m for sid in stage_ids for m in self.matters.values() if m.stage == sid]
+
+    def type_rule(self, matter: Matter, project_type_id: str) -> tuple[str, str] | None:
+        """The catalogue rule that keeps ``matter`` off every project of this type, as (rule id, text), or None."""
+        if matter.applies_to is not None and project_type_id not in matter.applies_to:
+            names = "、".join(self.project_types[p].name for p in matter.applies_to if p in self.project_types)
+            return "applies_to", f"目录：本事项仅适用于{names}"
+        if project_type_id in matter.exempt_for:
+            reasons = [ex.reason for ex in self.profile.extra_exemptions
+                       if ex.matter == matter.id and project_type_id in ex.project_types and ex.reason]
+            why = reasons[0] if reasons else f"{self.project_types[project_type_id].name}免于办理"
+            return "exempt_for", f"目录：{why}"
+        return None
+
     def matter_task_data(self, matter: Matter | str) -> dict[str, Any]:
         """JSON-serialisable data a BPMN task needs to run and time one matter."""
         m = self.matter(matter) if isinstance(matter, str) else matter
@@ -450,6 +490,7 @@ class Catalogue(_Frozen):
         stage_id: str,
         missing_material_ids: list[str],
         owner_credit_good: bool,
+        matter_ids: list[str] | None = None,
     ) -> ToleranceDecision:
         """The 容缺受理 rule: may a stage filing be accepted with these materials missing?
 
@@ -464,12 +505,14 @@ class Catalogue(_Frozen):
         if not missing:
             return ToleranceDecision(allowed=True)
         matters = self.matters_for(project_type_id, stage_id)
+        if matter_ids is not None:  # the project's own plan: only the matters its case requires
+            matters = [m for m in matters if m.id in set(matter_ids)]
         reasons: list[str] = []
         tolerated: list[str] = []
         if self.profile.tolerance_requires_good_credit and not owner_credit_good:
             reasons.append(
-                f"owner credit is not good: profile {self.profile.id!r} requires good credit "
-                "for tolerance（容缺受理要求建设单位信用良好）"
+                f"owner credit is not good: a 失信 record within {self.profile.credit_bar_days} days; profile "
+                f"{self.profile.id!r} requires good credit for tolerance（容缺受理要求建设单位信用良好）"
             )
         for ref in missing:
             matter_id, _, material_id = ref.rpartition(":")
@@ -581,6 +624,7 @@ class _Loader:
         "project_types": "project_types.yaml",
         "matters": "matters.yaml",
         "special_procedures": "special_procedures.yaml",
+        "case": "case.yaml",
     }
 
     def __init__(self, root: Path, profile_path: Path) -> None:
@@ -697,6 +741,7 @@ class _Loader:
 
         m_data = self.top(paths["matters"], self.read(paths["matters"]), {"matters"}, {"matters"})
         matters = self.items(paths["matters"], "matters", m_data.get("matters"), Matter, "matter")
+        case = self.load_case(paths["case"])
 
         planning_stage = self.check_stage_pointer(st_path, st_data, "planning_stage")
         registration_stage = self.check_stage_pointer(st_path, st_data, "registration_stage")
@@ -704,6 +749,7 @@ class _Loader:
         self.check_routes(st_path, routes, planning_stage, registration_stage)
         self.check_project_types(project_types)
         self.check_matters(matters, stages)
+        self.check_legal_order(matters, stages, routes)
 
         profile = self.load_profile()
         if profile is not None:
@@ -716,7 +762,9 @@ class _Loader:
             }
         self.check_joint_acceptance(matters, stages, routes, project_types)
 
-        if self.problems or profile is None:
+        if profile is not None and not (self.root / profile.matter_rules).is_file():
+            self.problem(self.profile_path, "matter_rules", f"decision table {profile.matter_rules!r} not found under {self.root}")
+        if self.problems or profile is None or case is None:
             raise CatalogueError(self.problems)
         return Catalogue(
             root=self.root,
@@ -730,7 +778,36 @@ class _Loader:
             project_types=project_types,
             matters=matters,
             special_procedures=procedures,
+            case=case,
         )
+
+    def load_case(self, path: Path) -> CaseQuestionnaire | None:
+        data = self.top(path, self.read(path), {"questions"}, {"questions"})
+        try:
+            return CaseQuestionnaire.model_validate({"questions": data.get("questions") or []})
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.problem(path, "", _fmt_error(err))
+            return None
+
+    def check_legal_order(self, matters: dict[str, Matter], stages: dict[str, Stage],
+                          routes: dict[str, Route]) -> None:
+        """``requires`` names known matters, never a later stage's (unless concurrent), and has no cycle."""
+        import networkx as nx
+
+        concurrent = {frozenset(r.concurrent) for r in routes.values() if r.concurrent}
+        graph = nx.DiGraph()
+        for mid, m in matters.items():
+            label = self.labels["matter"][mid]
+            for pre in m.requires:
+                if not self.ref(label, "matter", pre, "requires") or pre not in matters:
+                    continue
+                graph.add_edge(pre, mid)
+                a, b = stages.get(matters[pre].stage), stages.get(m.stage)
+                if a and b and a.order > b.order and frozenset({a.id, b.id}) not in concurrent:
+                    self.problems.append(f"{label}: requires: {pre!r} belongs to a later stage ({a.id} after {b.id})")
+        for cycle in nx.simple_cycles(graph):
+            self.problems.append(f"{self.root / self.FILES['matters']}: requires: cycle {' → '.join([*cycle, cycle[0]])}")
 
     def load_routes(self, path: Path, raw: Any) -> dict[str, Route]:
         self.seen.setdefault("route", set())

@@ -35,6 +35,7 @@ MATTER_OUTCOME_LABELS: dict[str, str] = {
     "approved": "准予许可",
     "silent_consent": "超时默许",
     "refused": "不予许可",
+    "terminated": "终止（前置事项未获许可）",
 }
 
 
@@ -318,7 +319,7 @@ class ProjectLedger:
             raise LedgerError(f"matter {key} is not running, its clock cannot stop")
         if subject.open_stop is not None or self._open_special(key) is not None:
             raise LedgerError(f"the clock of {key} is already stopped")
-        if kind not in ("correction", "special"):
+        if kind not in ("correction", "special", "precondition"):
             raise LedgerError(f"unknown clock stop kind '{kind}'")
         if kind == "correction" or stops_clock:
             subject.stops.append(ClockStop(at, None, kind))  # type: ignore[arg-type]
@@ -354,6 +355,8 @@ class ProjectLedger:
             raise LedgerError(f"{key} has no special procedure running")
         if kind == "correction" and (stop is None or stop.kind != "correction"):
             raise LedgerError(f"the clock of {key} is not stopped for correction")
+        if kind == "precondition" and not subject.is_open:
+            raise LedgerError(f"matter {key} is not running")
         if stop is not None and stop.kind == kind:
             subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
         self._touch(subject)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine.domain.plan import ProjectPlan
+
 ProjectStatus = Literal["running", "completed", "stopped", "withdrawn"]
 
 
@@ -29,7 +31,9 @@ class ProjectFiling(BaseModel):
     project_type: str
     owner_id: str = Field(min_length=1, max_length=100)
     owner_name: str | None = None
-    owner_credit_good: bool = True
+    case: dict[str, Any] = Field(default_factory=dict)
+    """情形: the owner's answers to the catalogue's questions (workflows/case.yaml); they decide which matters
+    the project must do. Checked by the service against the questionnaire, defaults filled in."""
     location: str | None = Field(default=None, max_length=200)
     investment_wan_yuan: float | None = Field(default=None, ge=0)
     floor_area_m2: float | None = Field(default=None, ge=0)
@@ -61,6 +65,8 @@ class Project(BaseModel):
     created_at: datetime
     completed_at: datetime | None = None
     result: str | None = None
+    plan: ProjectPlan | None = None
+    """The matters its case requires (None only for projects filed before plans existed)."""
 
     @property
     def project_type(self) -> str:

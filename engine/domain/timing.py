@@ -31,8 +31,8 @@ from engine.domain.workcalendar import SHANGHAI, WorkCalendar
 __all__ = ["ClockStop", "TimingRule", "Timing", "Status", "measure", "due_date", "merge_intervals"]
 
 Status = Literal["on_time", "warning", "overdue", "silent_consent"]
-StopKind = Literal["correction", "special"]
-_STOP_KINDS: frozenset[str] = frozenset({"correction", "special"})
+StopKind = Literal["correction", "special", "precondition"]
+_STOP_KINDS: frozenset[str] = frozenset({"correction", "special", "precondition"})
 
 
 def _aware(instant: datetime, what: str) -> datetime:
@@ -45,7 +45,9 @@ def _aware(instant: datetime, what: str) -> datetime:
 
 @dataclass(frozen=True)
 class ClockStop:
-    """An interval during which the clock does not run: 补正 (``correction``) or 特别程序 (``special``).
+    """An interval during which the clock does not run: 补正 (``correction``), 特别程序 (``special``), or
+    the wait of a matter approved before its precondition was issued (``precondition``, where the profile
+    excludes that wait from the matter's time).
 
     ``end`` is None while the stop is still open (e.g. waiting for the applicant's corrected documents).
     """
@@ -78,7 +80,7 @@ class TimingRule:
             raise ValueError(f"warn_days must be >= 0, got {self.warn_days}")
 
     def stops_clock(self, stop: ClockStop) -> bool:
-        return stop.kind == "correction" or (stop.kind == "special" and self.special_stops_clock)
+        return stop.kind in ("correction", "precondition") or (stop.kind == "special" and self.special_stops_clock)
 
 
 @dataclass(frozen=True)

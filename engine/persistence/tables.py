@@ -80,6 +80,7 @@ projects = Table(
     Column("status", String(20), nullable=False, index=True),
     Column("result", String(40), nullable=True),
     Column("filing", JSON, nullable=False),
+    Column("plan", JSON, nullable=True),  # engine.domain.plan.ProjectPlan: the matters its case requires
     Column("created_at", UTCDateTime(), nullable=False),
     Column("completed_at", UTCDateTime(), nullable=True),
     Column("next_timer_at", UTCDateTime(), nullable=True, index=True),
@@ -255,7 +256,7 @@ credit_records = Table(
     "credit_records",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=True),  # NULL: recorded by an operator
     Column("owner_id", String(100), nullable=False, index=True),
     Column("at", UTCDateTime(), nullable=False),
     Column("stage", String(10), nullable=True),

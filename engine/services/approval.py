@@ -13,7 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,10 @@ from sqlalchemy import Engine
 from engine.bpmn.runtime import ProcessRuntime, content_hash
 from engine.clock import Clock, SystemClock
 from engine.domain.actors import SYSTEM, Actor, completion_refusal
-from engine.domain.catalogue import Catalogue, UnknownIdError
+from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
+from engine.domain.case import CaseError
+from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
+from engine.domain.plan import ProjectPlan, build_plan
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
@@ -73,6 +76,7 @@ class ApprovalService:
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = cache_size
         self._project_seq = 0
+        self.rules = load_matter_rules(catalogue)
 
     # -- definitions ----------------------------------------------------------------------------------------------
     def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
@@ -115,12 +119,11 @@ class ApprovalService:
             filing = ProjectFiling.model_validate(dict(filing))
         if actor.role in ("owner", "agent") and not actor.acts_for(filing.owner_id):
             raise Forbidden("an owner can only file projects in its own name")
-        try:
-            ptype = self.catalogue.project_type(filing.project_type)
-        except UnknownIdError:
-            known = ", ".join(sorted(self.catalogue.project_types))
-            raise Invalid(f"project_type: unknown project type '{filing.project_type}' (known: {known})") from None
-        s4_items = {m.id for m in self.catalogue.matters_for(ptype.id, "S4") if m.acceptance_role == "item"}
+        ptype = self._project_type(filing.project_type)
+        stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
+        plan = self._plan(ptype.id, stages, filing.case)
+        filing = filing.model_copy(update={"case": plan.case})
+        s4_items = {m for m in plan.selected_ids("S4") if self.catalogue.matter(m).acceptance_role == "item"}
         for unit in filing.unit_works:
             unknown = [i for i in unit.early_items if i not in s4_items]
             if unknown:
@@ -135,19 +138,20 @@ class ApprovalService:
             pid = project_id or self._new_project_id(uow, now)
             if uow.projects.get(pid):
                 raise Conflict(f"project {pid} already exists")
-            stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
             include_planning = "S0" in stages
             include_registration = filing.include_registration if filing.include_registration is not None else ptype.registration
             project = Project(id=pid, filing=filing, profile=self.catalogue.profile.id, definition_id=definition["id"],
-                              created_at=now)
+                              created_at=now, plan=plan)
             uow.projects.add(dict(
                 id=pid, name=filing.name, project_type=ptype.id, owner_id=filing.owner_id, profile=project.profile,
                 definition_id=definition["id"], status="running", result=None, filing=filing.model_dump(mode="json"),
-                created_at=now, completed_at=None, next_timer_at=None,
+                plan=plan.model_dump(mode="json"), created_at=now, completed_at=None, next_timer_at=None,
             ))
             ledger = ProjectLedger(pid)
             ctx = self._context(project, ledger, actor)
-            ledger.emit(Event("project_started", now, actor=actor.id, data={"name": filing.name, "route": ptype.route}))
+            ledger.emit(Event("project_started", now, actor=actor.id, data={
+                "name": filing.name, "route": ptype.route, "case": plan.case, "rules_version": plan.rules_version,
+                "matters": plan.selected_ids()}))
             data = {
                 "project_type": ptype.id,
                 "route": ptype.route,
@@ -162,6 +166,65 @@ class ApprovalService:
             uow.commit()
         self._remember(pid, _Cached(version, workflow, ledger))
         return pid
+
+    # -- the case (情形) and the plan ------------------------------------------------------------------------------
+    def _project_type(self, project_type: str):
+        try:
+            return self.catalogue.project_type(project_type)
+        except UnknownIdError:
+            known = ", ".join(sorted(self.catalogue.project_types))
+            raise Invalid(f"project_type: unknown project type '{project_type}' (known: {known})") from None
+
+    def _plan(self, project_type: str, stages: list[str], answers: Mapping[str, Any]) -> ProjectPlan:
+        try:
+            case = self.catalogue.case.validate_answers(project_type, answers)
+        except CaseError as exc:
+            raise Invalid(str(exc)) from None
+        return build_plan(self.catalogue, project_type, stages, case, self.rules)
+
+    def case_questions(self, project_type: str) -> list[dict[str, Any]]:
+        """The 情形 questionnaire an owner of ``project_type`` answers (choices offered to that type only)."""
+        return self.catalogue.case.for_type(self._project_type(project_type).id)
+
+    def preview_plan(self, project_type: str, case: Mapping[str, Any] | None = None, *,
+                     include_planning: bool | None = None) -> dict[str, Any]:
+        """The matters a project with this case would do, and why — before anything is filed."""
+        ptype = self._project_type(project_type)
+        stages = self.catalogue.route_stages(ptype.id, include_planning)
+        return plan_view(self.catalogue, self._plan(ptype.id, stages, case or {}))
+
+    def plan(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
+        """A filed project's matters with the rule that decided each (a clerk's "why must I do this?")."""
+        with UnitOfWork(self.db, read_only=True) as uow:
+            row = uow.projects.get(project_id)
+            if row is None or (actor is not None and not _may_read(actor, row, uow)):
+                raise NotFound(f"project {project_id} does not exist")
+        project = _project_from_row(row)
+        if project.plan is None:
+            raise Conflict(f"project {project_id} was filed before case plans existed; it runs its type's catalogue matters")
+        return {"project_id": project_id} | plan_view(self.catalogue, project.plan)
+
+    def owner_credit_good(self, owner_id: str) -> bool:
+        """信用: no 失信 record of the owner within the profile's ``credit_bar_days`` (the system's records)."""
+        with UnitOfWork(self.db, read_only=True) as uow:
+            return self._credit_good(uow, owner_id)
+
+    def _credit_good(self, uow: UnitOfWork, owner_id: str) -> bool:
+        since = self.clock.now() - timedelta(days=self.catalogue.profile.credit_bar_days)
+        return not any(r["at"] >= since for r in uow.credit.for_owner(owner_id))
+
+    def record_credit(self, owner_id: str, reason: str, *, actor: Actor) -> dict[str, Any]:
+        """An operator records external credit information (失信记录 from the credit platform)."""
+        if actor.role not in ("admin", "system"):
+            raise Forbidden("only an administrator records external credit information")
+        if not owner_id.strip() or not reason.strip():
+            raise Invalid("owner_id and reason: both are required")
+        row = {"project_id": None, "owner_id": owner_id, "at": self.clock.now(), "stage": None,
+               "reason": f"{reason}（{actor.id} 录入）"}
+        with UnitOfWork(self.db) as uow:
+            uow.credit.add([row])
+            uow.commit()
+        return {"owner_id": owner_id, "at": row["at"].isoformat(), "reason": row["reason"]}
 
     def _new_project_id(self, uow: UnitOfWork, now: datetime) -> str:
         while True:
@@ -257,7 +320,7 @@ class ApprovalService:
                 raise Conflict(f"task {task_id} is no longer part of project {project.id}") from None
             if not task.has_state(_READY) :
                 raise Conflict(f"task {task_id} ({row['name']}) is not ready")
-            data = self._task_data(row, parsed, project, ctx)
+            data = self._task_data(row, parsed, project, ctx, uow)
             now = self.clock.now()
             uow.tasks.close(task_id, state="done", at=now, actor=actor.id)
             ctx.ledger.emit(Event("task_completed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
@@ -326,7 +389,8 @@ class ApprovalService:
                           [Event(kind, at, stage=row.get("stage"), matter_key=row.get("matter_key"),
                                  department=row.get("department"), actor=actor.id, task_id=row["id"])])
 
-    def _task_data(self, row: dict[str, Any], parsed: Any, project: Project, ctx: ExecutionContext) -> dict[str, Any]:
+    def _task_data(self, row: dict[str, Any], parsed: Any, project: Project, ctx: ExecutionContext,
+                   uow: UnitOfWork) -> dict[str, Any]:
         """Turn a validated payload into the process variables the model reads, enforcing domain rules."""
         now = self.clock.now()
         stage = row.get("stage")
@@ -340,8 +404,9 @@ class ApprovalService:
         if isinstance(parsed, IntakePayload):
             missing = self._materials(project, stage, parsed.missing)
             if parsed.outcome == "tolerance":
-                decision = self.catalogue.tolerance_check(project.project_type, stage, parsed.missing,
-                                                          project.filing.owner_credit_good)
+                decision = self.catalogue.tolerance_check(
+                    project.project_type, stage, parsed.missing, self._credit_good(uow, project.filing.owner_id),
+                    matter_ids=project.plan.selected_ids(stage) if project.plan else None)
                 if not decision.allowed:
                     raise Invalid("容缺受理 is not allowed: " + "; ".join(decision.reasons))
             if parsed.outcome == "incomplete":
@@ -387,8 +452,10 @@ class ApprovalService:
         """Resolve material ids (``material`` or ``matter:material``) of a stage filing to named entries."""
         if not ids:
             return []
-        stages = [stage] if stage != "S4" else ["S4"]
-        matters = [m for s in stages for m in self.catalogue.matters_for(project.project_type, s)]
+        if project.plan is not None:
+            matters = [self.catalogue.matter(m) for m in project.plan.selected_ids(stage)]
+        else:
+            matters = self.catalogue.matters_for(project.project_type, stage or "")
         out: list[dict[str, Any]] = []
         unknown: list[str] = []
         for ident in ids:
@@ -699,9 +766,39 @@ def _may_read(actor: Actor, row: dict[str, Any], uow: UnitOfWork) -> bool:
 
 
 def _project_from_row(row: Mapping[str, Any]) -> Project:
+    plan = row.get("plan")
     return Project(id=row["id"], filing=ProjectFiling.model_validate(row["filing"]), profile=row["profile"],
                    definition_id=row["definition_id"], status=row["status"], created_at=row["created_at"],
-                   completed_at=row["completed_at"], result=row["result"])
+                   completed_at=row["completed_at"], result=row["result"],
+                   plan=ProjectPlan.model_validate(plan) if plan else None)
+
+
+def load_matter_rules(catalogue: Catalogue) -> DmnMatterRules:
+    """The profile's decision table, validated against its questions and matters (refused with row and column)."""
+    try:
+        return DmnMatterRules.load(catalogue.matter_rules_path, question_ids=catalogue.case.ids(),
+                                   matter_ids=list(catalogue.matters))
+    except DecisionTableError as exc:
+        raise CatalogueError([str(exc)]) from None
+
+
+def plan_view(catalogue: Catalogue, plan: ProjectPlan) -> dict[str, Any]:
+    """The plan as owners, clerks and pages read it: per stage, every matter with its rule and materials."""
+    stages = []
+    for stage in plan.stages:
+        matters = []
+        for m in (p for p in plan.matters if p.stage == stage):
+            matter = catalogue.matter(m.matter_id)
+            matters.append({
+                "matter_id": m.matter_id, "name": m.name, "department": m.department,
+                "department_name": catalogue.department(m.department).name, "selected": m.selected,
+                "rule": m.rule.model_dump(), "requires": list(m.requires),
+                "requires_source": matter.requires_source if m.requires else None,
+                "materials": [mat.model_dump() for mat in matter.materials] if m.selected else [],
+            })
+        stages.append({"stage": stage, "name": catalogue.stage(stage).name, "matters": matters})
+    return {"project_type": plan.project_type, "case": plan.case, "rules_version": plan.rules_version,
+            "stages": stages}
 
 
 def _matter_id(row: Mapping[str, Any]) -> str | None:

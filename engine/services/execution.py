@@ -29,7 +29,11 @@ NOTICE_TITLES: dict[str, str] = {
     "commitment_reminder": "容缺材料补齐提醒：{stage_name}",
     "permit_revoked": "撤销许可决定：{stage_name}",
     "withdrawn": "撤回申请确认",
+    "awaiting_precondition": "待前置事项办结后出证：{matter_name}",
 }
+
+#: Matter outcomes that issue a result a dependant may build on (准予许可, 超时默许).
+ISSUED = frozenset({"approved", "silent_consent"})
 
 
 @dataclass
@@ -69,16 +73,39 @@ class ExecutionContext:
         data = self.catalogue.matter_task_data(matter_id)
         data["key"] = key
         data["stage"] = stage
+        # legal order on this project's route (the plan keeps only preconditions its case selected)
+        plan = self.project.plan
+        data["requires"] = list(plan.requires(matter_id)) if plan else []
         if data.get("post_check_limit_wd") is None:
             data["post_check_limit_wd"] = self.catalogue.profile.commitment.post_check_limit_wd
         return data
 
     # -- catalogue look-ups for models ------------------------------------------------------------------------
+    def _stage_matters(self, project_type: str, stage: str) -> list[Any]:
+        """The catalogue matters this project runs in ``stage``: its plan's selection (its case decides),
+        or — for a project filed before plans existed — every matter of its type, as when it was filed."""
+        plan = self.project.plan
+        if plan is None:
+            return self.catalogue.matters_for(project_type, stage)
+        return [self.catalogue.matter(m) for m in plan.selected_ids(stage)]
+
     def stage_matters(self, project_type: str, stage: str) -> list[dict[str, Any]]:
-        return [self._matter_data(stage, m.id, f"{stage}/{m.id}") for m in self.catalogue.matters_for(project_type, stage)]
+        return [self._matter_data(stage, m.id, f"{stage}/{m.id}") for m in self._stage_matters(project_type, stage)]
+
+    def precondition_status(self, matter: dict[str, Any]) -> str:
+        """``issued`` when every precondition of ``matter`` on this route has its result, ``refused`` when one
+        was refused (or ended without a permit), ``pending`` otherwise (the dependant waits: 依法出证)."""
+        status = "issued"
+        for required in matter.get("requires") or []:
+            results = [s for s in self.ledger.of_level("matter") if s.matter_id == required]
+            if any(s.outcome in ("refused", "terminated") for s in results):
+                return "refused"
+            if not results or any(s.ended_at is None or s.outcome not in ISSUED for s in results):
+                status = "pending"
+        return status
 
     def acceptance_units(self, project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        matters = self.catalogue.matters_for(project_type, "S4")
+        matters = self._stage_matters(project_type, "S4")
         items = [m for m in matters if m.acceptance_role == "item"]
         finals = [m for m in matters if m.acceptance_role == "final"]
         if len(finals) != 1:
@@ -140,6 +167,8 @@ class ExecutionContext:
     def stop_clock(self, matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
         proc = None
         stops = True
+        if kind == "precondition":
+            stops = self.catalogue.profile.precondition_wait_stops_clock
         if kind == "special":
             proc_id = procedure["id"] if isinstance(procedure, dict) else procedure
             entry = self.catalogue.special_procedure(proc_id)
@@ -151,6 +180,10 @@ class ExecutionContext:
             self.notify("matter_correction", stage=matter["stage"], matter=matter)
         elif proc is not None:
             self.notify("site_inspection", stage=matter["stage"], matter=matter, text=proc["name"])
+        elif kind == "precondition":
+            names = "、".join(self.catalogue.matter(m).name for m in matter.get("requires") or [])
+            self.notify("awaiting_precondition", stage=matter["stage"], matter=matter,
+                        text=f"审查已通过，待{names}办结后依法出证")
 
     def resume_clock(self, matter: dict[str, Any], kind: str) -> None:
         self.ledger.resume_clock(matter["key"], kind, self.now, actor=self.actor)

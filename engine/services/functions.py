@@ -70,6 +70,11 @@ def commitment_due_at(stage: str) -> str:
     return current().commitment_due_at(stage)
 
 
+def precondition_status(matter: dict[str, Any]) -> str:
+    """依法出证: ``issued`` / ``refused`` / ``pending`` for the preconditions of ``matter`` on this project's route."""
+    return current().precondition_status(matter)
+
+
 def working_days_after(instant: str, days: int) -> str:
     """24:00 (Asia/Shanghai) of the ``days``-th working day after the day of ``instant`` (受理次日起算)."""
     return due_date(datetime.fromisoformat(instant), int(days), 0.0, current().calendar).isoformat()
@@ -125,7 +130,7 @@ MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at,
-        working_days_after, start_matter, stop_clock, resume_clock, record_matter_result, record_warning,
+        working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_warning,
         record_silent_consent, record_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
     )
 }

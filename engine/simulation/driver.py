@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.clock import VirtualClock
-from engine.domain.actors import Actor
+from engine.domain.actors import SYSTEM, Actor
 from engine.services.approval import ApprovalService
 from engine.services.errors import Conflict
 from engine.simulation.workload import ProjectPlan, Workload
@@ -150,8 +150,10 @@ def simulate(service: ApprovalService, clock: VirtualClock, workload: Workload, 
         at, _, kind, item = heapq.heappop(queue)
         if kind == "arrive":
             plan: ProjectPlan = item
-            workload.remember(plan.id, plan.filing)
+            if plan.bad_credit:  # a 失信 record from the credit platform, entered by an operator before filing
+                service.record_credit(plan.filing["owner_id"], "信用平台失信记录（模拟）", actor=SYSTEM)
             service.start_project(plan.filing, actor=Actor(plan.filing["owner_id"], "owner"), project_id=plan.id)
+            workload.remember(plan.id, plan.filing, service.plan(plan.id))
             running.add(plan.id)
             schedule(driver.new_ready_tasks(plan.id))
             continue

@@ -41,6 +41,7 @@ from engine.clock import VirtualClock
 from engine.domain.actors import Actor
 from engine.services.approval import ApprovalService
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.simulation.cases import typical_case
 from engine.simulation.driver import Driver
 from engine.simulation.workload import Workload
 
@@ -70,7 +71,7 @@ ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 }
 _COMMON = frozenset({"at", "project", "do", "actor", "note"})
 _TOP = frozenset({"name", "description", "start", "profile", "projects", "actions"})
-_PROJECT_FIELDS = frozenset({"id", "at", "project_type", "owner", "owner_id", "name", "owner_name", "owner_credit_good",
+_PROJECT_FIELDS = frozenset({"id", "at", "project_type", "owner", "owner_id", "name", "owner_name", "case",
                              "location", "investment_wan_yuan", "floor_area_m2", "include_planning",
                              "include_registration", "unit_works"})
 
@@ -154,6 +155,11 @@ def parse_scenario(raw: Any, *, source: str | None = None) -> Scenario:
         filing = {k: v for k, v in p.items() if k not in ("id", "at", "owner")}
         filing["owner_id"] = str(p.get("owner") or p.get("owner_id") or f"owner-{pid}")
         filing.setdefault("name", f"场景项目 {pid}")
+        if "case" not in filing:  # a scenario may omit the 情形: the type's typical case (engine.simulation.cases)
+            try:
+                filing["case"] = typical_case(str(p["project_type"]))
+            except KeyError:
+                raise ScenarioError(f"{where}: give 'case' (情形 answers) for project type {p['project_type']!r}") from None
         at = parse_instant(p["at"], f"{where}.at") if "at" in p else start
         projects.append(ScenarioProject(pid, max(at, start), filing))
     ids = [p.id for p in projects]

@@ -22,6 +22,7 @@ from typing import Any
 from engine.domain.actors import Actor
 from engine.domain.catalogue import Catalogue
 from engine.domain.workcalendar import WorkCalendar
+from engine.simulation.cases import draw_case
 
 #: Share of each project type in a batch (small low-risk projects are the most frequent, and cheapest).
 DEFAULT_MIX: dict[str, float] = {
@@ -76,6 +77,8 @@ class ProjectPlan:
     id: str
     arrival: datetime
     filing: dict[str, Any]
+    bad_credit: bool = False
+    """The owner has a 失信 record before it files (recorded by the driver as external credit information)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Workload:
         self.settings = settings or WorkloadSettings()
         self._rounds: dict[tuple[str, str], int] = {}
         self._filings: dict[str, dict[str, Any]] = {}
+        self._bad_credit: set[str] = set()
+        self._matters: dict[str, dict[str, set[str]]] = {}  # project → stage → matters its case selected
         self._filed: dict[str, set[str]] = {}  # stages each project has filed (the first is filed on arrival)
 
     # -- randomness ---------------------------------------------------------------------------------------------
@@ -133,7 +138,7 @@ class Workload:
                 "name": f"{self.catalogue.project_type(ptype).name}示例项目{i + 1}",
                 "project_type": ptype,
                 "owner_id": f"owner-{i + 1:04d}",
-                "owner_credit_good": rng.random() >= s.credit_bad_p,
+                "case": draw_case(ptype, rng),
                 "investment_wan_yuan": round(rng.lognormvariate(math.log(8000), 0.8), 1),
                 "floor_area_m2": round(rng.lognormvariate(math.log(20000), 0.7)),
                 "unit_works": units,
@@ -141,13 +146,26 @@ class Workload:
             if self.catalogue.project_type(ptype).planning_stage:
                 filing["include_planning"] = rng.random() < s.planning_stage_p
             arrival = self.calendar.add_working_time(start, rng.uniform(0, s.arrival_working_days))
-            plans.append(ProjectPlan(pid, arrival, filing))
+            plans.append(ProjectPlan(pid, arrival, filing, bad_credit=rng.random() < s.credit_bad_p))
+            if plans[-1].bad_credit:
+                self._bad_credit.add(pid)
             self._filings[pid] = filing
         plans.sort(key=lambda p: (p.arrival, p.id))
         return plans
 
-    def remember(self, project_id: str, filing: dict[str, Any]) -> None:
+    def remember(self, project_id: str, filing: dict[str, Any], plan: dict[str, Any] | None = None) -> None:
+        """Keep what a project filed and — once the service planned it — the matters its case selected."""
         self._filings[project_id] = filing
+        if plan is not None:
+            self._matters[project_id] = {s["stage"]: {m["matter_id"] for m in s["matters"] if m["selected"]}
+                                         for s in plan["stages"]}
+
+    def _selected(self, project_id: str, stage: str) -> set[str]:
+        planned = self._matters.get(project_id)
+        if planned is None:
+            ptype = self._filings.get(project_id, {}).get("project_type", "")
+            return {m.id for m in self.catalogue.matters_for(ptype, stage)}
+        return planned.get(stage, set())
 
     # -- actors -------------------------------------------------------------------------------------------------
     @staticmethod
@@ -239,16 +257,19 @@ class Workload:
             return {"outcome": "complete"}
         roll = rng.random()
         ptype = self._filings.get(project_id, {}).get("project_type")
-        credit = self._filings.get(project_id, {}).get("owner_credit_good", True)
+        credit = project_id not in self._bad_credit
         if ptype and roll < s.intake_tolerance_p:
+            selected = self._selected(project_id, stage)
             candidates = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.tolerance_allowed
-                          for mat in m.materials if not mat.key]
+                          and m.id in selected for mat in m.materials if not mat.key]
             if candidates:
                 missing = [rng.choice(candidates)]
-                if self.catalogue.tolerance_check(ptype, stage, missing, credit).allowed:
+                if self.catalogue.tolerance_check(ptype, stage, missing, credit, matter_ids=sorted(selected)).allowed:
                     return {"outcome": "tolerance", "missing": missing}
         if ptype and roll < s.intake_tolerance_p + s.intake_incomplete_p:
-            materials = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) for mat in m.materials]
+            selected = self._selected(project_id, stage)
+            materials = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.id in selected
+                         for mat in m.materials]
             if materials:
                 return {"outcome": "incomplete", "missing": [rng.choice(materials)]}
         return {"outcome": "complete"}

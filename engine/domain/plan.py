@@ -1,0 +1,139 @@
+"""A project's plan: which matters its case requires, why, and in which legal order they are issued.
+
+This is the one place where "a project's case decides its route" is computed. ``build_plan`` walks the
+project type's route, takes every catalogue matter of each stage and decides it:
+
+1. the catalogue's type rules first (``applies_to`` / ``exempt_for`` / the profile's exemptions): a matter
+   that never applies to the type is skipped, citing that rule;
+2. then the jurisdiction's decision table (DMN, ``workflows/rules/*.dmn``) on the project's 情形: the first
+   row that matches decides, and its row id and 依据 are kept;
+3. a matter no row mentions is not done (the table is the published guide: no step beyond it,
+   policy-compilation.txt:2168).
+
+Every matter — selected or skipped — carries the rule that decided it, so a clerk can answer "why must I
+do 文物保护意见?" from the plan. The plan also resolves the legal order (``requires`` in the catalogue) to
+the preconditions actually on this project's route: a dependant may be reviewed while its precondition
+runs (并联 / 同步办理) but is issued only after it (建筑法 art. 8). The decision table itself is evaluated
+by an adapter (``engine.bpmn.dmn``) behind the :class:`MatterRules` protocol, so this module needs no BPMN
+library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.domain.catalogue import Catalogue
+
+RuleSource = Literal["catalogue", "decision_table", "not_listed"]
+
+
+class RuleDecision(BaseModel):
+    """What a decision table said about one matter: the row that matched and its 依据."""
+
+    model_config = ConfigDict(frozen=True)
+
+    applies: bool
+    rule_id: str
+    row: int
+    basis: str
+
+
+class MatterRules(Protocol):
+    """The jurisdiction's matter-selection rules (a DMN decision table behind an adapter)."""
+
+    version: str
+    """Content hash of the rules, recorded on every plan (which rules decided this project)."""
+
+    def decide(self, matter_id: str, facts: Mapping[str, Any]) -> RuleDecision | None:
+        """The first matching row for ``matter_id`` under ``facts``, or None when no row mentions it."""
+
+
+class RuleRef(BaseModel):
+    """Why a matter is on (or off) a project's route."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: RuleSource
+    id: str
+    text: str
+    row: int | None = None
+
+
+class PlannedMatter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    matter_id: str
+    name: str
+    department: str
+    stage: str
+    """The route stage it runs in (a merged stage such as S23 for S2/S3 matters of small projects)."""
+    selected: bool
+    rule: RuleRef
+    requires: tuple[str, ...] = ()
+    """Selected preconditions on this project's route: issued before this matter may be issued."""
+
+
+class ProjectPlan(BaseModel):
+    """The matters of one project, per route stage, each with the rule that decided it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project_type: str
+    stages: tuple[str, ...]
+    case: dict[str, Any]
+    rules_version: str
+    matters: tuple[PlannedMatter, ...]
+
+    def selected(self, stage: str) -> list[PlannedMatter]:
+        return [m for m in self.matters if m.stage == stage and m.selected]
+
+    def selected_ids(self, stage: str | None = None) -> list[str]:
+        return [m.matter_id for m in self.matters if m.selected and (stage is None or m.stage == stage)]
+
+    def get(self, matter_id: str) -> PlannedMatter | None:
+        return next((m for m in self.matters if m.matter_id == matter_id), None)
+
+    def requires(self, matter_id: str) -> tuple[str, ...]:
+        planned = self.get(matter_id)
+        return planned.requires if planned else ()
+
+    def dependants(self, matter_id: str) -> list[str]:
+        """Selected matters that wait for ``matter_id`` (directly)."""
+        return [m.matter_id for m in self.matters if m.selected and matter_id in m.requires]
+
+
+def case_facts(project_type: str, case: Mapping[str, Any]) -> dict[str, Any]:
+    """The names a decision table reads: the case answers plus the project type."""
+    return {**case, "project_type": project_type}
+
+
+def build_plan(catalogue: Catalogue, project_type: str, stages: list[str], case: Mapping[str, Any],
+               rules: MatterRules) -> ProjectPlan:
+    """Decide every catalogue matter of the route's stages for this case (see the module docstring)."""
+    facts = case_facts(project_type, case)
+    planned: list[PlannedMatter] = []
+    for stage in stages:
+        for matter in catalogue.stage_candidates(stage):
+            type_rule = catalogue.type_rule(matter, project_type)
+            if type_rule is not None:
+                rule = RuleRef(source="catalogue", id=type_rule[0], text=type_rule[1])
+                selected = False
+            else:
+                decision = rules.decide(matter.id, {**facts, "matter": matter.id})
+                if decision is None:
+                    rule = RuleRef(source="not_listed", id="-", text="决策表未列出该事项：不办理（不得增加办事指南外的环节）")
+                    selected = False
+                else:
+                    rule = RuleRef(source="decision_table", id=decision.rule_id, row=decision.row, text=decision.basis)
+                    selected = decision.applies
+            planned.append(PlannedMatter(matter_id=matter.id, name=matter.name, department=matter.department,
+                                         stage=stage, selected=selected, rule=rule))
+    chosen = {m.matter_id for m in planned if m.selected}
+    planned = [m.model_copy(update={"requires": tuple(r for r in catalogue.matter(m.matter_id).requires if r in chosen)})
+               if m.selected else m for m in planned]
+    return ProjectPlan(project_type=project_type, stages=tuple(stages), case=dict(case),
+                       rules_version=rules.version, matters=tuple(planned))
