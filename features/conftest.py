@@ -669,3 +669,13 @@ def issued_in_order(world: World, later: str, earlier: str) -> None:
     a, b = world.timing_entry(earlier), world.timing_entry(later)
     assert a["end"] is not None and b["end"] is not None, (a, b)
     assert b["end"] >= a["end"], (a["end"], b["end"])
+
+
+@then(parsers.parse('单位工程 "{unit}" 的验收结果为 "{label}"'))
+def unit_result(world: World, unit: str, label: str) -> None:
+    from engine.domain.ledger import UNIT_OUTCOME_LABELS
+
+    units = world.timing_entry("S4").get("units") or {}
+    assert UNIT_OUTCOME_LABELS.get(units.get(unit, "")) == label, units
+    events = [e for e in world.events("unit_completed") if e["data"]["unit"] == unit]
+    assert len(events) == 1 and events[0]["data"]["label"] == label, events

@@ -105,6 +105,12 @@ def demo(
 
     write_chart_files(db, out, service.catalogue,  # open bars of the Gantt end at the virtual 'now'
                       now=datetime.fromisoformat(run["virtual_end"]) if run.get("virtual_end") else None)
+    integrity = report.get("route_integrity") or {}
+    if integrity:
+        console.print(f"route integrity: {integrity['projects']} projects, "
+                      f"{integrity['exclusive']['count']} ran mutually exclusive matters (审批/核准/备案), "
+                      f"{integrity['order']['count']} permits issued before their precondition (依法出证)",
+                      highlight=False)
     console.print(f"{projects} projects, {run['tasks_completed']} task completions, {run['timers_fired']} timer firings "
                   f"in {elapsed:.1f} s ({jobs} process{'es' if jobs > 1 else ''}); virtual time {first:%Y-%m-%d} → "
                   f"{(run.get('virtual_end') or '')[:10]}. Wrote {out / 'report.json'} and {db_path}.", highlight=False)

@@ -184,6 +184,8 @@ class Matter(_Frozen):
     """Legal order: matters whose result must be issued before this one's (并联审查, 依法出证)."""
     requires_source: str | None = None
     """The law or policy line that sets the order (e.g. 建筑法 art. 8)."""
+    excludes: tuple[AsciiId, ...] = ()
+    """Matters a project never does together with this one (审批 / 核准 / 备案 are alternatives)."""
     source: str | None = None
     description: str | None = None
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -806,6 +808,11 @@ class _Loader:
                 a, b = stages.get(matters[pre].stage), stages.get(m.stage)
                 if a and b and a.order > b.order and frozenset({a.id, b.id}) not in concurrent:
                     self.problems.append(f"{label}: requires: {pre!r} belongs to a later stage ({a.id} after {b.id})")
+        for mid, m in matters.items():
+            label = self.labels["matter"][mid]
+            for other in m.excludes:
+                if self.ref(label, "matter", other, "excludes") and other in matters and mid not in matters[other].excludes:
+                    self.problems.append(f"{label}: excludes: {other!r} does not exclude {mid!r} back (exclusion is mutual)")
         for cycle in nx.simple_cycles(graph):
             self.problems.append(f"{self.root / self.FILES['matters']}: requires: cycle {' → '.join([*cycle, cycle[0]])}")
 

@@ -39,6 +39,10 @@ MATTER_OUTCOME_LABELS: dict[str, str] = {
 }
 
 
+#: 单位工程 results in 联合验收.
+UNIT_OUTCOME_LABELS: dict[str, str] = {"accepted": "验收通过", "refused": "验收不通过"}
+
+
 class LedgerError(ValueError):
     """A transition the rules do not allow (e.g. resuming a clock that is not stopped)."""
 
@@ -386,6 +390,16 @@ class ProjectLedger:
         self.emit(Event("matter_completed", at, stage=subject.stage, matter_key=key, matter_id=subject.matter_id,
                         department=subject.department, actor=actor, data=data))
         return subject
+
+    def record_unit_result(self, stage: str, unit: str, outcome: str, at: datetime) -> None:
+        """联合验收: one unit work's result stands on its own (a failed unit does not refuse the others)."""
+        if outcome not in UNIT_OUTCOME_LABELS:
+            raise LedgerError(f"unknown unit outcome '{outcome}'")
+        subject = self.get(stage)
+        subject.attrs.setdefault("units", {})[unit] = outcome
+        self._touch(subject)
+        self.emit(Event("unit_completed", at, stage=stage, data={"unit": unit, "outcome": outcome,
+                                                                  "label": UNIT_OUTCOME_LABELS[outcome]}))
 
     def record_warning(self, key: str, colour: str, at: datetime) -> bool:
         """黄牌 (yellow) / 红牌 (red): recorded once per matter and colour. Returns whether it was new."""

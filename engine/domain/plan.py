@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 RuleSource = Literal["catalogue", "decision_table", "not_listed"]
 
 
+class PlanConflict(ValueError):
+    """The rules selected matters that exclude each other: the decision table contradicts the catalogue."""
+
+
 class RuleDecision(BaseModel):
     """What a decision table said about one matter: the row that matched and its 依据."""
 
@@ -133,6 +137,12 @@ def build_plan(catalogue: Catalogue, project_type: str, stages: list[str], case:
             planned.append(PlannedMatter(matter_id=matter.id, name=matter.name, department=matter.department,
                                          stage=stage, selected=selected, rule=rule))
     chosen = {m.matter_id for m in planned if m.selected}
+    for m in planned:
+        clash = sorted(set(catalogue.matter(m.matter_id).excludes) & chosen) if m.selected else []
+        if clash:
+            other = next(p for p in planned if p.matter_id == clash[0])
+            raise PlanConflict(f"the rules select {m.matter_id} ({m.rule.id}) and {other.matter_id} ({other.rule.id}), "
+                               "which exclude each other: correct the decision table")
     planned = [m.model_copy(update={"requires": tuple(r for r in catalogue.matter(m.matter_id).requires if r in chosen)})
                if m.selected else m for m in planned]
     return ProjectPlan(project_type=project_type, stages=tuple(stages), case=dict(case),

@@ -25,7 +25,7 @@ from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
 from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
-from engine.domain.plan import ProjectPlan, build_plan
+from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
@@ -180,7 +180,10 @@ class ApprovalService:
             case = self.catalogue.case.validate_answers(project_type, answers)
         except CaseError as exc:
             raise Invalid(str(exc)) from None
-        return build_plan(self.catalogue, project_type, stages, case, self.rules)
+        try:
+            return build_plan(self.catalogue, project_type, stages, case, self.rules)
+        except PlanConflict as exc:
+            raise Invalid(f"case: {exc}") from None
 
     def case_questions(self, project_type: str) -> list[dict[str, Any]]:
         """The 情形 questionnaire an owner of ``project_type`` answers (choices offered to that type only)."""
@@ -723,6 +726,8 @@ class ApprovalService:
             if subject.level == "stage":
                 entry["result_label"] = _label(subject.outcome)
                 entry["intake"] = subject.attrs.get("intake")
+                if subject.attrs.get("units"):
+                    entry["units"] = dict(subject.attrs["units"])
             bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks"}
             if subject.level == "project":
                 out["project"] = entry

@@ -192,6 +192,9 @@ class ExecutionContext:
         actor = None if result.get("outcome") == "silent_consent" else self.actor
         self.ledger.complete_matter(matter["key"], result["outcome"], self.now, actor=actor, reason=result.get("reason"))
 
+    def record_unit_result(self, unit: dict[str, Any], result: dict[str, Any]) -> None:
+        self.ledger.record_unit_result(unit.get("stage") or "S4", unit["key"], result["outcome"], self.now)
+
     def record_warning(self, matter: dict[str, Any], colour: str) -> None:
         self.ledger.record_warning(matter["key"], colour, self.now)
 

@@ -97,6 +97,11 @@ def record_matter_result(matter: dict[str, Any], result: dict[str, Any]) -> None
     current().record_matter_result(matter, result)
 
 
+def record_unit_result(unit: dict[str, Any], result: dict[str, Any]) -> None:
+    """联合验收: record one unit work's result (accepted / refused); it stands whatever the other units do."""
+    current().record_unit_result(unit, result)
+
+
 def record_warning(matter: dict[str, Any], colour: str) -> None:
     current().record_warning(matter, colour)
 
@@ -130,7 +135,7 @@ MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at,
-        working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_warning,
+        working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
         record_silent_consent, record_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
     )
 }

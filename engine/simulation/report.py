@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from engine.domain.catalogue import Catalogue
 from engine.persistence.uow import UnitOfWork
+from engine.analytics.integrity import route_integrity
 
 STAGE_ORDER = ("S0", "S1", "S2", "S3", "S23", "S4", "S5")
 ALL = "all"
@@ -120,6 +121,8 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
             "silent_consent_rate": round(silent / len(matters_done), 4) if matters_done else None,
             "outcomes": dict(sorted(Counter(r["outcome"] or "open" for r in matter_rows).items())),
         },
+        # the case model and legal order, checked on what actually ran (0 is a checked figure)
+        "route_integrity": route_integrity(matter_rows, catalogue) if catalogue is not None else None,
         "special_procedures": {
             "count": len(special_rows),
             "by_procedure": dict(sorted(Counter((r["state"].get("attrs") or {}).get("procedure", "?")
