@@ -679,3 +679,8 @@ def unit_result(world: World, unit: str, label: str) -> None:
     assert UNIT_OUTCOME_LABELS.get(units.get(unit, "")) == label, units
     events = [e for e in world.events("unit_completed") if e["data"]["unit"] == unit]
     assert len(events) == 1 and events[0]["data"]["label"] == label, events
+
+
+@then(parsers.parse('"{stage}" 阶段的受理方式为 "{intake}"'))
+def stage_intake_kind(world: World, stage: str, intake: str) -> None:
+    assert world.timing_entry(stage)["intake"] == intake

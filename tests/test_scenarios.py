@@ -176,7 +176,10 @@ def test_joint_acceptance_with_early_unit(tmp_path: Path) -> None:
     assert stage["span_working_days"] == pytest.approx(125 / 24, abs=1e-3)
     assert stage["stopped_working_days"] == pytest.approx(1.0, abs=1e-3)
     assert stage["approval_working_days"] == pytest.approx(101 / 24, abs=1e-3)
-    assert by_key(timing["stages"])["S5"]["result_label"] == "办结（通过）"
+    registration = by_key(timing["stages"])["S5"]
+    assert registration["result_label"] == "办结（通过）"
+    # 验登合一: registration accepted the moment the 联合验收意见书 was issued (Mon 23 Nov 15:00), no second filing
+    assert registration["intake"] == "combined" and local(registration["start"]) == datetime(2026, 11, 23, 15, 0)
 
 
 def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:

@@ -147,6 +147,9 @@ class ProjectType(_Frozen):
     """Whether 策划生成 (S0) is on the route by default."""
     registration: StrictBool
     """Whether 不动产首次登记 (S5) follows acceptance."""
+    combined_registration: StrictBool = False
+    """验登合一: joint acceptance and first registration are one application — S5 is accepted when the
+    联合验收意见书 is issued, without a second filing (policy-compilation.txt:1775)."""
     description: str | None = None
 
 

@@ -157,6 +157,7 @@ class ApprovalService:
                 "route": ptype.route,
                 "include_planning": include_planning,
                 "include_registration": bool(include_registration),
+                "combined_registration": ptype.combined_registration,
                 "unit_works": [u.model_dump() for u in filing.unit_works],
             }
             with functions.executing(ctx):

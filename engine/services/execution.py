@@ -213,7 +213,8 @@ class ExecutionContext:
             limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead,
             missing=[m["id"] for m in missing],
         )
-        self.notify("acceptance_slip", stage=stage, text="容缺受理" if intake == "tolerance" else "受理")
+        text = {"tolerance": "容缺受理", "combined": "验登合一：随联合验收意见书受理"}.get(intake, "受理")
+        self.notify("acceptance_slip", stage=stage, text=text)
 
     def record_stage_result(self, stage: str, result: str) -> None:
         self.ledger.complete_stage(stage, result, self.now, actor=self.actor)
