@@ -161,6 +161,13 @@ class Material(_Frozen):
     key: StrictBool
 
 
+class Phase(_Frozen):
+    """One phase of a matter issued in phases (分阶段施工许可: 基坑 / 地下室 / 地上)."""
+
+    id: AsciiId
+    name: Text
+
+
 class Matter(_Frozen):
     """An approval matter (审批事项) as the engine runs it: a parallel task of a stage."""
 
@@ -189,6 +196,10 @@ class Matter(_Frozen):
     """The law or policy line that sets the order (e.g. 建筑法 art. 8)."""
     excludes: tuple[AsciiId, ...] = ()
     """Matters a project never does together with this one (审批 / 核准 / 备案 are alternatives)."""
+    phases: tuple[Phase, ...] = ()
+    """Issued in these phases, in order, when the case answers ``phases_when`` with true (分阶段施工许可)."""
+    phases_when: AsciiId | None = None
+    """The case question (a bool) by which the owner asks for the phased issue."""
     source: str | None = None
     description: str | None = None
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -755,6 +766,7 @@ class _Loader:
         self.check_project_types(project_types)
         self.check_matters(matters, stages)
         self.check_legal_order(matters, stages, routes)
+        self.check_phases(matters, case)
 
         profile = self.load_profile()
         if profile is not None:
@@ -794,6 +806,19 @@ class _Loader:
             for err in exc.errors():
                 self.problem(path, "", _fmt_error(err))
             return None
+
+    def check_phases(self, matters: dict[str, Matter], case: CaseQuestionnaire | None) -> None:
+        """A phased matter names a yes/no case question, and its phase ids are unique."""
+        questions = {q.id: q for q in case.questions} if case else {}
+        for mid, m in matters.items():
+            label = self.labels["matter"][mid]
+            if bool(m.phases) != bool(m.phases_when):
+                self.problems.append(f"{label}: phases and phases_when go together")
+            if m.phases_when and case is not None and getattr(questions.get(m.phases_when), "type", None) != "bool":
+                self.problems.append(f"{label}: phases_when: {m.phases_when!r} is not a yes/no question of case.yaml")
+            ids = [p.id for p in m.phases]
+            if len(set(ids)) != len(ids):
+                self.problems.append(f"{label}: phases: duplicate phase id")
 
     def check_legal_order(self, matters: dict[str, Matter], stages: dict[str, Stage],
                           routes: dict[str, Route]) -> None:

@@ -79,6 +79,8 @@ class PlannedMatter(BaseModel):
     rule: RuleRef
     requires: tuple[str, ...] = ()
     """Selected preconditions on this project's route: issued before this matter may be issued."""
+    phases: tuple[str, ...] = ()
+    """Phase ids when the case asks for the phased issue (分阶段施工许可), issued in this order."""
 
 
 class ProjectPlan(BaseModel):
@@ -134,8 +136,10 @@ def build_plan(catalogue: Catalogue, project_type: str, stages: list[str], case:
                 else:
                     rule = RuleRef(source="decision_table", id=decision.rule_id, row=decision.row, text=decision.basis)
                     selected = decision.applies
+            phased = selected and matter.phases and matter.phases_when and case.get(matter.phases_when) is True
             planned.append(PlannedMatter(matter_id=matter.id, name=matter.name, department=matter.department,
-                                         stage=stage, selected=selected, rule=rule))
+                                         stage=stage, selected=selected, rule=rule,
+                                         phases=tuple(p.id for p in matter.phases) if phased else ()))
     chosen = {m.matter_id for m in planned if m.selected}
     for m in planned:
         clash = sorted(set(catalogue.matter(m.matter_id).excludes) & chosen) if m.selected else []

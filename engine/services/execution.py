@@ -90,14 +90,36 @@ class ExecutionContext:
         return [self.catalogue.matter(m) for m in plan.selected_ids(stage)]
 
     def stage_matters(self, project_type: str, stage: str) -> list[dict[str, Any]]:
-        return [self._matter_data(stage, m.id, f"{stage}/{m.id}") for m in self._stage_matters(project_type, stage)]
+        out: list[dict[str, Any]] = []
+        for m in self._stage_matters(project_type, stage):
+            phases = self.project.plan.get(m.id).phases if self.project.plan and self.project.plan.get(m.id) else ()
+            if not phases:
+                out.append(self._matter_data(stage, m.id, f"{stage}/{m.id}"))
+                continue
+            # 分阶段施工许可: one timed matter per phase, reviewed together, issued in phase order
+            names = {p.id: p.name for p in m.phases}
+            previous: str | None = None
+            for phase in phases:
+                data = self._matter_data(stage, m.id, f"{stage}/{m.id}@{phase}")
+                data.update(name=f"{m.name}（{names[phase]}）", phase=phase,
+                            requires_keys=[previous] if previous else [])
+                out.append(data)
+                previous = data["key"]
+        return out
 
     def precondition_status(self, matter: dict[str, Any]) -> str:
         """``issued`` when every precondition of ``matter`` on this route has its result, ``refused`` when one
         was refused (or ended without a permit), ``pending`` otherwise (the dependant waits: 依法出证)."""
         status = "issued"
+        matters = list(self.ledger.of_level("matter"))
+        for key in matter.get("requires_keys") or []:  # the previous phase of a phased permit
+            earlier = [s for s in matters if s.key == key]
+            if any(s.outcome in ("refused", "terminated") for s in earlier):
+                return "refused"
+            if not earlier or any(s.ended_at is None or s.outcome not in ISSUED for s in earlier):
+                status = "pending"
         for required in matter.get("requires") or []:
-            results = [s for s in self.ledger.of_level("matter") if s.matter_id == required]
+            results = [s for s in matters if s.matter_id == required]
             if any(s.outcome in ("refused", "terminated") for s in results):
                 return "refused"
             if not results or any(s.ended_at is None or s.outcome not in ISSUED for s in results):
