@@ -72,7 +72,7 @@ def test_profile_may_be_a_path() -> None:
 
 
 def test_ids_are_the_agreed_ones(default: Catalogue) -> None:
-    assert list(default.stages) == ["S0", "S1", "S2", "S3", "S23", "S4", "S5"]
+    assert list(default.stages) == ["S0", "S1", "S2", "S3", "S23", "S4", "SU", "S5"]
     assert sorted(default.project_types) == sorted(PROJECT_TYPES)
     assert {"fgw", "zrzy", "zjj", "sthj", "rf", "sw", "bdc", "window", "water", "power", "gas", "telecom"} <= set(
         default.departments
@@ -80,7 +80,7 @@ def test_ids_are_the_agreed_ones(default: Catalogue) -> None:
     assert set(default.special_procedures) == {
         "expert_review", "technical_review", "site_survey", "hearing", "publicity", "intermediary",
     }
-    assert 20 <= len(default.matters) <= 25
+    assert 20 <= len(default.matters) <= 30  # about 20–25 a project; the catalogue holds the alternatives too
     assert default.stage("S23").merges == ("S2", "S3")
     assert default.stage("S4").joint_acceptance
     assert {s.id for s in default.stages.values() if s.counts_in_four_stages} == {"S1", "S2", "S3", "S23", "S4"}
@@ -141,13 +141,14 @@ def test_unknown_ids_raise_key_error(default: Catalogue) -> None:
 
 
 def test_route_stages(default: Catalogue) -> None:
-    assert default.route_stages("gov_building") == ["S0", "S1", "S2", "S3", "S4", "S5"]
-    assert default.route_stages("gov_building", include_planning=False) == ["S1", "S2", "S3", "S4", "S5"]
-    assert default.route_stages("gov_municipal") == ["S0", "S1", "S2", "S3", "S4"]
-    assert default.route_stages("social_general") == ["S1", "S2", "S3", "S4", "S5"]
+    # the utility track (水电气信联合报装, SU) sits beside stages 2–4 on every route, right after S1
+    assert default.route_stages("gov_building") == ["S0", "S1", "SU", "S2", "S3", "S4", "S5"]
+    assert default.route_stages("gov_building", include_planning=False) == ["S1", "SU", "S2", "S3", "S4", "S5"]
+    assert default.route_stages("gov_municipal") == ["S0", "S1", "SU", "S2", "S3", "S4"]
+    assert default.route_stages("social_general") == ["S1", "SU", "S2", "S3", "S4", "S5"]
     assert default.route_stages("social_general", include_planning=True)[0] == "S0"
-    assert default.route_stages("social_small") == ["S1", "S23", "S4", "S5"]
-    assert default.route_stages("land_with_scheme") == ["S0", "S1", "S2", "S3", "S4", "S5"]
+    assert default.route_stages("social_small") == ["S1", "SU", "S23", "S4", "S5"]
+    assert default.route_stages("land_with_scheme") == ["S0", "S1", "SU", "S2", "S3", "S4", "S5"]
 
 
 def test_concurrent_stages(default: Catalogue) -> None:

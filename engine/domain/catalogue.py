@@ -58,7 +58,7 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "workflows"
 PROFILES_DIR = "profiles"
 
 AsciiId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-StageId = Annotated[str, StringConstraints(pattern=r"^S[0-9]+$")]
+StageId = Annotated[str, StringConstraints(pattern=r"^S[0-9A-Z]+$")]  # S0–S5, merged S23, the utility track SU
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 WorkingDays = Annotated[StrictInt, Field(ge=1)]
 """A limit in working days (工作日). At least 1: a matter "done in 0 days" is 秒办, a red flag."""
@@ -359,6 +359,8 @@ class Catalogue(_Frozen):
     profile: Profile
     planning_stage: StageId
     registration_stage: StageId
+    utility_stage: StageId | None = None
+    """水电气信联合报装: a track beside stages 2–4 on every route (its matters chosen by the case)."""
     departments: dict[str, Department]
     stages: dict[str, Stage]
     routes: dict[str, Route]
@@ -405,6 +407,8 @@ class Catalogue(_Frozen):
         planning = pt.planning_stage if include_planning is None else include_planning
         stages: list[str] = [self.planning_stage] if planning else []
         stages.extend(self.routes[pt.route].stages)
+        if self.utility_stage:  # the utility track starts once the land and project are settled (after S1)
+            stages.insert(stages.index(self.routes[pt.route].stages[0]) + 1, self.utility_stage)
         if pt.registration:
             stages.append(self.registration_stage)
         return stages
@@ -735,7 +739,7 @@ class _Loader:
         st_data = self.top(
             st_path,
             self.read(st_path),
-            {"stages", "routes", "planning_stage", "registration_stage"},
+            {"stages", "routes", "planning_stage", "registration_stage", "utility_stage"},
             {"stages", "routes", "planning_stage", "registration_stage"},
         )
         stages = self.items(st_path, "stages", st_data.get("stages"), Stage, "stage")
@@ -761,6 +765,7 @@ class _Loader:
 
         planning_stage = self.check_stage_pointer(st_path, st_data, "planning_stage")
         registration_stage = self.check_stage_pointer(st_path, st_data, "registration_stage")
+        utility_stage = self.check_stage_pointer(st_path, st_data, "utility_stage") if "utility_stage" in st_data else None
         self.check_stages(stages)
         self.check_routes(st_path, routes, planning_stage, registration_stage)
         self.check_project_types(project_types)
@@ -770,7 +775,7 @@ class _Loader:
 
         profile = self.load_profile()
         if profile is not None:
-            self.check_profile(profile, project_types, routes, stages, planning_stage, registration_stage)
+            self.check_profile(profile, project_types, routes, stages, planning_stage, registration_stage, utility_stage)
             matters = self.merge_matters(profile, matters)
             procedures = {
                 pid: p.model_copy(update={"limit_wd": profile.special_procedure_limits_wd[pid]})
@@ -789,6 +794,7 @@ class _Loader:
             profile=profile,
             planning_stage=planning_stage,
             registration_stage=registration_stage,
+            utility_stage=utility_stage,
             departments=departments,
             stages=stages,
             routes=routes,
@@ -1015,6 +1021,7 @@ class _Loader:
         stages: dict[str, Stage],
         planning: str,
         registration: str,
+        utility: str | None = None,
     ) -> None:
         path = self.profile_path
         label = f"{path}"
@@ -1032,7 +1039,7 @@ class _Loader:
             route = routes.get(ptype.route)
             if route is None:
                 continue
-            expected = [planning, *route.stages] + ([registration] if ptype.registration else [])
+            expected = [planning, *route.stages] + ([registration] if ptype.registration else []) + ([utility] if utility else [])
             for sid in limits:
                 if self.ref(label, "stage", sid, f"stage_limits_wd.{pt}") and sid not in expected:
                     self.problem(path, f"stage_limits_wd.{pt}", f"stage {sid!r} is not on the route of {pt!r}")

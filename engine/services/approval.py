@@ -158,6 +158,7 @@ class ApprovalService:
                 "include_planning": include_planning,
                 "include_registration": bool(include_registration),
                 "combined_registration": ptype.combined_registration,
+                "utility_track": bool(plan.selected_ids("SU")) if "SU" in plan.stages else False,
                 "unit_works": [u.model_dump() for u in filing.unit_works],
             }
             with functions.executing(ctx):
@@ -713,7 +714,7 @@ class ApprovalService:
         out: dict[str, Any] = {"project_id": project_id, "project_type": row["project_type"], "status": row["status"],
                                "result": row["result"], "measured_at": now.isoformat(), "stages": [], "matters": [],
                                "special_procedures": [], "post_checks": [], "project": None}
-        order = {"S0": 0, "S1": 1, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
+        order = {"S0": 0, "S1": 1, "SU": 2, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
         for subject in sorted(ledger.subjects.values(), key=lambda s: (order.get(s.stage or "", 9), s.key)):
             if subject.started_at is None:
                 continue

@@ -65,6 +65,10 @@ def draw_case(project_type: str, rng: random.Random) -> dict[str, Any]:
     case["energy_above_threshold"] = rng.random() < (0.5 if project_type.startswith("gov") else 0.15)
     case["civil_defense_required"] = project_type != "social_small" and rng.random() < 0.7
     case["occupies_municipal"] = rng.random() < (0.6 if project_type == "gov_municipal" else 0.1)
+    # 水电气信联合报装: most building projects connect water and power, many gas, some telecom
+    if project_type != "gov_municipal" and rng.random() < 0.7:
+        case["utility_connection"] = [u for u, p in (("water", 0.95), ("power", 0.95), ("gas", 0.5), ("telecom", 0.3))
+                                      if rng.random() < p]
     scale = rng.lognormvariate(0, 0.5)
     case["floor_area_m2"] = round(case["floor_area_m2"] * scale)
     case["site_area_m2"] = round(case["site_area_m2"] * scale)
