@@ -319,6 +319,9 @@ class Profile(_Frozen):
     recorded as its own interval); False: the wait counts in the matter's time."""
     special_procedure_limits_wd: dict[AsciiId, WorkingDays] = Field(default_factory=dict)
     matter_overrides: dict[AsciiId, MatterOverride] = Field(default_factory=dict)
+    type_committed_limits_wd: dict[AsciiId, dict[AsciiId, WorkingDays]] = Field(default_factory=dict)
+    """Project type → matter → a shorter committed limit for that type (带方案出让: construction-start
+    formalities within 5 working days of the land contract, policy-compilation.txt:3008)."""
     extra_exemptions: tuple[ExtraExemption, ...] = ()
     sources: dict[str, str] = Field(default_factory=dict)
     """Field name → citation of the policy line it follows (e.g. ``policy-compilation.txt:2436``)."""
@@ -651,6 +654,7 @@ class _Loader:
         self.root = root
         self.profile_path = profile_path
         self.problems: list[str] = []
+        self.pending_limit_checks: list[tuple[str, str, int]] = []
         # ids seen in raw data, valid or not: references to an invalid item are not reported twice
         self.seen: dict[str, set[str]] = {}
         # labels for cross-reference messages: kind -> id -> "file: key[i] (id=…)"
@@ -777,6 +781,7 @@ class _Loader:
         if profile is not None:
             self.check_profile(profile, project_types, routes, stages, planning_stage, registration_stage, utility_stage)
             matters = self.merge_matters(profile, matters)
+            self.check_type_limits(matters)
             procedures = {
                 pid: p.model_copy(update={"limit_wd": profile.special_procedure_limits_wd[pid]})
                 if pid in profile.special_procedure_limits_wd else p
@@ -1057,11 +1062,23 @@ class _Loader:
                     f"four-stage limits add up to {serial + parallel} working days, more than "
                     f"whole_process_limit_wd {whole}",
                 )
+        for pt, limits in profile.type_committed_limits_wd.items():
+            self.ref(label, "project type", pt, "type_committed_limits_wd")
+            for mid, days in limits.items():
+                if self.ref(label, "matter", mid, f"type_committed_limits_wd.{pt}"):
+                    self.pending_limit_checks.append((pt, mid, days))
         for sp in profile.special_procedure_limits_wd:
             self.ref(label, "special procedure", sp, "special_procedure_limits_wd")
         for field in profile.sources:
             if field not in Profile.model_fields or field == "sources":
                 self.problem(path, "sources", f"unknown profile field {field!r}")
+
+    def check_type_limits(self, matters: dict[str, Matter]) -> None:
+        """A type's committed limit never exceeds the matter's statutory limit."""
+        for pt, mid, days in self.pending_limit_checks:
+            if mid in matters and days > matters[mid].statutory_limit_wd:
+                self.problem(self.profile_path, f"type_committed_limits_wd.{pt}.{mid}",
+                             f"{days} exceeds the statutory limit ({matters[mid].statutory_limit_wd})")
 
     def merge_matters(self, profile: Profile, matters: dict[str, Matter]) -> dict[str, Matter]:
         """Apply overrides and extra exemptions, fill the 核查 default, and re-validate each matter."""

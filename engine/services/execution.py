@@ -71,6 +71,9 @@ class ExecutionContext:
 
     def _matter_data(self, stage: str, matter_id: str, key: str) -> dict[str, Any]:
         data = self.catalogue.matter_task_data(matter_id)
+        shorter = self.catalogue.profile.type_committed_limits_wd.get(self.project_type, {}).get(matter_id)
+        if shorter is not None:  # the jurisdiction's committed limit for this project type
+            data["committed_limit_wd"] = shorter
         data["key"] = key
         data["stage"] = stage
         # legal order on this project's route (the plan keeps only preconditions its case selected)
