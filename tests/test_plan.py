@@ -117,3 +117,25 @@ def test_api_questions_preview_plan_and_refusal(tmp_path: Path) -> None:
                                   headers=hz.h("owner1"))
         assert response.status_code == 422 and field in response.json()["detail"], response.json()
     assert hz.get("owner1", "/projects") == before  # a refused filing changes nothing
+
+
+def test_cli_checks_a_table_and_previews_a_case(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["rules", "check", str(CATALOGUE.matter_rules_path)])
+    assert ok.exit_code == 0 and "ok" in ok.output
+    bad = runner.invoke(app, ["rules", "check", str(_broken(tmp_path, '<text>"ratification"</text>', "<text>ratification ==</text>"))])
+    assert bad.exit_code == 1 and "row 5 (Rule_005), column '投资项目管理类别'" in bad.output
+    case = tmp_path / "case.json"
+    case.write_text('{"investment_mode": "ratification", "land_supply": "transfer", "floor_area_m2": 30000, '
+                    '"site_area_m2": 3000}', encoding="utf-8")
+    shown = runner.invoke(app, ["rules", "preview", "--project-type", "social_general", "--case", str(case)])
+    assert shown.exit_code == 0
+    assert re.search(r"办理\s+s1_project_ratification", shown.output)
+    assert re.search(r"不办理 s1_project_filing .*审批、核准项目不再办理备案", shown.output)
+    case.write_text('{"investment_mode": "approval"}', encoding="utf-8")
+    refused = runner.invoke(app, ["rules", "preview", "--project-type", "social_general", "--case", str(case)])
+    assert refused.exit_code == 2 and "case.investment_mode" in refused.output

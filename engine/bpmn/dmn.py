@@ -28,6 +28,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.dmn.specs.model import DecisionTable
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.problems import BpmnLoadError
 from engine.bpmn.safe_xml import parse_xml
 from engine.bpmn.sandbox import ExpressionRejected, check_expression, make_script_engine
 from engine.domain.plan import RuleDecision
@@ -136,7 +137,10 @@ class DmnMatterRules:
 
 def parse_table(data: bytes, *, source: str) -> DecisionTable:
     """The one decision table of a DMN 1.3 file (safe XML, XSD-checked), as SpiffWorkflow parses it."""
-    root = parse_xml(data, source=source)
+    try:
+        root = parse_xml(data, source=source)
+    except BpmnLoadError as exc:
+        raise DecisionTableError(source, [str(p) for p in exc.problems]) from None
     if etree.QName(root).namespace != DMN13:
         raise DecisionTableError(source, [f"not a DMN 1.3 file (namespace {etree.QName(root).namespace!r}, expected {DMN13})"])
     schema = etree.XMLSchema(etree.parse(str(_SCHEMA)))

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "engine.cli.users_cmd",
     "engine.cli.simulate_cmd",
     "engine.cli.analytics_cmd",
+    "engine.cli.rules_cmd",
 )
 
 for _name in _COMMAND_MODULES:
