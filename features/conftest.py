@@ -684,3 +684,10 @@ def unit_result(world: World, unit: str, label: str) -> None:
 @then(parsers.parse('"{stage}" 阶段的受理方式为 "{intake}"'))
 def stage_intake_kind(world: World, stage: str, intake: str) -> None:
     assert world.timing_entry(stage)["intake"] == intake
+
+
+@then(parsers.parse('事项 "{matter}" 不再有待办审查任务'))
+def no_review_left(world: World, matter: str) -> None:
+    assert not world.ready(spec=REVIEW_TASKS, matter=matter)
+    cancelled = [e for e in world.events("task_completed") if (e.get("data") or {}).get("cancelled")]
+    assert cancelled, "the review task was withdrawn from the agency's inbox"
