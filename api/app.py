@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from api import admin, analytics, catalogue, charts, problems, projects, tasks
+from api import admin, analytics, catalogue, charts, credit, problems, projects, tasks
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
@@ -44,7 +44,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     app.state.idempotency = IdempotencyStore(service.db)
     problems.install(app)
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
-    for module in (projects, catalogue, tasks, analytics, charts, admin):
+    for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")

@@ -139,3 +139,24 @@ def test_cli_checks_a_table_and_previews_a_case(tmp_path: Path) -> None:
     case.write_text('{"investment_mode": "approval"}', encoding="utf-8")
     refused = runner.invoke(app, ["rules", "preview", "--project-type", "social_general", "--case", str(case)])
     assert refused.exit_code == 2 and "case.investment_mode" in refused.output
+
+
+def test_credit_standing_comes_from_the_records_and_bars_tolerance(tmp_path: Path) -> None:
+    hz = make_harness(tmp_path)
+    assert hz.get("owner1", "/owners/owner1/credit")["good"] is True
+    forbidden = hz.client.post("/admin/credit-records", json={"owner_id": "owner1", "reason": "x"}, headers=hz.h("owner1"))
+    assert forbidden.status_code == 403
+    hz.post("admin", "/admin/credit-records", {"owner_id": "owner1", "reason": "拖欠工程款失信"}, status=201)
+    standing = hz.get("window1", "/owners/owner1/credit")
+    assert standing["good"] is False and "拖欠工程款失信" in standing["records"][0]["reason"]
+    assert hz.client.get("/owners/owner1/credit", headers=hz.h("owner2")).status_code == 403
+    # the window's 容缺受理 is refused for that owner, naming the rule, and nothing changes
+    pid = hz.post("owner1", "/projects", {"name": "信用测试", "project_type": "social_small",
+                                           "case": typical_case("social_small")}, status=201)["id"]
+    hz.tick(6)
+    hz.post("owner1", f"/projects/{pid}/filings", {"stage": "S1"})
+    intake = next(t for t in hz.get("window1", f"/tasks?project_id={pid}") if t["spec_id"] == "Task_Intake")
+    refused = hz.client.post(f"/tasks/{intake['id']}/complete", json={"outcome": "tolerance", "missing": ["parcel_survey"]},
+                             headers=hz.h("window1"))
+    assert refused.status_code == 422 and "credit" in refused.json()["detail"]
+    assert any(t["id"] == intake["id"] for t in hz.get("window1", f"/tasks?project_id={pid}"))

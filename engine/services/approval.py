@@ -218,6 +218,19 @@ class ApprovalService:
         since = self.clock.now() - timedelta(days=self.catalogue.profile.credit_bar_days)
         return not any(r["at"] >= since for r in uow.credit.for_owner(owner_id))
 
+    def credit_standing(self, owner_id: str, *, actor: Actor) -> dict[str, Any]:
+        """An owner's 信用 as the rules read it: good or not, why, and for how long a record bars 容缺受理."""
+        if actor.role in ("owner", "agent") and not actor.acts_for(owner_id):
+            raise Forbidden("an owner sees only its own credit standing")
+        if actor.role in ("agency", "lead"):
+            raise Forbidden("credit standing is read by the window, analysts, administrators and the owner itself")
+        with UnitOfWork(self.db, read_only=True) as uow:
+            good = self._credit_good(uow, owner_id)
+            records = uow.credit.for_owner(owner_id)
+        return {"owner_id": owner_id, "good": good, "bar_days": self.catalogue.profile.credit_bar_days,
+                "records": [{"at": r["at"].isoformat(), "project_id": r["project_id"], "stage": r["stage"],
+                             "reason": r["reason"]} for r in records]}
+
     def record_credit(self, owner_id: str, reason: str, *, actor: Actor) -> dict[str, Any]:
         """An operator records external credit information (失信记录 from the credit platform)."""
         if actor.role not in ("admin", "system"):
