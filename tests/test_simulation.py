@@ -100,3 +100,42 @@ def test_shards_give_the_same_figures_as_one_process(tmp_path: Path) -> None:
         assert run["projects"] == 4
         reports.append(build_report(db, load_catalogue()))
     assert reports[0] == reports[1]
+
+
+def test_simulated_cases_keep_the_case_model_and_the_legal_order(tmp_path: Path) -> None:
+    """On a simulated batch: no project ran matters that exclude each other, no permit came before its
+    precondition, and the cases differ (not every project does every optional matter)."""
+    report, _, service = run_batch(tmp_path, "i.db", projects=8, seed=5)
+    integrity = report["route_integrity"]
+    assert integrity["projects"] == 8
+    assert integrity["exclusive"]["count"] == 0, integrity["exclusive"]["examples"]
+    assert integrity["order"]["count"] == 0, integrity["order"]["examples"]
+    from engine.persistence.uow import UnitOfWork
+
+    with UnitOfWork(service.db, read_only=True) as uow:
+        ran = {(r["project_id"], r["matter_id"]) for r in uow.subjects.query(level="matter")}
+    per_project: dict[str, set[str]] = {}
+    for pid, matter in ran:
+        per_project.setdefault(pid, set()).add(matter)
+    optional = {"s2_cultural_relics_opinion", "s2_eia_approval", "s2_traffic_impact_opinion", "s2_municipal_occupation",
+                "s1_energy_review", "s2_soil_water_conservation"}
+    assert len({frozenset(m & optional) for m in per_project.values()}) > 1, "every project ran the same optional matters"
+
+
+def test_route_integrity_finds_a_permit_issued_before_its_precondition() -> None:
+    """The check can fail: a construction permit issued before its planning permit is reported."""
+    from datetime import timedelta
+
+    from engine.analytics.integrity import route_integrity
+
+    def row(key: str, matter: str, hours: float, outcome: str = "approved") -> dict:
+        return {"project_id": "P1", "key": key, "matter_id": matter, "outcome": outcome,
+                "ended_at": START + timedelta(hours=hours)}
+
+    rows = [row("S2/s2_construction_planning_permit", "s2_construction_planning_permit", 10),
+            row("S3/s3_drawing_review", "s3_drawing_review", 1),
+            row("S3/s3_construction_permit", "s3_construction_permit", 5),
+            row("S1/s1_project_filing", "s1_project_filing", 1), row("S1/s1_project_ratification", "s1_project_ratification", 1)]
+    found = route_integrity(rows, load_catalogue())
+    assert found["order"]["count"] == 1 and found["order"]["examples"][0]["precondition"] == "S2/s2_construction_planning_permit"
+    assert found["exclusive"]["count"] == 1 and found["exclusive"]["examples"][0]["matters"] == ["s1_project_filing", "s1_project_ratification"]
