@@ -158,6 +158,8 @@ def default_payload(row: dict[str, Any]) -> dict[str, Any]:
         "Task_JointOpinion": {"certificate_no": "联验-001"},
         "Task_EarlyOpinion": {"opinion": "先行验收合格"},
         "Task_PostCheck": {"passed": True},
+        "Task_Statement": {"statement": "申请维持许可"},
+        "Task_RevocationDecision": {"decision": "keep", "reason": "陈述申辩理由成立"},
         "Task_SupplyDocuments": {"documents": ["补齐材料"]},
         "Task_SignCommitment": {"signatory": "张三", "accepted_terms": True},
         "Task_CorrectFiling": {"supplied": ["补正材料"]},
@@ -691,3 +693,22 @@ def no_review_left(world: World, matter: str) -> None:
     assert not world.ready(spec=REVIEW_TASKS, matter=matter)
     cancelled = [e for e in world.events("task_completed") if (e.get("data") or {}).get("cancelled")]
     assert cancelled, "the review task was withdrawn from the agency's inbox"
+
+
+# ---------------------------------------------------------------------------------------------- 陈述申辩
+@when(parsers.parse('建设单位于 "{at}" 陈述申辩："{statement}"'))
+def owner_states_case(world: World, at: str, statement: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_Statement"), {"statement": statement})
+
+
+@when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 作出撤销决定，理由为 "{reason}"'))
+def lead_revokes(world: World, dept: str, at: str, reason: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_RevocationDecision", department=dept), {"decision": "revoke", "reason": reason})
+
+
+@when(parsers.parse('牵头部门 "{dept}" 于 "{at}" 作出维持决定，理由为 "{reason}"'))
+def lead_keeps(world: World, dept: str, at: str, reason: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_RevocationDecision", department=dept), {"decision": "keep", "reason": reason})

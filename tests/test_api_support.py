@@ -99,6 +99,10 @@ def default_payload(task: dict[str, Any]) -> dict[str, Any]:
         return {"decision": "approve"}
     if spec == "Task_PostCheck":
         return {"passed": True}
+    if spec == "Task_Statement":
+        return {"statement": "申请维持许可"}
+    if spec == "Task_RevocationDecision":
+        return {"decision": "keep", "reason": "陈述申辩理由成立"}
     if spec == "Task_SupplyDocuments":
         return {"documents": ["补充材料"]}
     if spec == "Task_SignCommitment":

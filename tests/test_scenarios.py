@@ -106,15 +106,19 @@ def test_silent_consent_and_broken_promise(tmp_path: Path) -> None:
     special = by_key(timing["special_procedures"])["S23/s2_traffic_impact_opinion#special1"]
     assert special["span_working_days"] == pytest.approx(5.0, abs=1e-3)
 
-    # the tolerated drawing never came: 20 wd after Mon 9 Nov ends Mon 7 Dec 24:00 → 撤销许可
+    # the tolerated drawing never came: 20 wd after Mon 9 Nov ends Mon 7 Dec 24:00 → 拟撤销告知, 陈述申辩,
+    # and the lead department's decision on Wed 9 Dec 10:00 → 撤销许可
     stage = by_key(timing["stages"])["S23"]
     assert stage["outcome"] == "revoked"
+    decided = [e for e in service.events("P2") if e["type"] == "revocation_decided"]
+    assert [e["data"]["decision"] for e in decided] == ["revoke"] and decided[0]["data"]["reason"]
+    assert [e["type"] for e in service.events("P2")].count("statement_submitted") == 1
     assert stage["result_label"] == "撤销许可"
     assert result.projects["P2"]["result"] == "revoked"
     assert service.credit_records("o2"), "a broken promise leaves a credit record"
     check = by_key(timing["post_checks"])["S23/check/s2_greening_scheme_review"]
     assert check["outcome"] == "not_checked"
-    assert local(check["end"]) == datetime(2026, 12, 8, 0, 0)
+    assert local(check["end"]) == datetime(2026, 12, 9, 10, 0)  # closed when the project stopped (the revocation)
 
 
 def test_errors_name_the_action(tmp_path: Path) -> None:
@@ -197,6 +201,9 @@ def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
             {"at": "2026-11-04T10:00+08:00", "do": "issue", "stage": "S1"},
             {"at": "2026-11-09T10:00+08:00", "do": "submit", "stage": "S23"},
             {"at": "2026-11-09T10:00+08:00", "do": "accept", "stage": "S23"},
+            # 20 wd after Mon 2 Nov → 24:00 Mon 30 Nov: the intended revocation is notified; the owner lets its
+            # 陈述申辩 period pass (5 wd from Tue 1 Dec → 24:00 Tue 8 Dec) and the lead department revokes on Wed 9 Dec
+            {"at": "2026-12-09T10:00+08:00", "do": "decide_revocation", "stage": "S1", "decision": "revoke"},
             {"at": "2026-12-10T09:00+08:00", "do": "run_until"},
         ],
     }
@@ -205,8 +212,8 @@ def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
     assert result.projects["P1"]["result"] == "revoked"
     stages = by_key(timing["stages"])
     assert stages["S1"]["outcome"] == "revoked"
-    # 20 wd after Mon 2 Nov → 24:00 Mon 30 Nov: S23 and its open matters end there, not "now"
+    # S23 and its open matters end at the revocation, not "now"
     assert stages["S23"]["outcome"] == "cancelled"
-    assert local(stages["S23"]["end"]) == datetime(2026, 12, 1, 0, 0)
+    assert local(stages["S23"]["end"]) == datetime(2026, 12, 9, 10, 0)
     assert all(m["end"] is not None for m in timing["matters"])
     assert timing["project"]["end"] is not None

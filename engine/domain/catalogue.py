@@ -264,6 +264,8 @@ class CommitmentDefaults(_Frozen):
     """Deadline for supplying tolerated materials (容缺补齐)."""
     post_check_limit_wd: WorkingDays
     """核查 limit for commitment matters that set none."""
+    statement_limit_wd: WorkingDays = 5
+    """陈述申辩: working days the owner has to state its case once told of an intended revocation."""
 
 
 class MatterOverride(_Frozen):

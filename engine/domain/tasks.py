@@ -137,6 +137,20 @@ class PostCheckPayload(_Payload):
         return self
 
 
+class StatementPayload(_Payload):
+    """陈述申辩: the owner's statement against an intended revocation (its right before the decision)."""
+
+    statement: str = Field(min_length=1, max_length=5000)
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="documents it relies on")
+
+
+class RevocationDecisionPayload(_Payload):
+    """撤销决定: after hearing the owner, revoke the permit or keep it — with the reason either way."""
+
+    decision: Literal["revoke", "keep"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "Task_SubmitFiling": FilingPayload,
     "Task_Intake": IntakePayload,
@@ -151,6 +165,8 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "Task_EarlyOpinion": IssuePayload,
     "Task_SupplyDocuments": SupplyPayload,
     "Task_PostCheck": PostCheckPayload,
+    "Task_Statement": StatementPayload,
+    "Task_RevocationDecision": RevocationDecisionPayload,
 }
 
 

@@ -38,6 +38,8 @@ from engine.domain.tasks import (
     PayloadError,
     PostCheckPayload,
     ReviewPayload,
+    RevocationDecisionPayload,
+    StatementPayload,
     SupplyPayload,
     parse_payload,
     responsibility,
@@ -449,6 +451,14 @@ class ApprovalService:
         if isinstance(parsed, PostCheckPayload):
             ctx.ledger.complete_check(row["matter_key"], parsed.passed, now, actor=ctx.actor, findings=parsed.findings)
             return {"check_result": {"passed": parsed.passed, "findings": parsed.findings}}
+        if isinstance(parsed, StatementPayload):
+            ctx.ledger.emit(Event("statement_submitted", now, stage=stage, actor=ctx.actor,
+                                  data={"statement": parsed.statement, "evidence": parsed.evidence}))
+            return {"statement": {"text": parsed.statement, "evidence": parsed.evidence}}
+        if isinstance(parsed, RevocationDecisionPayload):
+            ctx.ledger.emit(Event("revocation_decided", now, stage=stage, department=row.get("department"),
+                                  actor=ctx.actor, data={"decision": parsed.decision, "reason": parsed.reason}))
+            return {"revocation": {"decision": parsed.decision, "reason": parsed.reason}}
         if isinstance(parsed, CommitmentPayload):
             ctx.ledger.emit(Event("commitment_signed", now, stage=stage, actor=ctx.actor,
                                   data={"signatory": parsed.signatory}))
@@ -685,8 +695,8 @@ class ApprovalService:
                 lead = None
         who = responsibility(task.lane, data, lead)
         due = self._task_due(ctx.ledger, task.spec_id, stage, matter)
-        view = {k: data[k] for k in ("stage", "filing", "intake", "missing", "correction_items", "decision", "procedure", "unit")
-                if k in data}
+        view = {k: data[k] for k in ("stage", "filing", "intake", "missing", "correction_items", "decision", "procedure", "unit",
+                                     "revoke_reason", "statement") if k in data}
         if matter:
             view["matter"] = {k: matter.get(k) for k in ("key", "id", "name", "department", "committed_limit_wd",
                                                           "statutory_limit_wd", "silent_consent_allowed")}

@@ -30,6 +30,8 @@ NOTICE_TITLES: dict[str, str] = {
     "permit_revoked": "撤销许可决定：{stage_name}",
     "withdrawn": "撤回申请确认",
     "awaiting_precondition": "待前置事项办结后出证：{matter_name}",
+    "revocation_notice": "拟撤销许可告知书（可陈述申辩）：{stage_name}",
+    "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
 }
 
 #: Matter outcomes that issue a result a dependant may build on (准予许可, 超时默许).
@@ -174,6 +176,10 @@ class ExecutionContext:
         if timing.committed_due is None:
             return self.now.isoformat()
         return self.calendar.subtract_working_time(timing.committed_due, self.rule.warn_days).isoformat()
+
+    def statement_due_at(self, stage: str) -> str:
+        """陈述申辩 deadline: the profile's working days from now (the notice of intended revocation)."""
+        return due_date(self.now, self.catalogue.profile.commitment.statement_limit_wd, 0.0, self.calendar).isoformat()
 
     def commitment_due_at(self, stage: str) -> str:
         subject = self.ledger.get(stage)

@@ -64,6 +64,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "end_special": (("Task_SpecialProcedure",), frozenset({"stage", "matter", "unit", "conclusion"})),
     "supply_documents": (("Task_SupplyDocuments",), frozenset({"stage", "documents"})),
     "post_check": (("Task_PostCheck",), frozenset({"stage", "matter", "passed", "findings"})),
+    "state_case": (("Task_Statement",), frozenset({"stage", "statement"})),
+    "decide_revocation": (("Task_RevocationDecision",), frozenset({"stage", "decision", "reason"})),
     "issue": (("Task_IssueResult",), frozenset({"stage", "certificate_no", "opinion"})),
     "early_opinion": (("Task_EarlyOpinion",), frozenset({"stage", "unit", "certificate_no", "opinion"})),
     "joint_opinion": (("Task_JointOpinion",), frozenset({"stage", "certificate_no", "opinion"})),
@@ -229,6 +231,10 @@ def payload_for(action: dict[str, Any]) -> dict[str, Any]:
         return {"conclusion": action.get("conclusion") or "同意"}
     if do == "supply_documents":
         return {"documents": list(action.get("documents") or ["容缺材料"])}
+    if do == "state_case":
+        return {"statement": action.get("statement") or "申请维持许可"}
+    if do == "decide_revocation":
+        return {"decision": action.get("decision", "revoke"), "reason": action.get("reason") or "陈述申辩理由不成立"}
     if do == "post_check":
         out = {"passed": action.get("passed", True)}
         if action.get("findings"):

@@ -243,6 +243,14 @@ class Workload:
             if rng.random() < s.broken_promise_p:
                 return None
             return Decision(nd(rng.uniform(3, 14)), {"documents": ["容缺材料"]}, actor)
+        if spec == "Task_Statement":  # 陈述申辩: most owners state their case, some let the deadline pass
+            if rng.random() < 0.3:
+                return None
+            return Decision(nd(rng.uniform(1, 4)), {"statement": "已按承诺整改，申请维持许可"}, actor)
+        if spec == "Task_RevocationDecision":
+            keep = rng.random() < 0.2
+            return Decision(wd(rng.uniform(0.5, 2)), {"decision": "keep" if keep else "revoke",
+                                                       "reason": "陈述申辩理由成立" if keep else "陈述申辩理由不成立"}, actor)
         if spec == "Task_PostCheck":
             passed = rng.random() >= s.post_check_fail_p
             payload: dict[str, Any] = {"passed": passed}
