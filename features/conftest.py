@@ -712,3 +712,9 @@ def lead_revokes(world: World, dept: str, at: str, reason: str) -> None:
 def lead_keeps(world: World, dept: str, at: str, reason: str) -> None:
     world.move_to(at)
     world.complete(world.one(spec="Task_RevocationDecision", department=dept), {"decision": "keep", "reason": reason})
+
+
+@then(parsers.parse('建设单位于 "{at}" 收到 "{kind}" 通知'))
+def notice_at(world: World, at: str, kind: str) -> None:
+    sent = [n for n in world.svc.notifications(world.pid) if n["kind"] == kind]
+    assert [fmt_local(n["at"]) for n in sent] == [at], [fmt_local(n["at"]) for n in sent]

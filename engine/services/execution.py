@@ -177,6 +177,11 @@ class ExecutionContext:
             return self.now.isoformat()
         return self.calendar.subtract_working_time(timing.committed_due, self.rule.warn_days).isoformat()
 
+    def commitment_reminder_at(self, stage: str) -> str:
+        """无感服务: remind the owner the profile's warning days before its supply deadline."""
+        deadline = datetime.fromisoformat(self.commitment_due_at(stage))
+        return self.calendar.subtract_working_time(deadline, float(self.catalogue.profile.warning_days)).isoformat()
+
     def statement_due_at(self, stage: str) -> str:
         """陈述申辩 deadline: the profile's working days from now (the notice of intended revocation)."""
         return due_date(self.now, self.catalogue.profile.commitment.statement_limit_wd, 0.0, self.calendar).isoformat()

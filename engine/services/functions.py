@@ -65,6 +65,11 @@ def matter_warning_at(matter: dict[str, Any]) -> str:
     return current().matter_warning_at(matter)
 
 
+def commitment_reminder_at(stage: str) -> str:
+    """When to remind the owner of its supply deadline (the profile's warning days before it)."""
+    return current().commitment_reminder_at(stage)
+
+
 def statement_due_at(stage: str) -> str:
     """陈述申辩 deadline for the owner, counted from now in the profile's working days."""
     return current().statement_due_at(stage)
@@ -139,7 +144,7 @@ def notify_owner(kind: str, stage: str, text: str) -> None:
 MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
-        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, statement_due_at,
+        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, statement_due_at,
         working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
         record_silent_consent, record_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
     )
