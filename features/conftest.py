@@ -718,3 +718,46 @@ def lead_keeps(world: World, dept: str, at: str, reason: str) -> None:
 def notice_at(world: World, at: str, kind: str) -> None:
     sent = [n for n in world.svc.notifications(world.pid) if n["kind"] == kind]
     assert [fmt_local(n["at"]) for n in sent] == [at], [fmt_local(n["at"]) for n in sent]
+
+
+# ---------------------------------------------------------------------------------------------- 一窗受理
+@given(parsers.parse('建设单位于 "{at}" 提交 "{stage}" 阶段申报'))
+def owner_files(world: World, at: str, stage: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_SubmitFiling", stage=stage), {})
+
+
+@when(parsers.parse('综合窗口于 "{at}" 一次性告知 "{stage}" 阶段缺少 "{missing}"'))
+def window_notice(world: World, at: str, stage: str, missing: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_Intake", stage=stage), {"outcome": "incomplete", "missing": _ids(missing)})
+
+
+@when(parsers.parse('建设单位于 "{at}" 按一次性告知补正'))
+def owner_corrects_filing(world: World, at: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_CorrectFiling"), {"supplied": ["补正材料"]})
+
+
+@then(parsers.parse('综合窗口于 "{at}" 再次告知 "{stage}" 阶段缺少 "{missing}" 被拒绝，提示包含 "{text}"'))
+def second_notice_refused(world: World, at: str, stage: str, missing: str, text: str) -> None:
+    world.move_to(at)
+    row = world.one(spec="Task_Intake", stage=stage)
+    with pytest.raises(Invalid) as refused:
+        world.complete(row, {"outcome": "incomplete", "missing": _ids(missing)})
+    assert text in str(refused.value), str(refused.value)
+    assert world.one(spec="Task_Intake", stage=stage)["id"] == row["id"]  # nothing changed
+
+
+@when(parsers.parse('综合窗口于 "{at}" 以 "{reason}" 为由再次告知 "{stage}" 阶段缺少 "{missing}"'))
+def second_notice_with_reason(world: World, at: str, reason: str, stage: str, missing: str) -> None:
+    world.move_to(at)
+    world.complete(world.one(spec="Task_Intake", stage=stage),
+                   {"outcome": "incomplete", "missing": _ids(missing), "new_defect": reason})
+
+
+@then(parsers.parse('"{stage}" 阶段的一次性告知共 {count:d} 次，第 {n:d} 次的原因为 "{reason}"'))
+def notices_counted(world: World, stage: str, count: int, n: int, reason: str) -> None:
+    notices = world.events("intake_notice", stage=stage)
+    assert len(notices) == count, notices
+    assert notices[n - 1]["data"]["notice_no"] == n and notices[n - 1]["data"]["new_defect"] == reason

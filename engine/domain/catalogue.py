@@ -309,6 +309,9 @@ class Profile(_Frozen):
     """True: 中介服务 time is excluded from approval time (赣州 counts it inside)."""
     warning_days: Annotated[StrictInt, Field(ge=0)]
     """Yellow warning when this many working days or fewer remain."""
+    intake_limit_wd: WorkingDays = 5
+    """一窗受理: the window decides within this many working days of a submission, else the filing is deemed
+    accepted (行政许可法第三十二条)."""
     tolerance_requires_good_credit: StrictBool
     """容缺受理 only for owners without a 失信 record in the last ``credit_bar_days`` (the system's records,
     never the owner's own word)."""

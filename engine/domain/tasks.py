@@ -63,6 +63,9 @@ class IntakePayload(_Payload):
     outcome: Literal["complete", "tolerance", "incomplete"]
     missing: list[str] = Field(default_factory=list, description="material ids missing from the filing")
     note: str | None = None
+    new_defect: str | None = Field(default=None, max_length=2000, description=(
+        "一次性告知 is given once per filing: a further notice only for a defect the correction itself introduced, "
+        "with this reason recorded"))
 
     @model_validator(mode="after")
     def _consistent(self) -> IntakePayload:

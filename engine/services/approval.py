@@ -420,7 +420,8 @@ class ApprovalService:
             ctx.ledger.emit(Event("stage_submitted", now, stage=stage, actor=ctx.actor, data={
                 "materials": [m["id"] for m in submitted], "declared_missing": [m["id"] for m in declared]}))
             return {"filing": {"materials": [m["id"] for m in submitted],
-                               "declared_missing": [m["id"] for m in declared], "note": parsed.note}}
+                               "declared_missing": [m["id"] for m in declared], "note": parsed.note},
+                    "received_at": now.isoformat()}  # 视为受理 counts from the day the window received it
         if isinstance(parsed, IntakePayload):
             missing = self._materials(project, stage, parsed.missing)
             if parsed.outcome == "tolerance":
@@ -430,8 +431,17 @@ class ApprovalService:
                 if not decision.allowed:
                     raise Invalid("容缺受理 is not allowed: " + "; ".join(decision.reasons))
             if parsed.outcome == "incomplete":
+                earlier = [e for e in uow.events.for_project(project.id)
+                           if e["type"] == "intake_notice" and e["stage"] == stage]
+                if earlier and not (parsed.new_defect and parsed.new_defect.strip()):
+                    first = earlier[0]
+                    raise Invalid(
+                        f"new_defect: stage {stage} already had its 一次性告知 ({first['at'].isoformat()}: "
+                        f"{'；'.join((first.get('data') or {}).get('items') or [])}); a further notice is refused unless "
+                        "the correction itself introduced a new defect — give 'new_defect' with the reason")
                 ctx.ledger.emit(Event("intake_notice", now, stage=stage, department="window", actor=ctx.actor,
-                                      data={"items": [m["name"] for m in missing]}))
+                                      data={"items": [m["name"] for m in missing], "notice_no": len(earlier) + 1,
+                                            "new_defect": parsed.new_defect}))
                 ctx.notify("correction_notice", stage=stage, text="；".join(m["name"] for m in missing),
                            data={"items": missing})
             return {"intake": parsed.outcome, "missing": missing if parsed.outcome == "tolerance" else []}
@@ -474,7 +484,10 @@ class ApprovalService:
             return {"supplied_documents": parsed.documents}
         if isinstance(parsed, dict):
             return parsed
-        return parsed.model_dump(exclude_none=True)
+        data = parsed.model_dump(exclude_none=True)
+        if row["spec_id"] == "Task_CorrectFiling":  # a resubmission after the 一次性告知 is received anew
+            data["received_at"] = now.isoformat()
+        return data
 
     def _materials(self, project: Project, stage: str | None, ids: list[str], *, field: str = "missing") -> list[dict[str, Any]]:
         """Resolve material ids (``material`` or ``matter:material``) of a stage filing to named entries."""

@@ -31,6 +31,7 @@ NOTICE_TITLES: dict[str, str] = {
     "withdrawn": "撤回申请确认",
     "awaiting_precondition": "待前置事项办结后出证：{matter_name}",
     "revocation_notice": "拟撤销许可告知书（可陈述申辩）：{stage_name}",
+    "deemed_accepted": "逾期视为受理：{stage_name}",
     "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
 }
 
@@ -177,6 +178,10 @@ class ExecutionContext:
             return self.now.isoformat()
         return self.calendar.subtract_working_time(timing.committed_due, self.rule.warn_days).isoformat()
 
+    def intake_due_at(self, stage: str) -> str:
+        """一窗受理 limit: the profile's working days from the submission (now, when the intake task opens)."""
+        return due_date(self.now, self.catalogue.profile.intake_limit_wd, 0.0, self.calendar).isoformat()
+
     def commitment_reminder_at(self, stage: str) -> str:
         """无感服务: remind the owner the profile's warning days before its supply deadline."""
         deadline = datetime.fromisoformat(self.commitment_due_at(stage))
@@ -251,6 +256,16 @@ class ExecutionContext:
         )
         text = {"tolerance": "容缺受理", "combined": "验登合一：随联合验收意见书受理"}.get(intake, "受理")
         self.notify("acceptance_slip", stage=stage, text=text)
+
+    def record_deemed_acceptance(self, stage: str, received_at: str) -> None:
+        """视为受理 (行政许可法第三十二条): the window let its limit pass; the filing counts as accepted from the
+        moment it was received, so the stage's clock starts there."""
+        received = datetime.fromisoformat(received_at)
+        lead = self.catalogue.lead_department(stage, self.project_type).id
+        self.ledger.accept_stage(stage, self.stage_name(stage), received, intake="deemed",
+                                 limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead)
+        self.notify("deemed_accepted", stage=stage,
+                    text="综合窗口未在受理时限内作出决定，自收到申请之日起视为受理（行政许可法第三十二条）")
 
     def record_stage_result(self, stage: str, result: str) -> None:
         self.ledger.complete_stage(stage, result, self.now, actor=self.actor)

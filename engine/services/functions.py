@@ -65,6 +65,11 @@ def matter_warning_at(matter: dict[str, Any]) -> str:
     return current().matter_warning_at(matter)
 
 
+def intake_due_at(stage: str) -> str:
+    """When a pending intake is deemed accepted (行政许可法第三十二条: five days, the profile's working days)."""
+    return current().intake_due_at(stage)
+
+
 def commitment_reminder_at(stage: str) -> str:
     """When to remind the owner of its supply deadline (the profile's warning days before it)."""
     return current().commitment_reminder_at(stage)
@@ -124,6 +129,10 @@ def record_acceptance(stage: str, intake: str, missing: list[dict[str, Any]] | N
     current().record_acceptance(stage, intake, missing)
 
 
+def record_deemed_acceptance(stage: str, received_at: str) -> None:
+    current().record_deemed_acceptance(stage, received_at)
+
+
 def record_stage_result(stage: str, result: str) -> None:
     current().record_stage_result(stage, result)
 
@@ -144,8 +153,8 @@ def notify_owner(kind: str, stage: str, text: str) -> None:
 MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
-        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, statement_due_at,
+        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, intake_due_at, statement_due_at,
         working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
-        record_silent_consent, record_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
+        record_silent_consent, record_acceptance, record_deemed_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
     )
 }
