@@ -44,7 +44,11 @@ STOP_LABELS = {"correction": "补正停表", "special": "特别程序停表", "p
 EVENT_LABELS = {"project_started": "项目申报", "stage_submitted": "提交阶段申报", "task_ready": "任务生成",
                 "task_completed": "任务办结", "task_claimed": "认领", "task_released": "释放认领",
                 "intake_notice": "一次性告知", "commitment_signed": "签署告知承诺书", "documents_supplied": "补齐容缺材料",
-                "project_completed": "项目办结", "project_stopped": "项目终止", "project_withdrawn": "项目撤回"}
+                "project_completed": "项目办结", "stage_accepted": "阶段受理", "stage_completed": "阶段办结",
+                "matter_started": "事项开始", "matter_completed": "事项办结", "matter_warning": "事项预警",
+                "clock_stopped": "停表", "clock_resumed": "恢复计时", "notification": "发出通知",
+                "credit_recorded": "记入信用记录", "permit_revoked": "撤销许可", "post_check": "承诺核查",
+                "silent_consent": "超时默许", "project_stopped": "项目终止", "project_withdrawn": "项目撤回"}
 HOME = {"owner": "/ui/projects", "agent": "/ui/projects", "window": "/ui/inbox", "agency": "/ui/inbox",
         "lead": "/ui/inbox", "analyst": "/ui/analytics", "admin": "/ui/admin"}
 #: The navigation each role sees (label, path); what a role may not use is not shown.

@@ -213,6 +213,8 @@ def _task_page(request: Request, actor: Actor, task_id: str, *, exc: Exception |
     this_matter = next((m for m in stage_matters if m["key"] == task.get("matter_key")), None)
     stage = next((s for s in progress["stages"] if s["key"] == task.get("stage")), None)
     filed = next((e["data"] for e in reversed(events) if e["type"] == "stage_submitted"), None)
+    if filed is not None:  # the event names materials as matter:material; the checklist lists each material once
+        filed = {k: sorted({str(i).rpartition(":")[2] for i in filed.get(k) or []}) for k in ("materials", "declared_missing")}
     materials = filing_materials(request, task) if task.get("stage") else []
     matter_id = ((task.get("data") or {}).get("matter") or {}).get("id")
     if matter_id and matter_id in service.catalogue.matters:
@@ -231,7 +233,7 @@ def _task_page(request: Request, actor: Actor, task_id: str, *, exc: Exception |
     may_act = task["state"] == "ready" and _may_complete(actor, task)
     return render(request, "task.html", status=status, task=task, project=project, progress=progress, stage=stage,
                   stage_matters=stage_matters, this_matter=this_matter, events=events, filed=filed,
-                  materials=materials, procedures=procedures, errors=errors, heading=heading, form=form or {},
+                  materials=materials, names={m['id']: m['name'] for m in materials}, procedures=procedures, errors=errors, heading=heading, form=form or {},
                   action=action, may_act=may_act, done=done, REVIEWS=REVIEWS, ISSUES=ISSUES, OWNER_STEPS=OWNER_STEPS)
 
 

@@ -1,0 +1,119 @@
+"""The web pages without a browser: sessions, CSRF, who may open which page, and that nothing loads from
+outside (the browser scenario is tests/test_pages_browser.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_api_support import FILING, Harness, make_harness
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def hz(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def sign_in(hz: Harness, name: str) -> str:
+    """Sign in through the form; returns a CSRF token of the signed-in session."""
+    hz.client.cookies.clear()
+    page = hz.client.get("/")
+    r = hz.client.post("/signin", data={"csrf": _csrf(page.text), "name": name, "token": hz.tokens[name]},
+                       follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return _csrf(hz.client.get(r.headers["location"]).text)
+
+
+def test_sign_in_sets_a_signed_httponly_samesite_cookie_and_goes_to_the_role_home(hz: Harness) -> None:
+    page = hz.client.get("/")
+    assert page.status_code == 200 and "登录" in page.text and 'lang="zh-CN"' in page.text
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    r = hz.client.post("/signin", data={"csrf": _csrf(page.text), "name": "officer-zjj", "token": hz.tokens["officer-zjj"]},
+                       follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/inbox"
+    assert hz.tokens["officer-zjj"] not in r.headers["set-cookie"], "the cookie never carries the token"
+    assert hz.client.get("/ui/inbox").status_code == 200
+
+
+def test_wrong_token_is_shown_next_to_the_field(hz: Harness) -> None:
+    page = hz.client.get("/")
+    r = hz.client.post("/signin", data={"csrf": _csrf(page.text), "name": "owner1", "token": hz.tokens["owner2"]})
+    assert r.status_code == 401
+    assert 'id="err-token"' in r.text and "令牌不正确" in r.text
+    assert hz.client.get("/ui/projects", follow_redirects=False).status_code == 303  # still signed out
+
+
+def test_a_form_without_the_session_csrf_token_changes_nothing(hz: Harness) -> None:
+    sign_in(hz, "owner1")
+    r = hz.client.post("/ui/projects/new", data={"csrf": "forged", "name": "x", "project_type": "social_small"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert hz.get("owner1", "/projects") == []
+
+
+def test_the_api_takes_bearer_tokens_only_not_the_session_cookie(hz: Harness) -> None:
+    sign_in(hz, "owner1")
+    assert hz.client.get("/projects").status_code == 401  # cookie alone: no API access (no CSRF through the API)
+    assert hz.client.get("/projects", headers=hz.h("owner1")).status_code == 200
+
+
+def test_revoking_the_token_ends_the_browser_session(hz: Harness) -> None:
+    sign_in(hz, "owner1")
+    assert hz.client.get("/ui/projects").status_code == 200
+    hz.client.delete("/admin/users/owner1", headers=hz.h("admin"))
+    r = hz.client.get("/ui/projects", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/?next=")
+
+
+def test_pages_refuse_what_the_api_refuses(hz: Harness) -> None:
+    pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
+    sign_in(hz, "owner2")
+    r = hz.client.get(f"/ui/projects/{pid}")
+    assert r.status_code == 403 and "无权执行此操作" in r.text and "滨江综合楼" not in r.text
+    assert hz.client.get(f"/ui/projects/{pid}/diagram.bpmn").status_code == 403
+    assert hz.client.get("/ui/analytics").status_code == 403
+    assert hz.client.get("/ui/admin").status_code == 403
+    sign_in(hz, "analyst1")
+    assert hz.client.get("/ui/analytics").status_code == 200
+    assert hz.client.get("/ui/projects/new").status_code == 403  # only owners and agents file
+    assert hz.client.get("/ui/admin").status_code == 403
+    task = hz.get("owner1", f"/tasks?project_id={pid}")[0]
+    sign_in(hz, "officer-zjj")
+    assert hz.client.get(f"/ui/tasks/{task['id']}").status_code == 403  # not its department's project
+
+
+def test_an_agent_files_for_its_principal_only(hz: Harness) -> None:
+    csrf = sign_in(hz, "agent1")
+    r = hz.client.post("/ui/projects/new", data={"csrf": csrf, "name": "代办项目", "project_type": "social_small",
+                                                 "owner_id": "owner2"})
+    assert r.status_code == 403 and hz.get("admin", "/projects") == []
+    r = hz.client.post("/ui/projects/new", data={"csrf": csrf, "name": "代办项目", "project_type": "social_small",
+                                                 "owner_id": "owner1"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert [p["owner_id"] for p in hz.get("admin", "/projects")] == ["owner1"]
+
+
+def test_sign_in_never_redirects_off_site(hz: Harness) -> None:
+    page = hz.client.get("/?next=//evil.example/")
+    r = hz.client.post("/signin", data={"csrf": _csrf(page.text), "name": "owner1", "token": hz.tokens["owner1"],
+                                        "next": "//evil.example/"}, follow_redirects=False)
+    assert r.headers["location"] == "/ui/projects"
+
+
+def test_docs_and_pages_load_nothing_from_outside_and_run_no_inline_script(hz: Harness) -> None:
+    docs = hz.client.get("/docs")
+    assert docs.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
+    for template in (ROOT / "api" / "templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)=["']https?://""", text), template.name
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{template.name}: inline script"
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", text), f"{template.name}: inline event handler"
+    assert hz.client.get("/static/app.css").status_code == 200
