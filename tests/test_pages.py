@@ -117,3 +117,68 @@ def test_docs_and_pages_load_nothing_from_outside_and_run_no_inline_script(hz: H
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{template.name}: inline script"
         assert not re.search(r"<[^>]+\son[a-z]+\s*=", text), f"{template.name}: inline event handler"
     assert hz.client.get("/static/app.css").status_code == 200
+
+
+def _act(hz: Harness, who: str, task_id: str, **form: object) -> object:
+    csrf = sign_in(hz, who)
+    return hz.client.post(f"/ui/tasks/{task_id}", data={"csrf": csrf, **form}, follow_redirects=False)
+
+
+def _task(hz: Harness, pid: str, spec: str, department: str | None = None) -> dict:
+    ready = [t for t in hz.get("admin", f"/tasks?project_id={pid}") if t["spec_id"].startswith(spec)
+             and (department is None or t["department"] == department)]
+    assert ready, (spec, department)
+    return ready[0]
+
+
+def test_special_procedure_claims_and_post_check_through_the_pages(hz: Harness) -> None:
+    """The task kinds the browser scenario does not reach: 特别程序 start and end, 认领 / 释放, 补齐容缺材料 and
+    the post-check (核查), each through its page form; a bad value is refused next to its field."""
+    pid = hz.post("owner1", "/projects", {"name": "页面测试", "project_type": "social_small"}, status=201)["id"]
+    for _ in range(60):
+        hz.tick(3)
+        ready = hz.get("admin", f"/tasks?project_id={pid}")
+        specs = {t["spec_id"] for t in ready}
+        if "Task_PostCheck" in specs or not ready:
+            break
+        t = ready[0]
+        if t["spec_id"] == "Task_SubmitFiling":
+            form = {"action": "complete"}
+            if t["stage"] == "S23":
+                form["m_construction_contract"] = "missing"
+            assert _act(hz, "owner1", t["id"], **form).status_code == 303
+        elif t["spec_id"] == "Task_Intake":
+            outcome = {"outcome": "tolerance", "missing": "construction_contract"} if t["stage"] == "S23" else {"outcome": "complete"}
+            assert _act(hz, "window1", t["id"], action="complete", **outcome).status_code == 303
+        elif t["spec_id"] == "Task_SignCommitment":
+            assert _act(hz, "owner1", t["id"], action="complete", signatory="张三", accepted_terms="yes").status_code == 303
+        elif t["spec_id"].startswith("Task_Review") and t["department"] == "sw" and not any(
+                e["type"] == "task_completed" and (e.get("data") or {}).get("task") == "Task_SpecialProcedure"
+                for e in hz.get("admin", f"/projects/{pid}/timeline")):
+            who = "officer-sw"
+            csrf = sign_in(hz, who)
+            assert hz.client.post(f"/ui/tasks/{t['id']}/claim", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+            assert hz.get(who, f"/tasks/{t['id']}")["claimed_by"] == who
+            assert hz.client.post(f"/ui/tasks/{t['id']}/claim", data={"csrf": csrf, "release": "1"},
+                                  follow_redirects=False).status_code == 303
+            assert hz.get(who, f"/tasks/{t['id']}")["claimed_by"] is None
+            bad = _act(hz, who, t["id"], action="special", procedure="")
+            assert bad.status_code == 422 and 'id="err-procedure"' in bad.text
+            assert _act(hz, who, t["id"], action="special", procedure="expert_review").status_code == 303
+        elif t["spec_id"] == "Task_SpecialProcedure":
+            assert _act(hz, f"officer-{t['department']}", t["id"], action="complete", conclusion="专家评审通过").status_code == 303
+        elif t["spec_id"] == "Task_SupplyDocuments":
+            bad = _act(hz, "owner1", t["id"], action="complete", documents="")
+            assert bad.status_code == 422 and "请列出补齐的容缺材料" in bad.text
+            assert _act(hz, "owner1", t["id"], action="complete", documents="施工合同").status_code == 303
+        elif t["role"] in ("agency", "lead"):
+            assert _act(hz, f"officer-{t['department']}", t["id"], action="approve" if t["spec_id"].startswith("Task_Review") else "complete").status_code == 303
+        else:
+            raise AssertionError(t)
+    check = _task(hz, pid, "Task_PostCheck")
+    bad = _act(hz, f"officer-{check['department']}", check["id"], action="complete", passed="no", findings="")
+    assert bad.status_code == 422 and "核查不通过须写明核查意见" in bad.text
+    assert _act(hz, f"officer-{check['department']}", check["id"], action="complete", passed="yes").status_code == 303
+    progress = hz.get("owner1", f"/projects/{pid}/progress")
+    assert progress["special_procedures"] and progress["post_checks"][0]["end"]
+    assert {s["key"] for s in progress["stages"] if s["end"]} == {"S1", "S23"}

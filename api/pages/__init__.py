@@ -4,6 +4,8 @@ viewer, Swagger UI and Noto Sans SC built by ``make assets``) and ``/docs`` serv
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -13,6 +15,10 @@ from api.pages.common import STATIC
 
 def install(app: FastAPI) -> None:
     """Mount ``/static`` and the page routes (``/``, ``/signin``, ``/ui/…``, ``/docs``) on ``app``."""
+    if not (STATIC / "vendor" / ".built").exists():
+        logging.getLogger(__name__).warning(
+            "web assets are not built (api/static/vendor): pages will lack htmx, the BPMN viewer, Swagger UI and the "
+            "Chinese font; run `make assets` (npm registry) once")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     for router in (office.router, office.docs_router, work.router, projects.router):
         app.include_router(router)

@@ -48,13 +48,15 @@ def _tid() -> Any:
 def inbox(request: Request, actor: Actor = Depends(actor_of),
           stage: str | None = Query(default=None, max_length=10),
           project_id: str | None = Query(default=None, max_length=40),
+          project_type: str | None = Query(default=None, max_length=40),
           matter_id: str | None = Query(default=None, max_length=80),
           colour: Literal["green", "yellow", "red", "none", ""] = "",
           ok: str | None = Query(default=None, max_length=20)) -> Response:
     """待办: the API inbox (soonest due first, 黄/红 warning colours) with its filters."""
-    rows = task_api.inbox(request, actor, stage=stage or None, project_id=project_id or None, project_type=None,
+    rows = task_api.inbox(request, actor, stage=stage or None, project_id=project_id or None,
+                          project_type=project_type or None,
                           matter_id=matter_id or None, task=None, colour=colour or None, state="ready", limit=500)
-    filters = {"stage": stage or "", "project_id": project_id or "", "matter_id": matter_id or "", "colour": colour}
+    filters = {"stage": stage or "", "project_id": project_id or "", "project_type": project_type or "", "matter_id": matter_id or "", "colour": colour}
     stages = sorted({r["stage"] for r in rows if r.get("stage")})
     return render(request, "inbox.html", tasks=rows, filters=filters, stages=stages or list(request.app.state.service.catalogue.stages),
                   done=DONE_MESSAGES.get(ok or ""))
