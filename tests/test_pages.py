@@ -11,6 +11,12 @@ import pytest
 from tests.test_api_support import FILING, Harness, make_harness
 
 ROOT = Path(__file__).resolve().parents[1]
+#: A 小型低风险 case as the form sends it (出让 land, 20,000 m² on 8,000 m², in a relics zone, occupying roads):
+#: its S23 runs the planning, greening, occupation, traffic, relics, soil-and-water and construction matters.
+SMALL_CASE = {"case.land_supply": "transfer", "case.floor_area_m2": "20000", "case.site_area_m2": "8000",
+              "case.in_relics_zone": "yes", "case.occupies_municipal": "yes"}
+SMALL_CASE_JSON = {"land_supply": "transfer", "floor_area_m2": 20000, "site_area_m2": 8000, "in_relics_zone": True,
+                   "occupies_municipal": True}
 
 
 @pytest.fixture()
@@ -54,7 +60,8 @@ def test_wrong_token_is_shown_next_to_the_field(hz: Harness) -> None:
 
 def test_a_form_without_the_session_csrf_token_changes_nothing(hz: Harness) -> None:
     sign_in(hz, "owner1")
-    r = hz.client.post("/ui/projects/new", data={"csrf": "forged", "name": "x", "project_type": "social_small"})
+    r = hz.client.post("/ui/projects/new", data={"csrf": "forged", "name": "x", "project_type": "social_small",
+                                                 "intent": "file", **SMALL_CASE})
     assert r.status_code == 403 and "CSRF" in r.text
     assert hz.get("owner1", "/projects") == []
 
@@ -92,11 +99,10 @@ def test_pages_refuse_what_the_api_refuses(hz: Harness) -> None:
 
 def test_an_agent_files_for_its_principal_only(hz: Harness) -> None:
     csrf = sign_in(hz, "agent1")
-    r = hz.client.post("/ui/projects/new", data={"csrf": csrf, "name": "代办项目", "project_type": "social_small",
-                                                 "owner_id": "owner2"})
+    form = {"csrf": csrf, "name": "代办项目", "project_type": "social_small", "intent": "file", **SMALL_CASE}
+    r = hz.client.post("/ui/projects/new", data={**form, "owner_id": "owner2"})
     assert r.status_code == 403 and hz.get("admin", "/projects") == []
-    r = hz.client.post("/ui/projects/new", data={"csrf": csrf, "name": "代办项目", "project_type": "social_small",
-                                                 "owner_id": "owner1"}, follow_redirects=False)
+    r = hz.client.post("/ui/projects/new", data={**form, "owner_id": "owner1"}, follow_redirects=False)
     assert r.status_code == 303
     assert [p["owner_id"] for p in hz.get("admin", "/projects")] == ["owner1"]
 
@@ -134,7 +140,8 @@ def _task(hz: Harness, pid: str, spec: str, department: str | None = None) -> di
 def test_special_procedure_claims_and_post_check_through_the_pages(hz: Harness) -> None:
     """The task kinds the browser scenario does not reach: 特别程序 start and end, 认领 / 释放, 补齐容缺材料 and
     the post-check (核查), each through its page form; a bad value is refused next to its field."""
-    pid = hz.post("owner1", "/projects", {"name": "页面测试", "project_type": "social_small"}, status=201)["id"]
+    pid = hz.post("owner1", "/projects", {"name": "页面测试", "project_type": "social_small", "case": SMALL_CASE_JSON},
+                  status=201)["id"]
     for _ in range(60):
         hz.tick(3)
         ready = hz.get("admin", f"/tasks?project_id={pid}")
@@ -182,3 +189,24 @@ def test_special_procedure_claims_and_post_check_through_the_pages(hz: Harness) 
     progress = hz.get("owner1", f"/projects/{pid}/progress")
     assert progress["special_procedures"] and progress["post_checks"][0]["end"]
     assert {s["key"] for s in progress["stages"] if s["end"]} == {"S1", "S23"}
+
+
+def test_the_new_project_form_is_the_case_questionnaire_with_a_preview_before_filing(hz: Harness) -> None:
+    csrf = sign_in(hz, "owner1")
+    page = hz.client.get("/ui/projects/new?project_type=social_small")
+    for question in hz.get("owner1", "/catalogue/case-questions?project_type=social_small"):
+        assert f'name="case.{question["id"]}"' in page.text, question["id"]
+    form = {"csrf": csrf, "name": "情形测试", "project_type": "social_small"}
+    missing = hz.client.post("/ui/projects/new", data={**form, "case.floor_area_m2": "很大"})
+    assert missing.status_code == 422 and 'id="err-case.floor_area_m2"' in missing.text and "请填写数字" in missing.text
+    refused = hz.client.post("/ui/projects/new", data={**form, "case.floor_area_m2": "20000"})
+    assert refused.status_code == 422 and 'id="err-case.land_supply"' in refused.text  # required, no default
+    preview = hz.client.post("/ui/projects/new", data={**form, **SMALL_CASE})
+    assert preview.status_code == 200 and 'data-matter="s2_greening_scheme_review" class="selected"' in preview.text
+    assert 'data-matter="s3_drawing_review" class="skipped"' in preview.text
+    assert hz.get("owner1", "/projects") == [], "a preview files nothing"
+    filed = hz.client.post("/ui/projects/new", data={**form, **SMALL_CASE, "intent": "file"}, follow_redirects=False)
+    assert filed.status_code == 303
+    (project,) = hz.get("owner1", "/projects")
+    plan = hz.get("owner1", f"/projects/{project['id']}/plan")
+    assert plan["case"]["in_relics_zone"] is True and plan["case"]["floor_area_m2"] == 20000

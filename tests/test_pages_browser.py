@@ -90,10 +90,22 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     assert owner.page.inner_text("#err-project_type") == "请选择项目类型"
     assert not _projects(live)
     owner.page.fill("#name", "滨江小型厂房")
-    owner.page.select_option("#project_type", "social_small")
+    owner.page.select_option("#project_type", "social_small")  # htmx brings the 情形 questions of the type
+    owner.page.wait_for_selector("[data-question=land_supply]")
     owner.page.fill("#location", "滨江区江南大道 1 号")
+    owner.page.select_option("#q-land_supply", "transfer")
+    owner.page.fill("#q-floor_area_m2", "20000")
+    owner.page.fill("#q-site_area_m2", "8000")
+    owner.page.check("#q-in_relics_zone-yes")
+    owner.page.check("#q-occupies_municipal-yes")
     with owner.page.expect_navigation():
-        owner.page.click("main form button[type=submit]")
+        owner.page.click("button[name=intent][value=preview]")
+    assert owner.page.locator("tr[data-matter=s2_greening_scheme_review].selected").count() == 1
+    assert owner.page.locator("tr[data-matter=s3_drawing_review].skipped").count() == 1, "小型低风险: no drawing review"
+    assert not _projects(live), "the preview filed nothing"
+    owner.shot("owner-new-project")
+    with owner.page.expect_navigation():
+        owner.page.click("button[name=intent][value=file]")
     pid = re.search(r"/ui/projects/([^/?]+)", owner.page.url).group(1)
     assert "项目已创建" in owner.page.inner_text("main")
     owner.owner_step(pid, "Task_SubmitFiling")

@@ -26,7 +26,7 @@ from api.pages.common import (
     render,
 )
 from engine.domain.actors import Actor
-from engine.services.errors import ServiceError
+from engine.services.errors import Conflict, ServiceError
 from engine.persistence.uow import ConcurrentUpdate
 from pydantic import ValidationError
 
@@ -190,8 +190,14 @@ def filing_materials(request: Request, task: dict[str, Any]) -> list[dict[str, A
     """The stage's material checklist (一张表单): each material once, with the matters that need it."""
     service = request.app.state.service
     project = service.project(task["project_id"])
+    try:  # the matters this project's case selected (its plan), as the service resolves filed materials
+        plan = service.plan(task["project_id"])
+        matters = [service.catalogue.matter(m["matter_id"]) for st in plan["stages"] if st["stage"] == task["stage"]
+                   for m in st["matters"] if m["selected"]]
+    except Conflict:  # filed before case plans existed: its type's catalogue matters
+        matters = service.catalogue.matters_for(project["project_type"], task["stage"])
     out: dict[str, dict[str, Any]] = {}
-    for matter in service.catalogue.matters_for(project["project_type"], task["stage"]):
+    for matter in matters:
         for material in matter.materials:
             entry = out.setdefault(material.id, {"id": material.id, "name": material.name, "key": material.key,
                                                  "matters": [], "tolerable": False})
