@@ -123,6 +123,9 @@ def test_docs_and_pages_load_nothing_from_outside_and_run_no_inline_script(hz: H
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{template.name}: inline script"
         assert not re.search(r"<[^>]+\son[a-z]+\s*=", text), f"{template.name}: inline event handler"
     assert hz.client.get("/static/app.css").status_code == 200
+    sign_in(hz, "owner1")
+    missing = hz.client.get("/ui/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.text
 
 
 def _act(hz: Harness, who: str, task_id: str, **form: object) -> object:

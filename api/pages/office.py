@@ -25,6 +25,7 @@ from api.pages.common import (
     PageRoute,
     actor_of,
     env,
+    error_page,
     form_of,
     redirect,
     refusal,
@@ -201,6 +202,12 @@ async def revoke(request: Request, name: str, actor: Actor = Depends(actor_of)) 
         status, errors, heading = refusal(exc)
         return _admin(request, actor, status=status, errors=errors, heading=heading)
     return redirect("/ui/admin")
+
+
+@router.get("/ui/{rest:path}")
+def unknown_page(request: Request, rest: str, actor: Actor = Depends(actor_of)) -> Response:
+    """Any other address under /ui/: a Chinese 404 page (registered last, after every real page)."""
+    return error_page(request, 404, f"没有这个页面：/ui/{rest}")
 
 
 # -- API docs, served locally (no CDN) --------------------------------------------------------------------------------
