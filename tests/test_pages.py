@@ -213,3 +213,18 @@ def test_the_new_project_form_is_the_case_questionnaire_with_a_preview_before_fi
     (project,) = hz.get("owner1", "/projects")
     plan = hz.get("owner1", f"/projects/{project['id']}/plan")
     assert plan["case"]["in_relics_zone"] is True and plan["case"]["floor_area_m2"] == 20000
+
+
+def test_admin_uploads_a_model_and_creates_a_user_whose_token_is_shown_once(hz: Harness) -> None:
+    csrf = sign_in(hz, "admin")
+    files = [("files", (p.name, p.read_bytes(), "application/xml")) for p in sorted((ROOT / "bpmn").glob("*.bpmn"))]
+    same = hz.client.post("/ui/admin/definitions", data={"csrf": csrf, "process_id": "project_approval"}, files=files)
+    assert same.status_code == 200 and "内容与第 1 版相同" in same.text
+    forged = hz.client.post("/ui/admin/definitions", data={"csrf": "x", "process_id": "project_approval"}, files=files)
+    assert forged.status_code == 403
+    created = hz.client.post("/ui/admin/users", data={"csrf": csrf, "name": "officer-new", "role": "agency",
+                                                      "department": "rf"})
+    token = re.search(r'<code class="token">([^<]+)</code>', created.text).group(1)
+    assert hz.client.get("/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    bad = hz.client.post("/ui/admin/users", data={"csrf": csrf, "name": "officer-x", "role": "agency"})
+    assert bad.status_code == 422 and 'id="err-department"' in bad.text

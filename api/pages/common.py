@@ -146,11 +146,6 @@ def actor_of(request: Request) -> Actor:
     return actor
 
 
-def role_gate(actor: Actor, gate: Callable[..., Actor]) -> Actor:
-    """Run an API role gate (``api.auth.require(...)``'s dependency) on the session's actor."""
-    return gate(actor)
-
-
 async def form_of(request: Request) -> dict[str, Any]:
     """The submitted form, refused (403) unless it carries this session's CSRF token."""
     form = await request.form()

@@ -9,7 +9,7 @@ definition versions, users.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +20,7 @@ from api import analytics as analytics_api
 from api import charts as chart_api
 from api.pages import session
 from api.pages.common import (
-    HOME,
+    CsrfRefused,
     FormRejected,
     PageRoute,
     actor_of,
@@ -156,7 +156,7 @@ async def deploy(request: Request, actor: Actor = Depends(actor_of)) -> Response
     admin_api.admins(actor)
     form = await request.form()
     if not session.csrf_ok(request, form.get("csrf")):
-        await form_of(request)  # raises the CSRF refusal
+        raise CsrfRefused()
     files: dict[str, str] = {}
     for upload in form.getlist("files"):
         if hasattr(upload, "read") and upload.filename:
@@ -220,4 +220,4 @@ def docs() -> HTMLResponse:
     return HTMLResponse(env.get_template("docs.html").render())
 
 
-__all__ = ["router", "docs_router", "HOME"]
+__all__ = ["router", "docs_router"]
