@@ -84,7 +84,7 @@ def test_pages_refuse_what_the_api_refuses(hz: Harness) -> None:
     pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
     sign_in(hz, "owner2")
     r = hz.client.get(f"/ui/projects/{pid}")
-    assert r.status_code == 403 and "无权执行此操作" in r.text and "滨江综合楼" not in r.text
+    assert r.status_code == 403 and "您无权查看该项目" in r.text and "滨江综合楼" not in r.text
     assert hz.client.get(f"/ui/projects/{pid}/diagram.bpmn").status_code == 403
     assert hz.client.get("/ui/analytics").status_code == 403
     assert hz.client.get("/ui/admin").status_code == 403

@@ -176,6 +176,32 @@ def lines(text: Any) -> list[str]:
 
 _FIELD = re.compile(r"^([A-Za-z_][\w.]*): ")
 
+#: The refusals users meet most, said in Chinese (the service words its rules in English with the Chinese term;
+#: anything not listed is shown as the service wrote it).
+_ZH: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^容缺受理 is not allowed: (.*)$", re.S), lambda m: "不允许容缺受理：" + m[1]),
+    (re.compile(r"^task \S+ \((.+?)\) is not ready: it is (\w+)$"),
+     lambda m: f"任务“{m[1]}”已不在待办状态（{STATUS_LABELS.get(m[2], m[2])}），可能已由他人办理"),
+    (re.compile(r"^task is claimed by '(.+?)' \(认领\); it must release it first$"),
+     lambda m: f"任务已被 {m[1]} 认领，须由其释放后才能办理"),
+    (re.compile(r"^task \S+ was claimed by someone else meanwhile$"), lambda m: "任务刚被他人认领"),
+    (re.compile(r"^only '(.+?)' \(or an administrator\) may release this task$"),
+     lambda m: f"只有认领人 {m[1]}（或管理员）可以释放该任务"),
+    (re.compile(r"^(?:this )?task \S* ?belongs to (?:another )?department.*$"), lambda m: "该任务属于其他部门"),
+    (re.compile(r"^project \S+: not among the projects you may see$"), lambda m: "您无权查看该项目"),
+    (re.compile(r"^role '\w+' may not do this; only .+ may$"), lambda m: "您的角色无权执行此操作"),
+    (re.compile(r"^an owner can only file projects in its own name$"), lambda m: "只能以本单位（或委托单位）名义申报项目"),
+]
+
+
+def zh(detail: str) -> str:
+    """A service refusal in Chinese when it is one of the common ones; else as written."""
+    for pattern, words in _ZH:
+        match = pattern.match(detail)
+        if match:
+            return words(match)
+    return detail
+
 
 def refusal(exc: Exception, fields: tuple[str, ...] = ()) -> tuple[int, dict[str, str], str]:
     """(status, field errors, general message) for an error the service layer or a body model raised.
@@ -198,6 +224,8 @@ def refusal(exc: Exception, fields: tuple[str, ...] = ()) -> tuple[int, dict[str
     status = getattr(exc, "status", 500)
     detail = str(exc)
     match = _FIELD.match(detail)
+    if not match:
+        detail = zh(detail)
     if match and match.group(1).split(".")[0] in fields:
         return status, {match.group(1).split(".")[0]: detail[match.end():]}, REFUSAL.get(status, REFUSAL[500])
     return status, {"_": detail}, REFUSAL.get(status, REFUSAL[500])
