@@ -56,9 +56,9 @@ class Desk:
         self.page.wait_for_url(re.compile(r"/ui/tasks/"))
         return task_id
 
-    def owner_step(self, pid: str, spec: str) -> None:
+    def owner_step(self, pid: str, spec: str, stage: str) -> None:
         self.go(f"/ui/projects/{pid}")
-        self.page.click(f"li[data-spec='{spec}'] a")
+        self.page.click(f"li[data-spec='{spec}'][data-stage='{stage}'] a")
         self.page.wait_for_url(re.compile(r"/ui/tasks/"))
 
     def close(self) -> None:
@@ -108,7 +108,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
         owner.page.click("button[name=intent][value=file]")
     pid = re.search(r"/ui/projects/([^/?]+)", owner.page.url).group(1)
     assert "项目已创建" in owner.page.inner_text("main")
-    owner.owner_step(pid, "Task_SubmitFiling")
+    owner.owner_step(pid, "Task_SubmitFiling", "S1")
     owner.submit()
     live.tick()
 
@@ -152,7 +152,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     live.tick()
 
     # -- S23: the owner declares a document missing, the window accepts with tolerance, the owner commits ---------
-    owner.owner_step(pid, "Task_SubmitFiling")
+    owner.owner_step(pid, "Task_SubmitFiling", "S23")
     owner.page.check("#m_construction_contract_m")
     owner.submit()
     live.tick()
@@ -161,7 +161,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     window.page.check("input[name=outcome][value=tolerance]")
     window.submit()
     live.tick()
-    owner.owner_step(pid, "Task_SignCommitment")
+    owner.owner_step(pid, "Task_SignCommitment", "S23")
     owner.page.fill("#signatory", "张三")
     owner.submit()  # terms not accepted: refused next to the checkbox
     assert owner.page.inner_text("#err-accepted_terms") == "请阅读并勾选同意告知承诺书条款"
@@ -187,7 +187,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
         desk.page.fill("#certificate_no", number)
         desk.submit("form:has(input[value=approve])")
     live.tick()
-    owner.owner_step(pid, "Task_MatterCorrection")
+    owner.owner_step(pid, "Task_MatterCorrection", "S23")
     assert "出入口位置图" in owner.page.inner_text("main")
     owner.page.fill("#supplied", "交通影响评价补充说明（修订）\n出入口位置图")
     owner.submit()
