@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install demo test serve worker clean bench
+.PHONY: install assets demo test serve worker clean bench
 
 install: $(STAMP)
 
@@ -16,18 +16,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
+# the web pages' third-party assets (htmx, bpmn-js viewer, Swagger UI, Noto Sans SC) from the npm registry,
+# pinned by assets/package-lock.json, copied into api/static/vendor/ (gitignored)
+ASSETS := api/static/vendor/.built
+assets: $(ASSETS)
+
+$(ASSETS): assets/package.json assets/package-lock.json assets/build.sh
+	assets/build.sh
+
 # plus the test tools (pytest, pytest-bdd, schemathesis, psycopg …)
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
-demo: install
+demo: install assets
 	$(BIN)/gongai demo --out demo-output
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) assets
 	$(BIN)/python -m pytest -q
 
-serve: install
+serve: install assets
 	$(BIN)/gongai serve
 
 worker: install
@@ -37,4 +45,4 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m bench engine
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache assets/node_modules api/static/vendor test-artifacts

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from api import admin, analytics, catalogue, charts, credit, problems, projects, tasks
+from api import admin, analytics, catalogue, charts, credit, pages, problems, projects, tasks
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
@@ -38,6 +38,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
         description="工程建设项目审批 — projects, tasks, timings. Every call but the health probes needs "
                     "`Authorization: Bearer <token>` (tokens come from `gongai users add`). "
                     "Errors are problem details (RFC 9457).",
+        docs_url=None, redoc_url=None,  # /docs is served by api.pages from local files (no CDN)
     )
     app.state.service = service
     app.state.users = UserStore(service.db, departments=service.catalogue.departments)
@@ -46,6 +47,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
     for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
         app.include_router(module.router)
+    pages.install(app)  # the web pages (/, /ui/…), /static and /docs
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

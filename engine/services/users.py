@@ -94,7 +94,13 @@ class UserStore:
         """The active user holding ``token``, or None."""
         if not token:
             return None
-        digest = hash_token(token)
+        return self.actor_for_digest(hash_token(token))
+
+    def actor_for_digest(self, digest: str) -> Actor | None:
+        """The active user whose token hashes to ``digest``, or None: a browser session keeps only the digest
+        of the token it signed in with, so revoking the token ends the session too."""
+        if not digest:
+            return None
         with self.db.connect() as conn:
             row = conn.execute(select(t.users).where(t.users.c.token_hash == digest)).mappings().first()
         if row is None or row["disabled"] or not hmac.compare_digest(row["token_hash"], digest):

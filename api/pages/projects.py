@@ -1,0 +1,210 @@
+"""Project pages: my projects (owners, agents) or the projects a role may see, a new project, and a project's
+progress — stages and matters with status, department, due date, remaining working days, colour and clock
+stops, the highlighted BPMN diagram, the owner's open steps, notifications and certificates.
+
+Reads and the filing go through the API route functions (``api.projects``, ``api.charts``) with the session's
+actor, so a page shows exactly what the JSON API would show that user.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api import catalogue as catalogue_api
+from api import charts as chart_api
+from api import projects as project_api
+from api.pages.common import FormRejected, PageRoute, actor_of, form_of, listed, redirect, refusal, render
+from api.pages.work import DONE_MESSAGES
+from engine.domain.actors import Actor
+from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
+from engine.services import queries
+from engine.services.errors import Conflict, ServiceError
+
+router = APIRouter(prefix="/ui/projects", route_class=PageRoute, include_in_schema=False)
+FILERS = ("owner", "agent")
+NEW_FIELDS = ("name", "project_type", "owner_id", "location", "investment_wan_yuan")
+
+
+def _pid() -> Any:
+    return Path(max_length=40)
+
+
+@router.get("")
+def project_list(request: Request, actor: Actor = Depends(actor_of),
+                 status: Literal["running", "completed", "stopped", "withdrawn", ""] = "",
+                 project_type: str | None = Query(default=None, max_length=40)) -> Response:
+    rows = project_api.list_projects(request, actor, status=status or None, project_type=project_type or None,
+                                     limit=500, offset=0)
+    return render(request, "projects.html", projects=rows, filters={"status": status, "project_type": project_type or ""},
+                  may_file=actor.role in FILERS)
+
+
+@router.get("/new")
+def new_project(request: Request, actor: Actor = Depends(actor_of),
+                project_type: str | None = Query(default=None, max_length=40)) -> Response:
+    return _new_page(request, actor, form={"project_type": project_type or ""})
+
+
+@router.post("/new")
+async def file_project(request: Request, actor: Actor = Depends(actor_of)) -> Response:
+    """新建项目 in two steps on one page: answer the 情形 questions, see the matters they require (the API's
+    ``POST /catalogue/plan-preview``), then file (``POST /projects``, owners and agents only)."""
+    form = await form_of(request)
+    preview = None
+    try:
+        body = _new_body(request, form)
+        if form.get("intent") != "file":
+            preview = catalogue_api.plan_preview(
+                catalogue_api.PlanPreviewIn(project_type=body.project_type, case=body.case), request, actor)
+            return _new_page(request, actor, form=form, preview=preview)
+        created = project_api.create_project(body, request, project_api.require("owner", "agent")(actor))
+    except (ServiceError, ConcurrentUpdate, ValidationError, FormRejected) as exc:
+        return _new_page(request, actor, exc=exc, form=form)
+    return redirect(f"/ui/projects/{created['id']}?ok=created")
+
+
+def _questions(request: Request, project_type: str | None) -> list[dict[str, Any]]:
+    if not project_type or project_type not in request.app.state.service.catalogue.project_types:
+        return []
+    return request.app.state.service.case_questions(project_type)
+
+
+def _new_body(request: Request, form: dict[str, Any]) -> project_api.NewProject:
+    errors: dict[str, str] = {}
+    if not (form.get("name") or "").strip():
+        errors["name"] = "请填写项目名称"
+    if not form.get("project_type"):
+        errors["project_type"] = "请选择项目类型"
+    investment = None
+    raw = (form.get("investment_wan_yuan") or "").strip()
+    if raw:
+        try:
+            investment = float(raw)
+        except ValueError:
+            errors["investment_wan_yuan"] = "请填写数字"
+        else:
+            if investment < 0:
+                errors["investment_wan_yuan"] = "不能为负数"
+    case: dict[str, Any] = {}
+    for q in _questions(request, form.get("project_type")):
+        field = "case." + q["id"]
+        value = form.get(field)
+        if q["type"] == "multi":
+            case[q["id"]] = listed(form, field)
+        elif q["type"] == "bool":
+            if value in ("yes", "no"):
+                case[q["id"]] = value == "yes"
+        elif q["type"] == "number":
+            text = str(value or "").strip()
+            if text:
+                try:
+                    case[q["id"]] = float(text) if any(c in text for c in ".eE") else int(text)
+                except ValueError:
+                    errors[field] = "请填写数字"
+        elif value:
+            case[q["id"]] = value
+    if errors:
+        raise FormRejected(errors)
+    return project_api.NewProject(name=form["name"].strip(), project_type=form["project_type"], case=case,
+                                  owner_id=(form.get("owner_id") or None), location=(form.get("location") or "").strip() or None,
+                                  investment_wan_yuan=investment)
+
+
+_CASE_PROBLEM = re.compile(r"case\.(\w+): (.*?)(?=; case\.\w+: |$)", re.S)
+
+
+def _new_page(request: Request, actor: Actor, *, exc: Exception | None = None, form: dict[str, Any] | None = None,
+              preview: dict[str, Any] | None = None) -> Response:
+    project_api.require("owner", "agent")(actor)  # only those who may file see the form (403 page otherwise)
+    form = form or {}
+    status, errors, heading = (200, {}, None)
+    if exc is not None:
+        status, errors, heading = refusal(exc, NEW_FIELDS)
+        general = errors.get("_", "")
+        if general.startswith("case."):  # the questionnaire names each question: show each beside its field
+            errors.pop("_")
+            for qid, message in _CASE_PROBLEM.findall(general):
+                errors["case." + qid] = message
+    catalogue = request.app.state.service.catalogue
+    return render(request, "project_new.html", status=status, errors=errors, heading=heading, form=form,
+                  project_types=list(catalogue.project_types.values()), principals=sorted(actor.owner_ids),
+                  questions=_questions(request, form.get("project_type")), preview=preview)
+
+
+@router.get("/{project_id}")
+def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of),
+                 ok: str | None = Query(default=None, max_length=20)) -> Response:
+    summary = project_api.get_project(request, project_id, actor)  # visibility as GET /projects/{id}
+    progress = summary["progress"]
+    events = project_api.timeline(request, project_id, actor)
+    notices = project_api.notifications(request, project_id, actor)
+    certificates = _certificates(events, progress)
+    try:
+        plan = project_api.plan(request, project_id, actor)
+    except Conflict:  # filed before case plans existed
+        plan = None
+    done = {"created": "项目已创建，请办理第一阶段申报"}.get(ok or "") or DONE_MESSAGES.get(ok or "")
+    return render(request, "project.html", project=summary, progress=progress, open_tasks=summary["open_tasks"],
+                  notices=notices, certificates=certificates, plan=plan, events=events[-30:], done=done)
+
+
+@router.get("/{project_id}/diagram.bpmn")
+def diagram_xml(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of)) -> Response:
+    """The main model of the definition version this project runs (for the bpmn-js viewer)."""
+    service = request.app.state.service
+    row = queries.visible_project(service.db, actor, project_id)
+    with UnitOfWork(service.db, read_only=True) as uow:
+        definition = uow.definitions.get(row["definition_id"])
+    files = (definition or {}).get("files") or {}
+    process_id = (definition or {}).get("process_id", "project_approval")
+    text = files.get(f"{process_id}.bpmn") or next((v for v in files.values() if f'id="{process_id}"' in v), "")
+    return Response(text, media_type="application/xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/{project_id}/diagram-state.json")
+def diagram_state(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of)) -> Response:
+    """Element id → done | active | overdue | refused, for the stages' call activities (Call_S1 …)."""
+    progress = project_api.progress(request, project_id, actor)
+    return Response(json.dumps(element_states(progress)), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def element_states(progress: dict[str, Any]) -> dict[str, str]:
+    states: dict[str, str] = {}
+    for stage in progress.get("stages", []):
+        if stage.get("outcome") in ("refused", "revoked"):
+            state = "refused"
+        elif stage.get("status") == "overdue" and not stage.get("end"):
+            state = "overdue"
+        elif stage.get("end"):
+            state = "done"
+        else:
+            state = "active"
+        for element in (f"Call_{stage['key']}", f"Call_{stage['key']}c"):  # c: the concurrent route's copy
+            states[element] = state
+    return states
+
+
+@router.get("/{project_id}/gantt.svg")
+async def gantt(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of)) -> Response:
+    return await chart_api.project_gantt(request, "svg", project_id, actor)
+
+
+def _certificates(events: list[dict[str, Any]], progress: dict[str, Any]) -> list[dict[str, Any]]:
+    """Certificate numbers given with approvals and combined results (电子证照, until a certificate model exists)."""
+    names = {m["key"]: m["name"] for m in progress.get("matters", [])}
+    out = []
+    for event in events:
+        data = event.get("data") or {}
+        payload = data.get("payload") or {}
+        if event["type"] == "task_completed" and payload.get("certificate_no"):
+            out.append({"number": payload["certificate_no"], "at": event["at"], "stage": event.get("stage"),
+                        "what": names.get(event.get("matter_key") or "", data.get("name") or ""),
+                        "department": event.get("department")})
+    return out
