@@ -10,9 +10,10 @@ records — then commits once. Any error rolls everything back and evicts the ca
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,45 @@ class _Cached:
     version: int
     workflow: Any
     ledger: ProjectLedger
+
+
+@dataclass
+class _Writes:
+    """The rows one operation writes, prepared outside the writing transaction."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # the project row (status, next timer, …)
+    cancelled: list[str] = field(default_factory=list)
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    subjects: list[tuple[Subject, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    credit: list[dict[str, Any]] = field(default_factory=list)
+    parts: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    closed_at: datetime | None = None
+
+
+class StepUnit:
+    """The unit of work an operation's step sees: reads go to the operation's read snapshot, writes are queued.
+
+    Queued writes (:meth:`later`, :meth:`close_task`) run in the short writing transaction after the step, in
+    order, and only if the project's version is still the one the step read — so a step that is run again after
+    a concurrent change never writes twice.
+    """
+
+    def __init__(self, reader: UnitOfWork) -> None:
+        self._reader = reader
+        self.writes: list[Callable[[UnitOfWork], None]] = []
+        self.closed_tasks: set[str] = set()
+        # reading repositories of the snapshot
+        self.projects, self.tasks, self.credit = reader.projects, reader.tasks, reader.credit
+        self.subjects, self.events, self.definitions = reader.subjects, reader.events, reader.definitions
+
+    def later(self, write: Callable[[UnitOfWork], None]) -> None:
+        self.writes.append(write)
+
+    def close_task(self, task_id: str, *, state: str, at: datetime, actor: str | None) -> None:
+        self.closed_tasks.add(task_id)
+        self.later(lambda uow: uow.tasks.close(task_id, state=state, at=at, actor=actor))
 
 
 class ApprovalService:
@@ -258,26 +298,54 @@ class ApprovalService:
                                 clock=self.clock, actor=actor.id)
 
     # -- the operation skeleton -----------------------------------------------------------------------------------
-    def _operate(self, project_id: str, actor: Actor, work: Callable[[UnitOfWork, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+    #: how often an operation is run again when another request changed its project between its read and its write
+    OPERATION_ATTEMPTS = 8
+
+    def _operate(self, project_id: str, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+        """Run ``work`` on the project read from a snapshot, then write what changed in one short transaction.
+
+        The workflow step runs without any write lock (SQLite's lock is database-wide, so holding it for the step
+        serialised every project of every process); the write transaction starts with the versioned UPDATE of the
+        project row (the optimistic check) and writes only rows prepared beforehand. When another request changed
+        the project in between, nothing is written and the whole operation — read, step, write — runs again on the
+        new state (:class:`ConcurrentUpdate` escapes only after ``OPERATION_ATTEMPTS``).
+        """
+        for attempt in range(self.OPERATION_ATTEMPTS):
+            try:
+                return self._operate_once(project_id, actor, work)
+            except ConcurrentUpdate:
+                if attempt == self.OPERATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _operate_once(self, project_id: str, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
         # The cached copy is taken out of the identity map while this operation mutates it, so no other
         # thread can see a half-changed workflow; it goes back only after a successful commit.
-        with UnitOfWork(self.db) as uow:
-            row = uow.projects.get(project_id, for_update=True)
+        with UnitOfWork(self.db, read_only=True) as reader:
+            row = reader.projects.get(project_id)
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
             cached = self._cache.pop(project_id, None)
             project = _project_from_row(row)
-            runtime = self._runtime(row["definition_id"], uow)
+            runtime = self._runtime(row["definition_id"], reader)
             if cached is not None and cached.version == row["version"]:
                 workflow, ledger = cached.workflow, cached.ledger
             else:
-                top, parts = uow.parts.load(project_id)
+                top, parts = reader.parts.load(project_id)
                 workflow = runtime.load(top, parts)
-                ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
+                ledger = ProjectLedger(project_id, reader.subjects.load(project_id))
+            known = reader.tasks.ready_ids(project_id)
+            step = StepUnit(reader)
             ctx = self._context(project, ledger, actor)
             with functions.executing(ctx):
-                result = work(uow, project, runtime, workflow, ctx)
-            version = self._sync(uow, project, row["version"], runtime, workflow, ctx)
+                result = work(step, project, runtime, workflow, ctx)
+            writes = self._prepare(project, runtime, workflow, ctx, known - step.closed_tasks)
+        with UnitOfWork(self.db) as uow:
+            version = uow.projects.update(project_id, row["version"], **writes.values)
+            for write in step.writes:
+                write(uow)
+            self._apply(uow, project, writes)
             uow.commit()
         self._remember(project_id, _Cached(version, workflow, ledger))
         return result
@@ -333,7 +401,7 @@ class ApprovalService:
         except PayloadError as exc:
             raise Invalid(f"{row['name']}: {exc}") from None
 
-        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+        def work(uow: StepUnit, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
             try:
                 task = runtime.get_task(workflow, task_id)
             except KeyError:
@@ -342,7 +410,7 @@ class ApprovalService:
                 raise Conflict(f"task {task_id} ({row['name']}) is not ready")
             data = self._task_data(row, parsed, project, ctx, uow)
             now = self.clock.now()
-            uow.tasks.close(task_id, state="done", at=now, actor=actor.id)
+            uow.close_task(task_id, state="done", at=now, actor=actor.id)
             ctx.ledger.emit(Event("task_completed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
                                   matter_id=_matter_id(row), department=row.get("department"), actor=actor.id,
                                   task_id=task_id, data={"task": row["spec_id"], "name": row["name"],
@@ -350,7 +418,7 @@ class ApprovalService:
             runtime.run_task(workflow, task_id, data, self.clock)
             result = {"task_id": task_id, "project_id": project.id, "completed_at": now.isoformat()}
             if also is not None:
-                also(uow, result)
+                uow.later(lambda writer: also(writer, result))
             return result
 
         try:
@@ -538,7 +606,7 @@ class ApprovalService:
         if row["status"] != "running":
             raise Conflict(f"project {project_id} is {row['status']}, it cannot be withdrawn")
 
-        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+        def work(uow: StepUnit, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
             now = self.clock.now()
             ctx.project_result = "withdrawn"
             ctx.notify("withdrawn", text=f"项目已撤回：{reason}")
@@ -578,18 +646,31 @@ class ApprovalService:
     # -- persistence of one operation -----------------------------------------------------------------------------
     def _sync(self, uow: UnitOfWork, project: Project, version: int, runtime: ProcessRuntime, workflow: Any,
               ctx: ExecutionContext, *, new: bool = False) -> int:
+        """Prepare and write an operation's changes inside ``uow`` (a new project: nothing to compare with)."""
+        writes = self._prepare(project, runtime, workflow, ctx, set() if new else uow.tasks.ready_ids(project.id))
+        self._apply(uow, project, writes)
+        if new:
+            return version
+        return uow.projects.update(project.id, version, **writes.values)
+
+    def _prepare(self, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext,
+                 known: set[str]) -> _Writes:
+        """Everything a step changed, as rows — computed before the writing transaction opens (no lock held).
+
+        ``known`` are the task ids the projection holds as ready (less those the step itself closed).
+        """
         now = self.clock.now()
         ledger = ctx.ledger
+        writes = _Writes()
         # human-task projection
         ready = {t.id: t for t in runtime.ready_human_tasks(workflow)}
-        known = set() if new else uow.tasks.ready_ids(project.id)
-        for gone in known - set(ready):
-            uow.tasks.close(gone, state="cancelled", at=now, actor=None)
+        for gone in sorted(known - set(ready)):
+            writes.cancelled.append(gone)
             ledger.emit(Event("task_completed", now, task_id=gone, data={"cancelled": True}))
         for task_id in sorted(set(ready) - known):
             task = ready[task_id]
             row = self._task_row(project, task, ctx)
-            uow.tasks.add(row)
+            writes.new_tasks.append(row)
             ledger.emit(Event("task_ready", now, stage=row["stage"], matter_key=row["matter_key"],
                               matter_id=_matter_id(row), department=row["department"], task_id=task_id,
                               data={"task": task.spec_id, "name": task.name, "role": row["role"]}))
@@ -602,21 +683,30 @@ class ApprovalService:
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
             kind = {"completed": "project_completed", "withdrawn": "project_withdrawn"}.get(status, "project_stopped")
             ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data={"result": result}))
+        writes.values = values
         # timing subjects (changed ones, their stages, and the whole process)
-        changed, events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
-        uow.subjects.save(project.id, project.project_type, changed, profile=project.profile)
-        uow.events.append(project.id, project.project_type, events)
-        uow.notifications.add(ctx.notices)
-        uow.credit.add(ctx.credit)
+        writes.subjects, writes.events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
+        writes.notices, writes.credit = ctx.notices, ctx.credit
         ctx.notices, ctx.credit = [], []
         top, parts = runtime.dump(workflow)
-        saved = {"top": (top, bool(workflow.is_completed()))}
+        writes.parts = {"top": (top, bool(workflow.is_completed()))}
         for part_id, part in parts.items():
-            saved[part_id] = (part, bool(part.get("completed")))
-        uow.parts.save(project.id, saved)
-        if new:
-            return version
-        return uow.projects.update(project.id, version, **values) if values else version
+            writes.parts[part_id] = (part, bool(part.get("completed")))
+        writes.closed_at = now
+        return writes
+
+    @staticmethod
+    def _apply(uow: UnitOfWork, project: Project, writes: _Writes) -> None:
+        """Write prepared rows (the project row itself is the caller's: it carries the version check)."""
+        for gone in writes.cancelled:
+            uow.tasks.close(gone, state="cancelled", at=writes.closed_at, actor=None)
+        for row in writes.new_tasks:
+            uow.tasks.add(row)
+        uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile)
+        uow.events.append(project.id, project.project_type, writes.events)
+        uow.notifications.add(writes.notices)
+        uow.credit.add(writes.credit)
+        uow.parts.save(project.id, writes.parts)
 
     def _flush_ledger(self, project: Project, ledger: ProjectLedger, now: datetime, *, finished: bool = True) -> tuple[list[tuple[Subject, dict[str, Any]]], list[Event]]:
         rule = TimingRuleFor(self.catalogue)
