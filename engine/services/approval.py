@@ -64,6 +64,7 @@ class _Cached:
     version: int
     workflow: Any
     ledger: ProjectLedger
+    ready: frozenset[str] = frozenset()  # the task ids the projection holds as ready at this version
 
 
 @dataclass
@@ -71,14 +72,14 @@ class _Writes:
     """The rows one operation writes, prepared outside the writing transaction."""
 
     values: dict[str, Any] = field(default_factory=dict)  # the project row (status, next timer, …)
-    cancelled: list[str] = field(default_factory=list)
+    closed: list[tuple[str, str, datetime, str | None]] = field(default_factory=list)  # (task, state, at, actor)
+    ready: frozenset[str] = frozenset()  # ready human tasks after the step
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     subjects: list[tuple[Subject, dict[str, Any]]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
     credit: list[dict[str, Any]] = field(default_factory=list)
     parts: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
-    closed_at: datetime | None = None
 
 
 class StepUnit:
@@ -92,7 +93,7 @@ class StepUnit:
     def __init__(self, reader: UnitOfWork) -> None:
         self._reader = reader
         self.writes: list[Callable[[UnitOfWork], None]] = []
-        self.closed_tasks: set[str] = set()
+        self.closed: list[tuple[str, str, datetime, str | None]] = []
         # reading repositories of the snapshot
         self.projects, self.tasks, self.credit = reader.projects, reader.tasks, reader.credit
         self.subjects, self.events, self.definitions = reader.subjects, reader.events, reader.definitions
@@ -101,8 +102,8 @@ class StepUnit:
         self.writes.append(write)
 
     def close_task(self, task_id: str, *, state: str, at: datetime, actor: str | None) -> None:
-        self.closed_tasks.add(task_id)
-        self.later(lambda uow: uow.tasks.close(task_id, state=state, at=at, actor=actor))
+        """Close a task the step completed (written with the step's other task changes, in one statement)."""
+        self.closed.append((task_id, state, at, actor))
 
 
 class ApprovalService:
@@ -206,9 +207,9 @@ class ApprovalService:
             with functions.executing(ctx):
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
-            version = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
+            version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
             uow.commit()
-        self._remember(pid, _Cached(version, workflow, ledger))
+        self._remember(pid, _Cached(version, workflow, ledger, ready))
         return pid
 
     # -- the case (情形) and the plan ------------------------------------------------------------------------------
@@ -301,28 +302,35 @@ class ApprovalService:
     #: how often an operation is run again when another request changed its project between its read and its write
     OPERATION_ATTEMPTS = 8
 
-    def _operate(self, project_id: str, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+    def _operate(self, project_id: str | None, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any],
+                 *, locate: Callable[[UnitOfWork], str] | None = None) -> Any:
         """Run ``work`` on the project read from a snapshot, then write what changed in one short transaction.
 
         The workflow step runs without any write lock (SQLite's lock is database-wide, so holding it for the step
         serialised every project of every process); the write transaction starts with the versioned UPDATE of the
         project row (the optimistic check) and writes only rows prepared beforehand. When another request changed
         the project in between, nothing is written and the whole operation — read, step, write — runs again on the
-        new state (:class:`ConcurrentUpdate` escapes only after ``OPERATION_ATTEMPTS``).
+        new state (:class:`ConcurrentUpdate` escapes only after ``OPERATION_ATTEMPTS``). ``locate`` reads, on the
+        same snapshot, what names the project (a task row) when the caller does not know it yet.
         """
         for attempt in range(self.OPERATION_ATTEMPTS):
             try:
-                return self._operate_once(project_id, actor, work)
+                return self._operate_once(project_id, actor, work, locate)
             except ConcurrentUpdate:
                 if attempt == self.OPERATION_ATTEMPTS - 1:
                     raise
                 time.sleep(0.002 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _operate_once(self, project_id: str, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+    def _operate_once(self, project_id: str | None, actor: Actor,
+                      work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any],
+                      locate: Callable[[UnitOfWork], str] | None) -> Any:
         # The cached copy is taken out of the identity map while this operation mutates it, so no other
         # thread can see a half-changed workflow; it goes back only after a successful commit.
         with UnitOfWork(self.db, read_only=True) as reader:
+            if locate is not None:
+                project_id = locate(reader)
+            assert project_id is not None
             row = reader.projects.get(project_id)
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
@@ -330,24 +338,25 @@ class ApprovalService:
             project = _project_from_row(row)
             runtime = self._runtime(row["definition_id"], reader)
             if cached is not None and cached.version == row["version"]:
-                workflow, ledger = cached.workflow, cached.ledger
+                workflow, ledger, known = cached.workflow, cached.ledger, set(cached.ready)
             else:
                 top, parts = reader.parts.load(project_id)
                 workflow = runtime.load(top, parts)
                 ledger = ProjectLedger(project_id, reader.subjects.load(project_id))
-            known = reader.tasks.ready_ids(project_id)
+                known = reader.tasks.ready_ids(project_id)
             step = StepUnit(reader)
             ctx = self._context(project, ledger, actor)
             with functions.executing(ctx):
                 result = work(step, project, runtime, workflow, ctx)
-            writes = self._prepare(project, runtime, workflow, ctx, known - step.closed_tasks)
+            writes = self._prepare(project, runtime, workflow, ctx, known - {c[0] for c in step.closed})
+            writes.closed[:0] = step.closed
         with UnitOfWork(self.db) as uow:
             version = uow.projects.update(project_id, row["version"], **writes.values)
+            self._apply(uow, project, writes)
             for write in step.writes:
                 write(uow)
-            self._apply(uow, project, writes)
             uow.commit()
-        self._remember(project_id, _Cached(version, workflow, ledger))
+        self._remember(project_id, _Cached(version, workflow, ledger, writes.ready))
         return result
 
     def _remember(self, project_id: str, entry: _Cached) -> None:
@@ -394,12 +403,19 @@ class ApprovalService:
 
         ``also`` runs inside the completing transaction with the result (the API stores idempotency keys so).
         """
-        with UnitOfWork(self.db, read_only=True) as uow:
-            row = self._actionable_task(uow, task_id, actor)
-        try:
-            parsed = parse_payload(row["spec_id"], dict(payload))
-        except PayloadError as exc:
-            raise Invalid(f"{row['name']}: {exc}") from None
+        row: dict[str, Any] = {}
+        parsed: Any = None
+
+        def locate(reader: UnitOfWork) -> str:
+            """The task row (refusals first), read on the operation's own snapshot: no separate transaction."""
+            nonlocal parsed
+            row.clear()
+            row.update(self._actionable_task(reader, task_id, actor))
+            try:
+                parsed = parse_payload(row["spec_id"], dict(payload))
+            except PayloadError as exc:
+                raise Invalid(f"{row['name']}: {exc}") from None
+            return row["project_id"]
 
         def work(uow: StepUnit, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
             try:
@@ -422,7 +438,7 @@ class ApprovalService:
             return result
 
         try:
-            return self._operate(row["project_id"], actor, work)
+            return self._operate(None, actor, work, locate=locate)
         except LedgerError as exc:
             raise Conflict(str(exc)) from None
 
@@ -645,13 +661,14 @@ class ApprovalService:
 
     # -- persistence of one operation -----------------------------------------------------------------------------
     def _sync(self, uow: UnitOfWork, project: Project, version: int, runtime: ProcessRuntime, workflow: Any,
-              ctx: ExecutionContext, *, new: bool = False) -> int:
-        """Prepare and write an operation's changes inside ``uow`` (a new project: nothing to compare with)."""
+              ctx: ExecutionContext, *, new: bool = False) -> tuple[int, frozenset[str]]:
+        """Prepare and write an operation's changes inside ``uow`` (a new project: nothing to compare with);
+        returns the project's new version and its ready task ids."""
         writes = self._prepare(project, runtime, workflow, ctx, set() if new else uow.tasks.ready_ids(project.id))
         self._apply(uow, project, writes)
-        if new:
-            return version
-        return uow.projects.update(project.id, version, **writes.values)
+        if not new:
+            version = uow.projects.update(project.id, version, **writes.values)
+        return version, writes.ready
 
     def _prepare(self, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext,
                  known: set[str]) -> _Writes:
@@ -664,8 +681,9 @@ class ApprovalService:
         writes = _Writes()
         # human-task projection
         ready = {t.id: t for t in runtime.ready_human_tasks(workflow)}
+        writes.ready = frozenset(ready)
         for gone in sorted(known - set(ready)):
-            writes.cancelled.append(gone)
+            writes.closed.append((gone, "cancelled", now, None))
             ledger.emit(Event("task_completed", now, task_id=gone, data={"cancelled": True}))
         for task_id in sorted(set(ready) - known):
             task = ready[task_id]
@@ -692,16 +710,13 @@ class ApprovalService:
         writes.parts = {"top": (top, bool(workflow.is_completed()))}
         for part_id, part in parts.items():
             writes.parts[part_id] = (part, bool(part.get("completed")))
-        writes.closed_at = now
         return writes
 
     @staticmethod
     def _apply(uow: UnitOfWork, project: Project, writes: _Writes) -> None:
         """Write prepared rows (the project row itself is the caller's: it carries the version check)."""
-        for gone in writes.cancelled:
-            uow.tasks.close(gone, state="cancelled", at=writes.closed_at, actor=None)
-        for row in writes.new_tasks:
-            uow.tasks.add(row)
+        uow.tasks.close_many(writes.closed)
+        uow.tasks.add_many(writes.new_tasks)
         uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile)
         uow.events.append(project.id, project.project_type, writes.events)
         uow.notifications.add(writes.notices)
