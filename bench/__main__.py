@@ -1,5 +1,6 @@
 """``python -m bench analytics [--projects N] [--db URL [--no-generate]] [--export] [--compare] [--analyze] [--postgres]``; ``python -m bench engine [--projects N]``;
-``python -m bench http [--clients 1,8,50] [--processes 1,2] [--postgres] [--quick]``."""
+``python -m bench http [--clients 1,8,50] [--processes 1,2] [--postgres] [--quick]``;
+``python -m bench reads [--projects 1000,20000] [--compare]``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="also on a throwaway PostgreSQL server (installed and started as the tests do)")
     http.add_argument("--quick", action="store_true", help="a smoke run: 1 and 2 clients, one project each")
     http.add_argument("--out", default=None, help="JSON path (default bench/results/http-<when>.json)")
+    reads = sub.add_parser("reads", help="the list routes at growing numbers of projects")
+    reads.add_argument("--projects", default="1000,20000", help="data sizes, comma-separated")
+    reads.add_argument("--compare", action="store_true", help="also time the replaced Python-side filtering")
     args = parser.parse_args(argv)
     if args.name == "analytics":
         from bench.analytics_bench import run
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         run_http(levels=levels, projects={c: per_client for c in levels}, postgres=args.postgres,
                  processes=[int(x) for x in args.processes.split(",")], raw_seconds=0.2 if args.quick else 1.0,
                  out=Path(args.out) if args.out else None)
+    elif args.name == "reads":
+        from bench.reads_bench import run as run_reads
+
+        run_reads([int(x) for x in args.projects.split(",")], compare=args.compare)
     return 0
 
 

@@ -134,16 +134,24 @@ class ProjectRepository:
         return expected_version + 1
 
     def list(self, *, owner_ids: Sequence[str] | None = None, status: str | None = None,
-             project_type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        query = select(t.projects.c.id, t.projects.c.name, t.projects.c.project_type, t.projects.c.owner_id,
-                       t.projects.c.status, t.projects.c.result, t.projects.c.created_at, t.projects.c.completed_at)
+             project_type: str | None = None, department: str | None = None, limit: int = 100, offset: int = 0,
+             after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+        """Projects oldest first, filtered in SQL; ``after`` is the keyset position (created_at, id) of the last
+        row of the previous page; ``department`` keeps the projects that department has (or had) a task in."""
+        p = t.projects.c
+        query = select(p.id, p.name, p.project_type, p.owner_id, p.status, p.result, p.created_at, p.completed_at)
         if owner_ids is not None:
-            query = query.where(t.projects.c.owner_id.in_(list(owner_ids)))
+            query = query.where(p.owner_id.in_(list(owner_ids)))
         if status:
-            query = query.where(t.projects.c.status == status)
+            query = query.where(p.status == status)
         if project_type:
-            query = query.where(t.projects.c.project_type == project_type)
-        rows = self.conn.execute(query.order_by(t.projects.c.created_at, t.projects.c.id).limit(limit).offset(offset)).mappings()
+            query = query.where(p.project_type == project_type)
+        if department is not None:  # one probe of ix_tasks_department_project per project walked
+            query = query.where(select(t.tasks.c.id).where((t.tasks.c.department == department)
+                                                           & (t.tasks.c.project_id == p.id)).exists())
+        if after is not None:
+            query = query.where((p.created_at > after[0]) | ((p.created_at == after[0]) & (p.id > after[1])))
+        rows = self.conn.execute(query.order_by(p.created_at, p.id).limit(limit).offset(offset)).mappings()
         return [dict(r) for r in rows]
 
     def ids(self) -> list[str]:
@@ -301,8 +309,25 @@ class TaskRepository:
 
     def list(self, *, state: str | None = "ready", role: str | None = None, department: str | None = None,
              owner_ids: Sequence[str] | None = None, project_id: str | None = None, stage: str | None = None,
-             limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+             project_type: str | None = None, spec_id: str | None = None,
+             limit: int | None = 200, offset: int = 0,
+             after: tuple[datetime | None, datetime, str] | None = None) -> list[dict[str, Any]]:
+        """Tasks soonest due first (no due date last), then oldest, then by id; filtered in SQL. ``after`` is the
+        keyset position (due_at, created_at, id) of the last row of the previous page."""
+        c = t.tasks.c
         q = select(t.tasks)
+        if project_type:  # one primary-key probe of projects per task walked
+            q = q.where(select(t.projects.c.id).where((t.projects.c.id == c.project_id)
+                                                      & (t.projects.c.project_type == project_type)).exists())
+        if spec_id:
+            q = q.where(c.spec_id == spec_id)
+        if after is not None:
+            due, created, tid = after
+            later = (c.created_at > created) | ((c.created_at == created) & (c.id > tid))
+            if due is None:
+                q = q.where(c.due_at.is_(None) & later)
+            else:
+                q = q.where(c.due_at.is_(None) | (c.due_at > due) | ((c.due_at == due) & later))
         if state:
             q = q.where(t.tasks.c.state == state)
         if role:
@@ -315,7 +340,7 @@ class TaskRepository:
             q = q.where(t.tasks.c.project_id == project_id)
         if stage:
             q = q.where(t.tasks.c.stage == stage)
-        q = q.order_by(t.tasks.c.due_at.is_(None), t.tasks.c.due_at, t.tasks.c.created_at).limit(limit).offset(offset)
+        q = q.order_by(c.due_at.is_(None), c.due_at, c.created_at, c.id).limit(limit).offset(offset)
         return [dict(r) for r in self.conn.execute(q).mappings()]
 
 

@@ -369,6 +369,15 @@ class ApprovalService:
     def list_tasks(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
                    project_id: str | None = None, state: str | None = "ready", stage: str | None = None) -> list[dict[str, Any]]:
         """Tasks visible to ``actor``, soonest due first; agencies see only their department's."""
+        return self.task_page(actor=actor, role=role, department=department, project_id=project_id, state=state,
+                              stage=stage, limit=None)[0]
+
+    def task_page(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
+                  project_id: str | None = None, state: str | None = "ready", stage: str | None = None,
+                  project_type: str | None = None, spec_id: str | None = None, limit: int | None = 200,
+                  after: tuple[datetime | None, datetime, str] | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of :meth:`list_tasks` filtered and ordered by the database, and whether more rows follow it
+        (``after``: the keyset position of the previous page's last row, see ``queries.task_position``)."""
         owner_ids = None
         if actor is not None:
             if actor.role in ("agency", "lead"):
@@ -381,15 +390,26 @@ class ApprovalService:
                 owner_ids = sorted(actor.owner_ids)
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
-                                  project_id=project_id, stage=stage)
+                                  project_id=project_id, stage=stage, project_type=project_type, spec_id=spec_id,
+                                  limit=None if limit is None else limit + 1, after=after)
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if more else rows
         now = self.clock.now()
         for row in rows:
             row["colour"] = self._colour(row.get("due_at"), now) if row["state"] == "ready" else None
-        return rows
+        return rows, more
 
     def _colour(self, due: datetime | None, now: datetime) -> str:
         if due is None:
             return "none"
+        # far from now the colour needs no day-by-day walk (which costs a lookup per calendar day): any 14
+        # natural days hold a working day (the longest 放假 is 9 days), and 2×warning+14 natural days hold more
+        # than ``warning_days`` of them — an inbox of long-overdue tasks stays cheap to read
+        warning = self.catalogue.profile.warning_days
+        if due < now - timedelta(days=14):
+            return "red"
+        if due > now + timedelta(days=2 * warning + 14):
+            return "green"
         remaining = self.calendar.working_days(now, due)
         if remaining < 0:
             return "red"
