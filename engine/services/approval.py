@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +47,7 @@ from engine.domain.tasks import (
 from engine.domain.workcalendar import WorkCalendar
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
+from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.services.execution import ExecutionContext
 from engine.services.models import load_definition
@@ -110,14 +110,15 @@ class ApprovalService:
     """Deploy models, start projects, list and complete tasks, fire timers, read timings."""
 
     def __init__(self, db: Engine, *, catalogue: Catalogue, calendar: WorkCalendar | None = None,
-                 clock: Clock | None = None, cache_size: int = 512) -> None:
+                 clock: Clock | None = None, cache_size: int | None = None, cache_bytes: int | None = None) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar or WorkCalendar.default()
         self.clock = clock or SystemClock()
         self._runtimes: dict[int, ProcessRuntime] = {}
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self._cache_size = cache_size
+        # live workflows between operations, bounded in estimated bytes (GONGAI_CACHE_MB, default 128 MB)
+        self._cache: WorkflowCache[_Cached] = WorkflowCache(
+            default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
         self._project_seq = 0
         self.rules = load_matter_rules(catalogue)
 
@@ -334,7 +335,7 @@ class ApprovalService:
             row = reader.projects.get(project_id)
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
-            cached = self._cache.pop(project_id, None)
+            cached = self._cache.take(project_id)
             project = _project_from_row(row)
             runtime = self._runtime(row["definition_id"], reader)
             if cached is not None and cached.version == row["version"]:
@@ -360,10 +361,7 @@ class ApprovalService:
         return result
 
     def _remember(self, project_id: str, entry: _Cached) -> None:
-        self._cache[project_id] = entry
-        self._cache.move_to_end(project_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(project_id, entry, estimate_bytes(entry.workflow))
 
     # -- tasks ----------------------------------------------------------------------------------------------------
     def list_tasks(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
