@@ -31,10 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     engine.add_argument("--json", action="store_true")
     http = sub.add_parser("http", help="whole projects through `gongai serve` at 1, 8 and 50 clients, against raw SpiffWorkflow")
     http.add_argument("--clients", default="1,8,50", help="client levels, comma-separated")
-    http.add_argument("--projects", type=int, default=2, help="projects each client drives at each level")
+    http.add_argument("--projects", type=int, default=None,
+                      help="projects each client drives at each level (default: 4 alone, 2 of 8, 1 of 50)")
     http.add_argument("--processes", default="1", help="server process counts, comma-separated (e.g. 1,2)")
     http.add_argument("--postgres", action="store_true",
                       help="also on a throwaway PostgreSQL server (installed and started as the tests do)")
+    http.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="only PostgreSQL (with --postgres)")
+    http.add_argument("--server-code", default=None,
+                      help="run the servers from another checkout (e.g. a worktree of main: before/after in one run)")
     http.add_argument("--quick", action="store_true", help="a smoke run: 1 and 2 clients, one project each")
     http.add_argument("--out", default=None, help="JSON path (default bench/results/http-<when>.json)")
     reads = sub.add_parser("reads", help="the list routes at growing numbers of projects")
@@ -58,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
         levels = [1, 2] if args.quick else [int(x) for x in args.clients.split(",")]
         per_client = 1 if args.quick else args.projects
-        run_http(levels=levels, projects={c: per_client for c in levels}, postgres=args.postgres,
-                 processes=[int(x) for x in args.processes.split(",")], raw_seconds=0.2 if args.quick else 1.0,
-                 out=Path(args.out) if args.out else None)
+        run_http(levels=levels, projects={c: per_client for c in levels} if per_client else None,
+                 postgres=args.postgres, sqlite=args.sqlite, processes=[int(x) for x in args.processes.split(",")],
+                 raw_seconds=0.2 if args.quick else 1.0, out=Path(args.out) if args.out else None,
+                 code=Path(args.server_code).resolve() if args.server_code else None)
     elif args.name == "reads":
         from bench.reads_bench import run as run_reads
 

@@ -230,6 +230,19 @@ def prepare(url: str, owners: int) -> dict[str, str]:
     return tokens
 
 
+def prepare_with(code: Path | None, url: str, owners: int) -> dict[str, str]:
+    """:func:`prepare` by this checkout, or by the checkout ``code`` (its own migrations) in a subprocess."""
+    if code is None:
+        return prepare(url, owners)
+    import inspect
+
+    script = inspect.getsource(prepare) + f"\nimport json\nprint(json.dumps(prepare({url!r}, {owners})))\n"
+    script = "from __future__ import annotations\nfrom typing import Any\n" + script
+    done = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(code)), cwd=str(code),
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -258,10 +271,18 @@ class Server:
         return float("nan")
 
 
-def start_servers(url: str, processes: int, directory: Path) -> list[Server]:
-    """``gongai serve`` × ``processes`` on ``url``; only the first runs the timer worker (as the docs advise)."""
+def start_servers(url: str, processes: int, directory: Path, code: Path | None = None) -> list[Server]:
+    """``gongai serve`` × ``processes`` on ``url``; only the first runs the timer worker (as the docs advise).
+
+    ``code``: run the servers from another checkout of gongai (a before/after comparison in one run, on the
+    same machine state); the database is prepared by this checkout, so both must share the schema's head or
+    the servers migrate it.
+    """
     import httpx
 
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     servers = []
     for i in range(processes):
         port = _free_port()
@@ -269,7 +290,8 @@ def start_servers(url: str, processes: int, directory: Path) -> list[Server]:
         command = [sys.executable, "-c", "from engine.cli import main; main()", "serve", "--db", url,
                    "--port", str(port), "--timers" if i == 0 else "--no-timers"]
         with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                       cwd=str(code) if code is not None else None)
         servers.append(Server(process, port, log))
     deadline = time.monotonic() + 120
     for server in servers:
@@ -399,9 +421,14 @@ def statements_per_completion(directory: Path, projects: int = 1) -> dict[str, A
 
 
 # -- the whole bench --------------------------------------------------------------------------------------------
+def default_projects(clients: int) -> int:
+    """Projects each client drives: 4 alone, 2 of 8, 1 of 50 (a level completes a few hundred tasks)."""
+    return max(1, min(4, 16 // clients))
+
+
 def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None = None, postgres: bool = False,
-        processes: Sequence[int] = (1,), raw_seconds: float = 1.0, out: Path | None = None,
-        quiet: bool = False) -> dict[str, Any]:
+        sqlite: bool = True, processes: Sequence[int] = (1,), raw_seconds: float = 1.0, out: Path | None = None,
+        quiet: bool = False, code: Path | None = None) -> dict[str, Any]:
     """Run every (database, processes, clients) combination; returns (and writes) the results."""
     projects = projects or {}
     say = (lambda *_: None) if quiet else (lambda text: print(text, flush=True))
@@ -409,13 +436,14 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
     raw = raw_rate(raw_seconds)
     say(f"raw SpiffWorkflow, in memory, {raw['model']}: {raw['tasks_per_s']:.0f} tasks/s")
     results: dict[str, Any] = {"started_at": started.isoformat(), "machine": _machine(), "project_type": PROJECT_TYPE,
-                               "raw_spiffworkflow": raw, "runs": []}
+                               "server_code": str(code) if code else "this checkout", "raw_spiffworkflow": raw,
+                               "runs": []}
     with tempfile.TemporaryDirectory(prefix="gongai-http-bench-") as tmp:
         directory = Path(tmp)
         statements = statements_per_completion(directory)
         results["statements"] = statements
         say(f"SQL statements per completion (in-process): {statements['statements_per_completion']}")
-        databases: list[tuple[str, Any]] = [("sqlite", None)]
+        databases: list[tuple[str, Any]] = [("sqlite", None)] if sqlite else []
         pg = None
         if postgres:
             from tests.pg_server import start_server
@@ -425,17 +453,15 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
         try:
             for name, server in databases:
                 for count in processes:
-                    if name == "sqlite" and count > 1 and postgres:
-                        continue  # several processes are measured on PostgreSQL (issue 14)
                     url = (server.create_database() if server is not None
                            else f"sqlite:///{directory / f'bench-{count}.db'}")
-                    tokens = prepare(url, max(levels))
-                    servers = start_servers(url, count, directory)
+                    tokens = prepare_with(code, url, max(levels))
+                    servers = start_servers(url, count, directory, code)
                     try:
                         # warm-up, not counted: imports, parsed models, compiled expressions of every process
                         run_level(servers, tokens, len(servers), 1, raw["tasks_per_s"])
                         for clients in levels:
-                            per_client = projects.get(clients, 1)
+                            per_client = projects.get(clients) or default_projects(clients)
                             level = run_level(servers, tokens, clients, per_client, raw["tasks_per_s"])
                             level["database"] = name
                             results["runs"].append(level)
