@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,12 +81,12 @@ def create_project(body: NewProject, request: Request,
 
 @router.get("", summary="Projects the caller may see, oldest first; when more exist the X-Next-Cursor and Link "
                         "(rel=next) headers say so")
-def list_projects(request: Request, response: Response, actor: Actor = Depends(current_actor),
+def list_projects(request: Request, actor: Actor = Depends(current_actor),
                   status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000),
-                  cursor: str | None = Query(default=None, max_length=500,
-                                             description="the X-Next-Cursor of the previous page")) -> list[dict[str, Any]]:
+                  cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
+                  response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
     rows, following = queries.project_page(request.app.state.service.db, actor, status=status,
                                            project_type=project_type, limit=limit, offset=offset, cursor=cursor)
     next_page(request, response, following)

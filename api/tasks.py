@@ -3,7 +3,7 @@ and completing tasks. Owners and agents use the same inbox for their own steps."
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,7 +48,7 @@ class SpecialIn(BaseModel):
 
 @router.get("", summary="Inbox: ready tasks for the caller, soonest due first, with warning colour; when more "
                         "exist the X-Next-Cursor and Link (rel=next) headers say so")
-def inbox(request: Request, response: Response, actor: Actor = Depends(current_actor),
+def inbox(request: Request, actor: Actor = Depends(current_actor),
           stage: str | None = Query(default=None, max_length=10),
           project_id: str | None = Query(default=None, max_length=40),
           project_type: str | None = Query(default=None, max_length=40),
@@ -57,8 +57,8 @@ def inbox(request: Request, response: Response, actor: Actor = Depends(current_a
           colour: Literal["green", "yellow", "red", "none"] | None = None,
           state: Literal["ready", "done", "cancelled"] = "ready",
           limit: int = Query(default=200, ge=1, le=1000),
-          cursor: str | None = Query(default=None, max_length=500,
-                                     description="the X-Next-Cursor of the previous page")) -> list[dict[str, Any]]:
+          cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
+          response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
     """Filtered and paginated by the database; ``matter_id`` and ``colour`` (computed from the working-day
     calendar) filter the page afterwards, so a page may hold fewer than ``limit`` tasks while more follow."""
     service = request.app.state.service
