@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import current_actor, require, retrying
 from api.completion import IdemKey, complete
+from api.paging import next_page
 from engine.domain.actors import Actor
 from engine.domain.project import ProjectFiling
 from engine.services import queries
@@ -78,13 +79,18 @@ def create_project(body: NewProject, request: Request,
     return service.project(project_id) | {"links": _links(project_id)}
 
 
-@router.get("", summary="Projects the caller may see")
+@router.get("", summary="Projects the caller may see, oldest first; when more exist the X-Next-Cursor and Link "
+                        "(rel=next) headers say so")
 def list_projects(request: Request, actor: Actor = Depends(current_actor),
                   status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
-                  limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000)) -> list[dict[str, Any]]:
-    return queries.list_projects(request.app.state.service.db, actor, status=status, project_type=project_type,
-                                 limit=limit, offset=offset)
+                  limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000),
+                  cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
+                  response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
+    rows, following = queries.project_page(request.app.state.service.db, actor, status=status,
+                                           project_type=project_type, limit=limit, offset=offset, cursor=cursor)
+    next_page(request, response, following)
+    return rows
 
 
 @router.get("/{project_id}", summary="A project with the progress of every stage and matter")

@@ -3,13 +3,14 @@ and completing tasks. Owners and agents use the same inbox for their own steps."
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import current_actor, public
 from api.completion import IdemKey, complete
+from api.paging import next_page
 from engine.domain.actors import Actor
 from engine.domain.tasks import PAYLOADS
 from engine.persistence.uow import UnitOfWork
@@ -45,7 +46,8 @@ class SpecialIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("", summary="Inbox: ready tasks for the caller, soonest due first, with warning colour")
+@router.get("", summary="Inbox: ready tasks for the caller, soonest due first, with warning colour; when more "
+                        "exist the X-Next-Cursor and Link (rel=next) headers say so")
 def inbox(request: Request, actor: Actor = Depends(current_actor),
           stage: str | None = Query(default=None, max_length=10),
           project_id: str | None = Query(default=None, max_length=40),
@@ -54,20 +56,23 @@ def inbox(request: Request, actor: Actor = Depends(current_actor),
           task: str | None = Query(default=None, max_length=120, description="BPMN task id, e.g. Task_Review"),
           colour: Literal["green", "yellow", "red", "none"] | None = None,
           state: Literal["ready", "done", "cancelled"] = "ready",
-          limit: int = Query(default=200, ge=1, le=1000)) -> list[dict[str, Any]]:
+          limit: int = Query(default=200, ge=1, le=1000),
+          cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
+          response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
+    """Filtered and paginated by the database; ``matter_id`` and ``colour`` (computed from the working-day
+    calendar) filter the page afterwards, so a page may hold fewer than ``limit`` tasks while more follow."""
     service = request.app.state.service
     role = "owner" if actor.role in ("owner", "agent") else None
-    rows = service.list_tasks(actor=actor, role=role, project_id=project_id, stage=stage, state=state)
-    if project_type:
-        allowed = {p["id"] for p in queries.list_projects(service.db, actor, project_type=project_type, limit=100_000)}
-        rows = [r for r in rows if r["project_id"] in allowed]
+    after = queries.task_position(queries.decode_cursor(cursor)) if cursor else None
+    rows, more = service.task_page(actor=actor, role=role, project_id=project_id, stage=stage, state=state,
+                                   project_type=project_type, spec_id=task, limit=limit, after=after)
+    following = queries.task_cursor(rows[-1]) if more and rows else None
     if matter_id:
         rows = [r for r in rows if ((r.get("data") or {}).get("matter") or {}).get("id") == matter_id]
-    if task:
-        rows = [r for r in rows if r["spec_id"] == task]
     if colour:
         rows = [r for r in rows if r.get("colour") == colour]
-    return [_view(r) for r in rows[:limit]]
+    next_page(request, response, following)
+    return [_view(r) for r in rows]
 
 
 @router.get("/{task_id}", summary="One task, with the payload its completion takes")

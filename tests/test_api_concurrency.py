@@ -71,3 +71,69 @@ def test_parallel_completions_are_all_recorded_and_join_once(tmp_path):
                  if t["spec_id"].startswith("Task_Review")]
     assert remaining == [], "every S2 matter was in the concurrent batch"
     assert len(issue_ready) == 1, "the stage joined exactly once (one 综合出件 task)"
+
+
+def _to_parallel_reviews(hz, pid, stage="S2"):
+    for _ in range(100):
+        hz.tick(6)
+        ready = hz.get("analyst1", f"/tasks?project_id={pid}")
+        reviews = [t for t in ready if t["spec_id"].startswith("Task_Review") and t["stage"] == stage]
+        if len(reviews) >= 2:
+            return reviews
+        task = next((t for t in ready if t["stage"] != "S3"), ready[0])
+        payload = {"outcome": "complete"} if task["spec_id"] == "Task_Intake" else {"decision": "approve"} \
+            if task["spec_id"].startswith("Task_Review") else {}
+        hz.post(hz.who_for(task), f"/tasks/{task['id']}/complete", payload)
+    raise AssertionError("no parallel reviews reached")
+
+
+def test_a_step_overtaken_between_its_read_and_its_write_runs_again_and_writes_once(tmp_path):
+    """The workflow step runs without the write lock: when another completion of the same project commits
+    between a step's read and its write, the versioned UPDATE refuses it, nothing of it is written, and the
+    whole operation runs again on the new state — each completion recorded once, its hook run once."""
+    from engine.domain.actors import Actor
+
+    hz = make_harness(tmp_path)
+    service = hz.service
+    pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
+    first, second = _to_parallel_reviews(hz, pid)[:2]
+    version_before = service.project(pid)["version"]
+
+    stepped, overtaken = threading.Event(), threading.Event()
+    prepared = {"A": 0, "B": 0}
+    original = service._prepare
+
+    def prepare(*args, **kwargs):
+        who = threading.current_thread().name
+        prepared[who] += 1
+        if who == "A" and prepared["A"] == 1:
+            stepped.set()  # A has run its step on the snapshot …
+            assert overtaken.wait(30)  # … and B commits before A writes
+        return original(*args, **kwargs)
+
+    service._prepare = prepare
+    hooks = []
+
+    def complete(task, name):
+        actor = Actor(id=hz.who_for(task), role="agency", department=task["department"])
+        service.complete_task(task["id"], {"decision": "approve"}, actor=actor,
+                              also=lambda uow, result: hooks.append((name, result["task_id"])))
+
+    a = threading.Thread(target=complete, args=(first, "A"), name="A")
+    a.start()
+    assert stepped.wait(30)
+    b = threading.Thread(target=complete, args=(second, "B"), name="B")
+    b.start()
+    b.join(30)
+    overtaken.set()
+    a.join(30)
+
+    assert prepared == {"A": 2, "B": 1}, "A's first write was refused and A ran again"
+    assert sorted(hooks) == [("A", first["id"]), ("B", second["id"])], "each completion's hook ran once"
+    assert service.project(pid)["version"] == version_before + 2
+    timeline = hz.get("analyst1", f"/projects/{pid}/timeline")
+    for task in (first, second):
+        done = [e for e in timeline if e["type"] == "task_completed" and e["task_id"] == task["id"]]
+        assert len(done) == 1 and not done[0]["data"].get("cancelled"), done
+    states = {t["id"]: t["state"] for t in hz.get("analyst1", f"/projects/{pid}/tasks?state=all")}
+    assert states[first["id"]] == states[second["id"]] == "done"

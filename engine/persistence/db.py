@@ -92,7 +92,18 @@ def missing_schema(engine: Engine) -> list[str]:
     for name, table in t.metadata.tables.items():
         if name not in present:
             continue
-        have = {ix["name"] for ix in inspector.get_indexes(name)}
+        have = _index_names(engine, inspector, name)
         missing += [f"index {ix.name}" for ix in table.indexes if ix.name not in have]
     return missing
+
+
+def _index_names(engine: Engine, inspector, table: str) -> set[str]:
+    """Index names of ``table``, expression indexes included (SQLAlchemy's SQLite reflection skips those)."""
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
+                                    {"t": table}).scalars())
+    return {ix["name"] for ix in inspector.get_indexes(table)}
 

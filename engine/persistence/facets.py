@@ -54,10 +54,19 @@ def facet_row(project_type: str, profile: str, stage: str | None, department: st
             "profile": profile, "stage": stage, "department": department, "matter_id": matter_id}
 
 
-def ensure(conn: Connection, combinations: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
-    """Make sure ``subject_facets`` lists these combinations (in the caller's transaction)."""
+def ensure(conn: Connection, combinations: Iterable[tuple[str, str, str | None, str | None, str | None]], *,
+           known: set[int] | None = None, pending: set[int] | None = None) -> None:
+    """Make sure ``subject_facets`` lists these combinations (in the caller's transaction).
+
+    ``known`` are ids already committed (skipped: a few hundred exist, so after warm-up a step inserts none);
+    the ids inserted here are added to ``pending``, which the caller adds to ``known`` once it has committed.
+    """
     from engine.persistence.uow import upsert  # the one ON CONFLICT helper (uow imports this module)
 
     rows = {row["id"]: row for row in (facet_row(*c) for c in combinations)}
+    if known:
+        rows = {fid: row for fid, row in rows.items() if fid not in known}
+    if pending is not None:
+        pending.update(rows)
     if rows:
         upsert(conn, t.subject_facets, list(rows.values()), ("id",), update=False)

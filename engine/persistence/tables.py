@@ -85,6 +85,10 @@ projects = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     Column("next_timer_at", UTCDateTime(), nullable=True, index=True),
     Column("version", Integer, nullable=False, default=1),
+    # listings walk projects in keyset order (migration 0011_throughput_indexes): every reader, and each owner
+    Index("ix_projects_listing", "created_at", "id"),
+    Index("ix_projects_owner_listing", "owner_id", "created_at", "id"),
+    Index("ix_projects_status_listing", "status", "created_at", "id"),
 )
 
 workflow_parts = Table(
@@ -236,6 +240,11 @@ tasks = Table(
     Column("claimed_at", UTCDateTime(), nullable=True),
     Column("data", JSON, nullable=False),  # what the assignee needs to see (matter, missing items …)
     Index("ix_tasks_inbox", "state", "role", "department", "due_at"),
+    # does this department have a task in this project? (an agency's project list; 0011_throughput_indexes)
+    Index("ix_tasks_department_project", "department", "project_id"),
+    # inboxes in their order (soonest due, no due date last, oldest, id): a page is an index walk, not a sort
+    Index("ix_tasks_department_inbox", "department", "state", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
+    Index("ix_tasks_queue", "state", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
 )
 
 notifications = Table(

@@ -6,11 +6,12 @@ once; on any error everything is rolled back, so a failed request leaves the sta
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy import update as sa_update  # ``upsert`` has a parameter named update
 
 from engine.domain.ledger import Event, Subject
@@ -23,15 +24,14 @@ def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: S
 
     Uses INSERT … ON CONFLICT DO UPDATE, which SQLite (3.24+) and PostgreSQL both have; a step writes its
     changed rows in one round trip instead of an UPDATE-then-INSERT pair per row. ``update=False`` keeps
-    existing rows as they are (ON CONFLICT DO NOTHING), for rows that never change once written.
+    existing rows as they are (ON CONFLICT DO NOTHING), for rows that never change once written. The statement
+    is built once per (dialect, table, keys, columns) and reused: building ``excluded`` and its column
+    collection cost more than executing it (issue 14).
     """
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other databases: portable but slower
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other databases: portable but slower
         for row in rows:
             where = and_(*(table.c[k] == row[k] for k in keys))
             if conn.execute(select(func.count()).select_from(table).where(where)).scalar():
@@ -40,16 +40,30 @@ def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: S
             else:
                 conn.execute(insert(table).values(**row))
         return
-    statement = dialect_insert(table)
-    if not update:
-        conn.execute(statement.on_conflict_do_nothing(index_elements=[table.c[k] for k in keys]), list(rows))
-        return
-    columns = [c for c in rows[0] if c not in keys]
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[k] for k in keys],
-        set_={c: statement.excluded[c] for c in columns},
-    )
-    conn.execute(statement, list(rows))
+    columns = tuple(c for c in rows[0] if c not in keys) if update else ()
+    conn.execute(_upsert_statement(dialect, table, tuple(keys), columns, update), list(rows))
+
+
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...], columns: tuple[str, ...], update: bool) -> Any:
+    cache_key = (dialect, table.name, keys, columns, update)
+    statement = _UPSERTS.get(cache_key)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(table)
+        index = [table.c[k] for k in keys]
+        if update:
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(index_elements=index, set_={c: excluded[c] for c in columns})
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=index)
+        _UPSERTS[cache_key] = statement
+    return statement
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -120,16 +134,24 @@ class ProjectRepository:
         return expected_version + 1
 
     def list(self, *, owner_ids: Sequence[str] | None = None, status: str | None = None,
-             project_type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        query = select(t.projects.c.id, t.projects.c.name, t.projects.c.project_type, t.projects.c.owner_id,
-                       t.projects.c.status, t.projects.c.result, t.projects.c.created_at, t.projects.c.completed_at)
+             project_type: str | None = None, department: str | None = None, limit: int = 100, offset: int = 0,
+             after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+        """Projects oldest first, filtered in SQL; ``after`` is the keyset position (created_at, id) of the last
+        row of the previous page; ``department`` keeps the projects that department has (or had) a task in."""
+        p = t.projects.c
+        query = select(p.id, p.name, p.project_type, p.owner_id, p.status, p.result, p.created_at, p.completed_at)
         if owner_ids is not None:
-            query = query.where(t.projects.c.owner_id.in_(list(owner_ids)))
+            query = query.where(p.owner_id.in_(list(owner_ids)))
         if status:
-            query = query.where(t.projects.c.status == status)
+            query = query.where(p.status == status)
         if project_type:
-            query = query.where(t.projects.c.project_type == project_type)
-        rows = self.conn.execute(query.order_by(t.projects.c.created_at, t.projects.c.id).limit(limit).offset(offset)).mappings()
+            query = query.where(p.project_type == project_type)
+        if department is not None:  # one probe of ix_tasks_department_project per project walked
+            query = query.where(select(t.tasks.c.id).where((t.tasks.c.department == department)
+                                                           & (t.tasks.c.project_id == p.id)).exists())
+        if after is not None:
+            query = query.where((p.created_at > after[0]) | ((p.created_at == after[0]) & (p.id > after[1])))
+        rows = self.conn.execute(query.order_by(p.created_at, p.id).limit(limit).offset(offset)).mappings()
         return [dict(r) for r in rows]
 
     def ids(self) -> list[str]:
@@ -198,8 +220,10 @@ class EventRepository:
 
 
 class SubjectRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, known_facets: set[int] | None = None) -> None:
         self.conn = conn
+        self.known_facets = known_facets if known_facets is not None else set()  # committed before, in this process
+        self.pending_facets: set[int] = set()  # ensured in this transaction: known once it commits
 
     def load(self, project_id: str) -> list[Subject]:
         rows = self.conn.execute(select(t.subjects.c.state).where(t.subjects.c.project_id == project_id)).scalars()
@@ -217,7 +241,8 @@ class SubjectRepository:
                                subject.started_at))
             for subject, figures in rows
         ]
-        facets.ensure(self.conn, {(project_type, profile, r["stage"], r["department"], r["matter_id"]) for r in records})
+        facets.ensure(self.conn, {(project_type, profile, r["stage"], r["department"], r["matter_id"]) for r in records},
+                      known=self.known_facets, pending=self.pending_facets)
         columns = {column for record in records for column in record}
         for record in records:  # one statement needs one shape: figures not measured yet are NULL
             for column in columns - record.keys():
@@ -238,6 +263,11 @@ class SubjectRepository:
         return [dict(r) for r in self.conn.execute(q.order_by(t.subjects.c.project_id, t.subjects.c.key)).mappings()]
 
 
+_INSERT_TASK = insert(t.tasks)
+_CLOSE_TASK = (update(t.tasks).where(t.tasks.c.id == bindparam("tid"))
+               .values(state=bindparam("st"), completed_at=bindparam("at"), actor=bindparam("who")))
+
+
 class TaskRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -252,6 +282,17 @@ class TaskRepository:
 
     def add(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tasks).values(**row))
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert a step's new ready tasks in one executemany statement (rows of one shape)."""
+        if rows:
+            self.conn.execute(_INSERT_TASK, list(rows))
+
+    def close_many(self, closed: Sequence[tuple[str, str, datetime, str | None]]) -> None:
+        """Close ``(task_id, state, at, actor)`` tasks in one executemany statement."""
+        if closed:
+            self.conn.execute(_CLOSE_TASK, [{"tid": tid, "st": state, "at": at, "who": actor}
+                                            for tid, state, at, actor in closed])
 
     def claim(self, task_id: str, *, actor: str | None, at: datetime | None, expected: str | None) -> bool:
         """Set (or clear) the claimer if it is still ``expected``; False when someone else changed it first."""
@@ -268,8 +309,25 @@ class TaskRepository:
 
     def list(self, *, state: str | None = "ready", role: str | None = None, department: str | None = None,
              owner_ids: Sequence[str] | None = None, project_id: str | None = None, stage: str | None = None,
-             limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+             project_type: str | None = None, spec_id: str | None = None,
+             limit: int | None = 200, offset: int = 0,
+             after: tuple[datetime | None, datetime, str] | None = None) -> list[dict[str, Any]]:
+        """Tasks soonest due first (no due date last), then oldest, then by id; filtered in SQL. ``after`` is the
+        keyset position (due_at, created_at, id) of the last row of the previous page."""
+        c = t.tasks.c
         q = select(t.tasks)
+        if project_type:  # one primary-key probe of projects per task walked
+            q = q.where(select(t.projects.c.id).where((t.projects.c.id == c.project_id)
+                                                      & (t.projects.c.project_type == project_type)).exists())
+        if spec_id:
+            q = q.where(c.spec_id == spec_id)
+        if after is not None:
+            due, created, tid = after
+            later = (c.created_at > created) | ((c.created_at == created) & (c.id > tid))
+            if due is None:
+                q = q.where(c.due_at.is_(None) & later)
+            else:
+                q = q.where(c.due_at.is_(None) | (c.due_at > due) | ((c.due_at == due) & later))
         if state:
             q = q.where(t.tasks.c.state == state)
         if role:
@@ -282,7 +340,7 @@ class TaskRepository:
             q = q.where(t.tasks.c.project_id == project_id)
         if stage:
             q = q.where(t.tasks.c.stage == stage)
-        q = q.order_by(t.tasks.c.due_at.is_(None), t.tasks.c.due_at, t.tasks.c.created_at).limit(limit).offset(offset)
+        q = q.order_by(c.due_at.is_(None), c.due_at, c.created_at, c.id).limit(limit).offset(offset)
         return [dict(r) for r in self.conn.execute(q).mappings()]
 
 
@@ -314,6 +372,10 @@ class CreditRepository:
         ).mappings()]
 
 
+#: facet ids this process has seen committed, per database (so a step does not insert them again)
+_KNOWN_FACETS: "weakref.WeakKeyDictionary[Engine, set[int]]" = weakref.WeakKeyDictionary()
+
+
 class UnitOfWork:
     """One transaction; repositories share its connection. Use as a context manager and call commit().
 
@@ -334,7 +396,7 @@ class UnitOfWork:
         self.projects = ProjectRepository(self.conn)
         self.parts = WorkflowPartRepository(self.conn)
         self.events = EventRepository(self.conn)
-        self.subjects = SubjectRepository(self.conn)
+        self.subjects = SubjectRepository(self.conn, _KNOWN_FACETS.setdefault(self._engine, set()))
         self.tasks = TaskRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
@@ -342,6 +404,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._tx.commit()
+        self.subjects.known_facets |= self.subjects.pending_facets
 
     def rollback(self) -> None:
         if self._tx.is_active:

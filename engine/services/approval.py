@@ -10,9 +10,9 @@ records — then commits once. Any error rolls everything back and evicts the ca
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from engine.domain.tasks import (
 from engine.domain.workcalendar import WorkCalendar
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
+from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.services.execution import ExecutionContext
 from engine.services.models import load_definition
@@ -63,20 +64,61 @@ class _Cached:
     version: int
     workflow: Any
     ledger: ProjectLedger
+    ready: frozenset[str] = frozenset()  # the task ids the projection holds as ready at this version
+
+
+@dataclass
+class _Writes:
+    """The rows one operation writes, prepared outside the writing transaction."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # the project row (status, next timer, …)
+    closed: list[tuple[str, str, datetime, str | None]] = field(default_factory=list)  # (task, state, at, actor)
+    ready: frozenset[str] = frozenset()  # ready human tasks after the step
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    subjects: list[tuple[Subject, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    credit: list[dict[str, Any]] = field(default_factory=list)
+    parts: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+
+
+class StepUnit:
+    """The unit of work an operation's step sees: reads go to the operation's read snapshot, writes are queued.
+
+    Queued writes (:meth:`later`, :meth:`close_task`) run in the short writing transaction after the step, in
+    order, and only if the project's version is still the one the step read — so a step that is run again after
+    a concurrent change never writes twice.
+    """
+
+    def __init__(self, reader: UnitOfWork) -> None:
+        self._reader = reader
+        self.writes: list[Callable[[UnitOfWork], None]] = []
+        self.closed: list[tuple[str, str, datetime, str | None]] = []
+        # reading repositories of the snapshot
+        self.projects, self.tasks, self.credit = reader.projects, reader.tasks, reader.credit
+        self.subjects, self.events, self.definitions = reader.subjects, reader.events, reader.definitions
+
+    def later(self, write: Callable[[UnitOfWork], None]) -> None:
+        self.writes.append(write)
+
+    def close_task(self, task_id: str, *, state: str, at: datetime, actor: str | None) -> None:
+        """Close a task the step completed (written with the step's other task changes, in one statement)."""
+        self.closed.append((task_id, state, at, actor))
 
 
 class ApprovalService:
     """Deploy models, start projects, list and complete tasks, fire timers, read timings."""
 
     def __init__(self, db: Engine, *, catalogue: Catalogue, calendar: WorkCalendar | None = None,
-                 clock: Clock | None = None, cache_size: int = 512) -> None:
+                 clock: Clock | None = None, cache_size: int | None = None, cache_bytes: int | None = None) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar or WorkCalendar.default()
         self.clock = clock or SystemClock()
         self._runtimes: dict[int, ProcessRuntime] = {}
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self._cache_size = cache_size
+        # live workflows between operations, bounded in estimated bytes (GONGAI_CACHE_MB, default 128 MB)
+        self._cache: WorkflowCache[_Cached] = WorkflowCache(
+            default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
         self._project_seq = 0
         self.rules = load_matter_rules(catalogue)
 
@@ -166,9 +208,9 @@ class ApprovalService:
             with functions.executing(ctx):
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
-            version = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
+            version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
             uow.commit()
-        self._remember(pid, _Cached(version, workflow, ledger))
+        self._remember(pid, _Cached(version, workflow, ledger, ready))
         return pid
 
     # -- the case (情形) and the plan ------------------------------------------------------------------------------
@@ -258,40 +300,82 @@ class ApprovalService:
                                 clock=self.clock, actor=actor.id)
 
     # -- the operation skeleton -----------------------------------------------------------------------------------
-    def _operate(self, project_id: str, actor: Actor, work: Callable[[UnitOfWork, Project, ProcessRuntime, Any, ExecutionContext], Any]) -> Any:
+    #: how often an operation is run again when another request changed its project between its read and its write
+    OPERATION_ATTEMPTS = 8
+
+    def _operate(self, project_id: str | None, actor: Actor, work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any],
+                 *, locate: Callable[[UnitOfWork], str] | None = None) -> Any:
+        """Run ``work`` on the project read from a snapshot, then write what changed in one short transaction.
+
+        The workflow step runs without any write lock (SQLite's lock is database-wide, so holding it for the step
+        serialised every project of every process); the write transaction starts with the versioned UPDATE of the
+        project row (the optimistic check) and writes only rows prepared beforehand. When another request changed
+        the project in between, nothing is written and the whole operation — read, step, write — runs again on the
+        new state (:class:`ConcurrentUpdate` escapes only after ``OPERATION_ATTEMPTS``). ``locate`` reads, on the
+        same snapshot, what names the project (a task row) when the caller does not know it yet.
+        """
+        for attempt in range(self.OPERATION_ATTEMPTS):
+            try:
+                return self._operate_once(project_id, actor, work, locate)
+            except ConcurrentUpdate:
+                if attempt == self.OPERATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _operate_once(self, project_id: str | None, actor: Actor,
+                      work: Callable[[StepUnit, Project, ProcessRuntime, Any, ExecutionContext], Any],
+                      locate: Callable[[UnitOfWork], str] | None) -> Any:
         # The cached copy is taken out of the identity map while this operation mutates it, so no other
         # thread can see a half-changed workflow; it goes back only after a successful commit.
-        with UnitOfWork(self.db) as uow:
-            row = uow.projects.get(project_id, for_update=True)
+        with UnitOfWork(self.db, read_only=True) as reader:
+            if locate is not None:
+                project_id = locate(reader)
+            assert project_id is not None
+            row = reader.projects.get(project_id)
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
-            cached = self._cache.pop(project_id, None)
+            cached = self._cache.take(project_id)
             project = _project_from_row(row)
-            runtime = self._runtime(row["definition_id"], uow)
+            runtime = self._runtime(row["definition_id"], reader)
             if cached is not None and cached.version == row["version"]:
-                workflow, ledger = cached.workflow, cached.ledger
+                workflow, ledger, known = cached.workflow, cached.ledger, set(cached.ready)
             else:
-                top, parts = uow.parts.load(project_id)
+                top, parts = reader.parts.load(project_id)
                 workflow = runtime.load(top, parts)
-                ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
+                ledger = ProjectLedger(project_id, reader.subjects.load(project_id))
+                known = reader.tasks.ready_ids(project_id)
+            step = StepUnit(reader)
             ctx = self._context(project, ledger, actor)
             with functions.executing(ctx):
-                result = work(uow, project, runtime, workflow, ctx)
-            version = self._sync(uow, project, row["version"], runtime, workflow, ctx)
+                result = work(step, project, runtime, workflow, ctx)
+            writes = self._prepare(project, runtime, workflow, ctx, known - {c[0] for c in step.closed})
+            writes.closed[:0] = step.closed
+        with UnitOfWork(self.db) as uow:
+            version = uow.projects.update(project_id, row["version"], **writes.values)
+            self._apply(uow, project, writes)
+            for write in step.writes:
+                write(uow)
             uow.commit()
-        self._remember(project_id, _Cached(version, workflow, ledger))
+        self._remember(project_id, _Cached(version, workflow, ledger, writes.ready))
         return result
 
     def _remember(self, project_id: str, entry: _Cached) -> None:
-        self._cache[project_id] = entry
-        self._cache.move_to_end(project_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(project_id, entry, estimate_bytes(entry.workflow))
 
     # -- tasks ----------------------------------------------------------------------------------------------------
     def list_tasks(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
                    project_id: str | None = None, state: str | None = "ready", stage: str | None = None) -> list[dict[str, Any]]:
         """Tasks visible to ``actor``, soonest due first; agencies see only their department's."""
+        return self.task_page(actor=actor, role=role, department=department, project_id=project_id, state=state,
+                              stage=stage, limit=None)[0]
+
+    def task_page(self, *, actor: Actor | None = None, role: str | None = None, department: str | None = None,
+                  project_id: str | None = None, state: str | None = "ready", stage: str | None = None,
+                  project_type: str | None = None, spec_id: str | None = None, limit: int | None = 200,
+                  after: tuple[datetime | None, datetime, str] | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of :meth:`list_tasks` filtered and ordered by the database, and whether more rows follow it
+        (``after``: the keyset position of the previous page's last row, see ``queries.task_position``)."""
         owner_ids = None
         if actor is not None:
             if actor.role in ("agency", "lead"):
@@ -304,15 +388,26 @@ class ApprovalService:
                 owner_ids = sorted(actor.owner_ids)
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
-                                  project_id=project_id, stage=stage)
+                                  project_id=project_id, stage=stage, project_type=project_type, spec_id=spec_id,
+                                  limit=None if limit is None else limit + 1, after=after)
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if more else rows
         now = self.clock.now()
         for row in rows:
             row["colour"] = self._colour(row.get("due_at"), now) if row["state"] == "ready" else None
-        return rows
+        return rows, more
 
     def _colour(self, due: datetime | None, now: datetime) -> str:
         if due is None:
             return "none"
+        # far from now the colour needs no day-by-day walk (which costs a lookup per calendar day): any 14
+        # natural days hold a working day (the longest 放假 is 9 days), and 2×warning+14 natural days hold more
+        # than ``warning_days`` of them — an inbox of long-overdue tasks stays cheap to read
+        warning = self.catalogue.profile.warning_days
+        if due < now - timedelta(days=14):
+            return "red"
+        if due > now + timedelta(days=2 * warning + 14):
+            return "green"
         remaining = self.calendar.working_days(now, due)
         if remaining < 0:
             return "red"
@@ -326,14 +421,21 @@ class ApprovalService:
 
         ``also`` runs inside the completing transaction with the result (the API stores idempotency keys so).
         """
-        with UnitOfWork(self.db, read_only=True) as uow:
-            row = self._actionable_task(uow, task_id, actor)
-        try:
-            parsed = parse_payload(row["spec_id"], dict(payload))
-        except PayloadError as exc:
-            raise Invalid(f"{row['name']}: {exc}") from None
+        row: dict[str, Any] = {}
+        parsed: Any = None
 
-        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+        def locate(reader: UnitOfWork) -> str:
+            """The task row (refusals first), read on the operation's own snapshot: no separate transaction."""
+            nonlocal parsed
+            row.clear()
+            row.update(self._actionable_task(reader, task_id, actor))
+            try:
+                parsed = parse_payload(row["spec_id"], dict(payload))
+            except PayloadError as exc:
+                raise Invalid(f"{row['name']}: {exc}") from None
+            return row["project_id"]
+
+        def work(uow: StepUnit, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
             try:
                 task = runtime.get_task(workflow, task_id)
             except KeyError:
@@ -342,7 +444,7 @@ class ApprovalService:
                 raise Conflict(f"task {task_id} ({row['name']}) is not ready")
             data = self._task_data(row, parsed, project, ctx, uow)
             now = self.clock.now()
-            uow.tasks.close(task_id, state="done", at=now, actor=actor.id)
+            uow.close_task(task_id, state="done", at=now, actor=actor.id)
             ctx.ledger.emit(Event("task_completed", now, stage=row.get("stage"), matter_key=row.get("matter_key"),
                                   matter_id=_matter_id(row), department=row.get("department"), actor=actor.id,
                                   task_id=task_id, data={"task": row["spec_id"], "name": row["name"],
@@ -350,11 +452,11 @@ class ApprovalService:
             runtime.run_task(workflow, task_id, data, self.clock)
             result = {"task_id": task_id, "project_id": project.id, "completed_at": now.isoformat()}
             if also is not None:
-                also(uow, result)
+                uow.later(lambda writer: also(writer, result))
             return result
 
         try:
-            return self._operate(row["project_id"], actor, work)
+            return self._operate(None, actor, work, locate=locate)
         except LedgerError as exc:
             raise Conflict(str(exc)) from None
 
@@ -538,7 +640,7 @@ class ApprovalService:
         if row["status"] != "running":
             raise Conflict(f"project {project_id} is {row['status']}, it cannot be withdrawn")
 
-        def work(uow: UnitOfWork, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
+        def work(uow: StepUnit, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext) -> dict[str, Any]:
             now = self.clock.now()
             ctx.project_result = "withdrawn"
             ctx.notify("withdrawn", text=f"项目已撤回：{reason}")
@@ -577,19 +679,34 @@ class ApprovalService:
 
     # -- persistence of one operation -----------------------------------------------------------------------------
     def _sync(self, uow: UnitOfWork, project: Project, version: int, runtime: ProcessRuntime, workflow: Any,
-              ctx: ExecutionContext, *, new: bool = False) -> int:
+              ctx: ExecutionContext, *, new: bool = False) -> tuple[int, frozenset[str]]:
+        """Prepare and write an operation's changes inside ``uow`` (a new project: nothing to compare with);
+        returns the project's new version and its ready task ids."""
+        writes = self._prepare(project, runtime, workflow, ctx, set() if new else uow.tasks.ready_ids(project.id))
+        self._apply(uow, project, writes)
+        if not new:
+            version = uow.projects.update(project.id, version, **writes.values)
+        return version, writes.ready
+
+    def _prepare(self, project: Project, runtime: ProcessRuntime, workflow: Any, ctx: ExecutionContext,
+                 known: set[str]) -> _Writes:
+        """Everything a step changed, as rows — computed before the writing transaction opens (no lock held).
+
+        ``known`` are the task ids the projection holds as ready (less those the step itself closed).
+        """
         now = self.clock.now()
         ledger = ctx.ledger
+        writes = _Writes()
         # human-task projection
         ready = {t.id: t for t in runtime.ready_human_tasks(workflow)}
-        known = set() if new else uow.tasks.ready_ids(project.id)
-        for gone in known - set(ready):
-            uow.tasks.close(gone, state="cancelled", at=now, actor=None)
+        writes.ready = frozenset(ready)
+        for gone in sorted(known - set(ready)):
+            writes.closed.append((gone, "cancelled", now, None))
             ledger.emit(Event("task_completed", now, task_id=gone, data={"cancelled": True}))
         for task_id in sorted(set(ready) - known):
             task = ready[task_id]
             row = self._task_row(project, task, ctx)
-            uow.tasks.add(row)
+            writes.new_tasks.append(row)
             ledger.emit(Event("task_ready", now, stage=row["stage"], matter_key=row["matter_key"],
                               matter_id=_matter_id(row), department=row["department"], task_id=task_id,
                               data={"task": task.spec_id, "name": task.name, "role": row["role"]}))
@@ -602,21 +719,27 @@ class ApprovalService:
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
             kind = {"completed": "project_completed", "withdrawn": "project_withdrawn"}.get(status, "project_stopped")
             ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data={"result": result}))
+        writes.values = values
         # timing subjects (changed ones, their stages, and the whole process)
-        changed, events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
-        uow.subjects.save(project.id, project.project_type, changed, profile=project.profile)
-        uow.events.append(project.id, project.project_type, events)
-        uow.notifications.add(ctx.notices)
-        uow.credit.add(ctx.credit)
+        writes.subjects, writes.events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
+        writes.notices, writes.credit = ctx.notices, ctx.credit
         ctx.notices, ctx.credit = [], []
         top, parts = runtime.dump(workflow)
-        saved = {"top": (top, bool(workflow.is_completed()))}
+        writes.parts = {"top": (top, bool(workflow.is_completed()))}
         for part_id, part in parts.items():
-            saved[part_id] = (part, bool(part.get("completed")))
-        uow.parts.save(project.id, saved)
-        if new:
-            return version
-        return uow.projects.update(project.id, version, **values) if values else version
+            writes.parts[part_id] = (part, bool(part.get("completed")))
+        return writes
+
+    @staticmethod
+    def _apply(uow: UnitOfWork, project: Project, writes: _Writes) -> None:
+        """Write prepared rows (the project row itself is the caller's: it carries the version check)."""
+        uow.tasks.close_many(writes.closed)
+        uow.tasks.add_many(writes.new_tasks)
+        uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile)
+        uow.events.append(project.id, project.project_type, writes.events)
+        uow.notifications.add(writes.notices)
+        uow.credit.add(writes.credit)
+        uow.parts.save(project.id, writes.parts)
 
     def _flush_ledger(self, project: Project, ledger: ProjectLedger, now: datetime, *, finished: bool = True) -> tuple[list[tuple[Subject, dict[str, Any]]], list[Event]]:
         rule = TimingRuleFor(self.catalogue)

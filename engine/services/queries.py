@@ -8,8 +8,10 @@ refused with the same message whether or not it exists (no existence leak).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -55,23 +57,74 @@ def _involves(uow: UnitOfWork, project_id: str, department: str) -> bool:
 
 def list_projects(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
                   limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Projects ``actor`` may see, oldest first."""
+    """Projects ``actor`` may see, oldest first (one page; :func:`project_page` also says whether more exist)."""
+    return project_page(db, actor, status=status, project_type=project_type, limit=limit, offset=offset)[0]
+
+
+def project_page(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
+                 limit: int = 100, offset: int = 0, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the projects ``actor`` may see, oldest first, and the cursor of the next page (None: no more).
+
+    Everything is filtered and paginated by the database (keyset on created_at, id): an agency's page walks
+    ``ix_projects_listing`` probing whether the department has a task in each project, so its cost follows the
+    page size and the department's share of projects, not the number of projects.
+    """
+    after = _project_position(decode_cursor(cursor)) if cursor else None
+    page = dict(status=status, project_type=project_type, limit=limit + 1, offset=0 if after else offset, after=after)
     with UnitOfWork(db, read_only=True) as uow:
         if actor.role in FULL_READERS:
-            rows = uow.projects.list(status=status, project_type=project_type, limit=limit, offset=offset)
+            rows = uow.projects.list(**page)
         elif actor.role == "owner":
-            rows = uow.projects.list(owner_ids=[actor.id], status=status, project_type=project_type, limit=limit, offset=offset)
+            rows = uow.projects.list(owner_ids=[actor.id], **page)
         elif actor.role == "agent":
-            rows = uow.projects.list(owner_ids=sorted(actor.owner_ids), status=status, project_type=project_type,
-                                     limit=limit, offset=offset)
+            rows = uow.projects.list(owner_ids=sorted(actor.owner_ids), **page)
         elif actor.role in DEPARTMENT_SIDE and actor.department:
-            ids = set(uow.conn.execute(select(t.tasks.c.project_id).where(t.tasks.c.department == actor.department)
-                                       .distinct()).scalars())
-            rows = [r for r in uow.projects.list(status=status, project_type=project_type, limit=100_000) if r["id"] in ids]
-            rows = rows[offset:offset + limit]
+            rows = uow.projects.list(department=actor.department, **page)
         else:
             rows = []
-    return [_iso(r) for r in rows]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    following = encode_cursor([rows[-1]["created_at"].isoformat(), rows[-1]["id"]]) if more else None
+    return [_iso(r) for r in rows], following
+
+
+def encode_cursor(position: list[Any]) -> str:
+    """An opaque page cursor: the keyset position of a page's last row (base64url JSON)."""
+    raw = json.dumps(position, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        value = None
+    if not isinstance(value, list):
+        raise Invalid("cursor: not a cursor this API gave out (take it from the X-Next-Cursor header)")
+    return value
+
+
+def _project_position(value: list[Any]) -> tuple[datetime, str]:
+    try:
+        created, pid = value
+        return datetime.fromisoformat(created), str(pid)
+    except (TypeError, ValueError):
+        raise Invalid("cursor: not a project-list cursor") from None
+
+
+def task_position(value: list[Any]) -> tuple[datetime | None, datetime, str]:
+    try:
+        due, created, tid = value
+        return (datetime.fromisoformat(due) if due else None), datetime.fromisoformat(created), str(tid)
+    except (TypeError, ValueError):
+        raise Invalid("cursor: not a task-list cursor") from None
+
+
+def task_cursor(row: dict[str, Any]) -> str:
+    due = row.get("due_at")
+    created = row["created_at"]
+    return encode_cursor([due.isoformat() if isinstance(due, datetime) else due,
+                          created.isoformat() if isinstance(created, datetime) else created, row["id"]])
 
 
 def colour(entry: dict[str, Any]) -> str:
