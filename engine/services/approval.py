@@ -9,17 +9,21 @@ records — then commits once. Any error rolls everything back and evicts the ca
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.runtime import ProcessRuntime, content_hash
+from engine.bpmn.sandbox import capture_output
 from engine.clock import Clock, SystemClock
 from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
@@ -48,7 +52,7 @@ from engine.domain.workcalendar import WorkCalendar
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
 from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
-from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.services.errors import Conflict, Forbidden, Invalid, ModelFailure, NotFound
 from engine.services.execution import ExecutionContext
 from engine.services.models import load_definition
 
@@ -205,7 +209,7 @@ class ApprovalService:
                 "utility_track": bool(plan.selected_ids("SU")) if "SU" in plan.stages else False,
                 "unit_works": [u.model_dump() for u in filing.unit_works],
             }
-            with functions.executing(ctx):
+            with functions.executing(ctx), _running_model(pid):
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
             version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
@@ -347,7 +351,7 @@ class ApprovalService:
                 known = reader.tasks.ready_ids(project_id)
             step = StepUnit(reader)
             ctx = self._context(project, ledger, actor)
-            with functions.executing(ctx):
+            with functions.executing(ctx), _running_model(project_id):
                 result = work(step, project, runtime, workflow, ctx)
             writes = self._prepare(project, runtime, workflow, ctx, known - {c[0] for c in step.closed})
             writes.closed[:0] = step.closed
@@ -671,6 +675,8 @@ class ApprovalService:
                 fired += 1
             except ConcurrentUpdate:
                 log.info("project %s changed while firing timers; it will be retried", project_id)
+            except ModelFailure:
+                pass  # logged with the project and element by _running_model; the other projects still run
         return fired
 
     def next_timer_at(self) -> datetime | None:
@@ -913,6 +919,33 @@ def TimingRuleFor(catalogue: Catalogue):  # noqa: N802 - reads like a type at ca
     from engine.domain.timing import TimingRule
 
     return TimingRule(special_stops_clock=True, warn_days=float(catalogue.profile.warning_days))
+
+
+@contextmanager
+def _running_model(project_id: str) -> Iterator[None]:
+    """Run model code for ``project_id``: its ``print`` output is kept (bounded) and logged with the project;
+    a failure of the model becomes a :class:`ModelFailure` naming the element, logged for the administrator."""
+    with capture_output() as output:
+        try:
+            yield
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            spec = getattr(task, "task_spec", None)
+            element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "unknown element"
+            name = getattr(spec, "bpmn_name", None)
+            label = f"'{element}'" + (f" ({name})" if name else "")
+            text = str(exc)
+            text = text if len(text) <= 500 else text[:500] + "…"
+            log.error("model failure in project %s at element %s: %s", project_id, element, text,
+                      extra={"project_id": project_id, "element": element})
+            raise ModelFailure(f"the approval model failed at element {label}: {text}; nothing was changed "
+                               f"(the administrator can see this failure in the log)",
+                               element=str(element), project_id=project_id) from None
+        finally:
+            if output.lines or output.dropped:
+                log.info("model output in project %s: %s%s", project_id, json.dumps(output.lines, ensure_ascii=False),
+                         f" (+{output.dropped} lines dropped)" if output.dropped else "",
+                         extra={"project_id": project_id})
 
 
 def _label(outcome: str | None) -> str | None:
