@@ -62,6 +62,8 @@ class Harness:
             return "owner1"
         if task["role"] == "window":
             return "window1"
+        if task["role"] == "lead":
+            return f"lead-{task['department']}"
         return f"officer-{task['department']}"
 
 
@@ -81,6 +83,7 @@ def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None) -> Harnes
     harness.add_user("analyst1", "analyst")
     for dept in DEPARTMENTS:
         harness.add_user(f"officer-{dept}", "agency", department=dept)
+        harness.add_user(f"lead-{dept}", "lead", department=dept)
     return harness
 
 

@@ -25,8 +25,15 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from engine.bpmn.runtime import ProcessRuntime, content_hash
 from engine.bpmn.sandbox import capture_output
 from engine.clock import Clock, SystemClock
-from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
+from engine.domain.actors import SYSTEM, Actor
+from engine.domain.authorisation import (
+    completion_refusal,
+    may_act_for_owner,
+    may_read_project,
+    release_refusal,
+    task_scope,
+)
 from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
@@ -165,8 +172,8 @@ class ApprovalService:
         """Register a project and start its approval process at its first stage's filing."""
         if not isinstance(filing, ProjectFiling):
             filing = ProjectFiling.model_validate(dict(filing))
-        if actor.role in ("owner", "agent") and not actor.acts_for(filing.owner_id):
-            raise Forbidden("an owner can only file projects in its own name")
+        if not may_act_for_owner(actor, filing.owner_id):
+            raise Forbidden("only an owner (建设单位), in its own name, or its agent (帮办代办) may file a project")
         ptype = self._project_type(filing.project_type)
         stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
         plan = self._plan(ptype.id, stages, filing.case)
@@ -382,14 +389,10 @@ class ApprovalService:
         (``after``: the keyset position of the previous page's last row, see ``queries.task_position``)."""
         owner_ids = None
         if actor is not None:
-            if actor.role in ("agency", "lead"):
-                department = actor.department
-            elif actor.role == "window":
-                role = "window"
-            elif actor.role == "owner":
-                owner_ids = [actor.id]
-            elif actor.role == "agent":
-                owner_ids = sorted(actor.owner_ids)
+            scope = task_scope(actor)
+            role = scope.get("role", role)
+            department = scope.get("department", department)
+            owner_ids = scope.get("owner_ids")
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
                                   project_id=project_id, stage=stage, project_type=project_type, spec_id=spec_id,
@@ -499,8 +502,9 @@ class ApprovalService:
             claimer = row.get("claimed_by")
             if claimer is None:
                 raise Conflict(f"task {task_id} is not claimed")
-            if claimer != actor.id and actor.role not in ("admin", "system"):
-                raise Forbidden(f"only '{claimer}' (or an administrator) may release this task")
+            refusal = release_refusal(actor, claimer)
+            if refusal:
+                raise Forbidden(refusal)
             if not uow.tasks.claim(task_id, actor=None, at=None, expected=claimer):
                 raise Conflict(f"task {task_id} changed meanwhile")
             self._log_task_event(uow, row, "task_released", actor, now)
@@ -637,8 +641,8 @@ class ApprovalService:
             raise Invalid("reason: a withdrawal needs a reason")
         with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
-        if row is None or not (actor.acts_for(row["owner_id"]) or actor.role in ("admin", "system")):
-            if row is not None and actor.role in ("analyst", "window", "agency", "lead"):
+        if row is None or not may_act_for_owner(actor, row["owner_id"]):
+            if row is not None and actor.role not in ("owner", "agent"):
                 raise Forbidden("only the project's owner (建设单位) or its agent may withdraw it")
             raise NotFound(f"project {project_id} does not exist")
         if row["status"] != "running":
@@ -955,13 +959,7 @@ def _label(outcome: str | None) -> str | None:
 
 
 def _may_read(actor: Actor, row: dict[str, Any], uow: UnitOfWork) -> bool:
-    if actor.role in ("analyst", "admin", "system", "window"):
-        return True
-    if actor.role in ("owner", "agent"):
-        return actor.acts_for(row["owner_id"])
-    if actor.role in ("agency", "lead"):
-        return any(t["department"] == actor.department for t in uow.tasks.list(state=None, project_id=row["id"]))
-    return False
+    return may_read_project(actor, row["owner_id"], lambda department: uow.tasks.involves(row["id"], department))
 
 
 def _project_from_row(row: Mapping[str, Any]) -> Project:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.domain.actors import Actor
+from engine.domain.authorisation import DEPARTMENT_SIDE
 from engine.persistence import tables as t
 from engine.services.errors import Conflict, Invalid, NotFound
 
@@ -46,7 +47,7 @@ class UserStore:
             raise Invalid("name: 1–100 letters, digits, '_', '.', '-', '@' or Chinese characters")
         if role not in USER_ROLES:
             raise Invalid(f"role: unknown role '{role}' (known: {', '.join(USER_ROLES)})")
-        if role in ("agency", "lead"):
+        if role in DEPARTMENT_SIDE:
             if not department:
                 raise Invalid(f"department: a user of role '{role}' belongs to exactly one department")
             if self.departments is not None and department not in self.departments:
