@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from api import admin, analytics, catalogue, charts, credit, pages, problems, projects, tasks
+from api.inputs import JsonGuard
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
@@ -44,6 +45,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     app.state.users = UserStore(service.db, departments=service.catalogue.departments)
     app.state.idempotency = IdempotencyStore(service.db)
     problems.install(app)
+    app.add_middleware(JsonGuard)  # inside the body limit: non-finite numbers, lone surrogates → 422
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
     for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
         app.include_router(module.router)
