@@ -67,11 +67,11 @@ class Harness:
         return f"officer-{task['department']}"
 
 
-def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None) -> Harness:
+def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None, profile: str = "default") -> Harness:
     db = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     migrate(db)
     clock = clock or VirtualClock(START)
-    service = ApprovalService(db, catalogue=load_catalogue(), clock=clock)
+    service = ApprovalService(db, catalogue=load_catalogue(profile), clock=clock)
     service.deploy_bundled()
     app = create_app(service)
     _, admin_token = UserStore(db).add("admin", "admin")

@@ -922,7 +922,7 @@ class ApprovalService:
 def TimingRuleFor(catalogue: Catalogue):  # noqa: N802 - reads like a type at call sites
     from engine.domain.timing import TimingRule
 
-    return TimingRule(special_stops_clock=True, warn_days=float(catalogue.profile.warning_days))
+    return TimingRule.for_profile(catalogue.profile)
 
 
 @contextmanager
