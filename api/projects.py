@@ -13,6 +13,7 @@ from api.paging import next_page
 from engine.domain.actors import Actor
 from engine.domain.authorisation import OWNER_SIDE
 from engine.domain.project import ProjectFiling
+from engine.domain.tasks import TaskIds
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
 
@@ -141,7 +142,7 @@ def project_tasks(request: Request, project_id: str = _pid(), actor: Actor = Dep
 @router.post("/{project_id}/filings", summary="Submit a stage filing (提交阶段申报): one form, its materials, declared missing items")
 def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
                   actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SubmitFiling",), body.stage, body.task_id)
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SUBMIT_FILING,), body.stage, body.task_id)
     payload: dict[str, Any] = {"materials": body.materials, "declared_missing": body.declared_missing}
     if body.note:
         payload["note"] = body.note
@@ -159,7 +160,7 @@ def withdraw(body: WithdrawIn, request: Request, project_id: str = _pid(),
 @router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")
 def sign_commitment(body: CommitmentIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
                     actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SignCommitment",), body.stage, body.task_id)
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SIGN_COMMITMENT,), body.stage, body.task_id)
     payload = {"signatory": body.signatory, "accepted_terms": True}
     return complete(request, actor, task_id, payload, idempotency_key)
 
@@ -167,7 +168,7 @@ def sign_commitment(body: CommitmentIn, request: Request, project_id: str = _pid
 @router.post("/{project_id}/corrections", summary="Resubmit after a correction notice (补正)")
 def resubmit(body: CorrectionIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
              actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_CorrectFiling", "Task_MatterCorrection"), body.stage,
+    task_id = _owner_task(request, actor, project_id, (TaskIds.CORRECT_FILING, TaskIds.MATTER_CORRECTION), body.stage,
                           body.task_id)
     payload: dict[str, Any] = {"supplied": body.supplied}
     if body.note:
@@ -178,7 +179,7 @@ def resubmit(body: CorrectionIn, request: Request, project_id: str = _pid(), ide
 @router.post("/{project_id}/documents", summary="Supply the documents missing from a tolerated filing (补齐容缺材料)")
 def supply_documents(body: DocumentsIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
                      actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SupplyDocuments",), body.stage, body.task_id)
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SUPPLY_DOCUMENTS,), body.stage, body.task_id)
     return complete(request, actor, task_id, {"documents": body.documents}, idempotency_key)
 
 

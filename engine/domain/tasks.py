@@ -27,6 +27,31 @@ LANE_ROLES: dict[str, Role] = {
 WINDOW_DEPARTMENT = "window"
 
 
+class TaskIds:
+    """The BPMN ids of the user tasks the engine's code relies on (payloads, routes, due dates, simulations).
+
+    Written here once; deploying the main process checks that its models define every one of them
+    (:data:`RELIED_ON_TASKS`, ``engine.services.models.relied_on_problems``), and that every lane holding a
+    user task is one of :data:`LANE_ROLES`.
+    """
+
+    SUBMIT_FILING = "Task_SubmitFiling"
+    INTAKE = "Task_Intake"
+    CORRECT_FILING = "Task_CorrectFiling"
+    SIGN_COMMITMENT = "Task_SignCommitment"
+    REVIEW = "Task_Review"
+    REVIEW_SILENT = "Task_ReviewSilent"
+    MATTER_CORRECTION = "Task_MatterCorrection"
+    SPECIAL_PROCEDURE = "Task_SpecialProcedure"
+    ISSUE_RESULT = "Task_IssueResult"
+    JOINT_OPINION = "Task_JointOpinion"
+    EARLY_OPINION = "Task_EarlyOpinion"
+    SUPPLY_DOCUMENTS = "Task_SupplyDocuments"
+    POST_CHECK = "Task_PostCheck"
+    STATEMENT = "Task_Statement"
+    REVOCATION_DECISION = "Task_RevocationDecision"
+
+
 @dataclass(frozen=True)
 class Responsibility:
     role: Role
@@ -167,22 +192,26 @@ class RevocationDecisionPayload(_Payload):
 
 
 PAYLOADS: dict[str, type[_Payload]] = {
-    "Task_SubmitFiling": FilingPayload,
-    "Task_Intake": IntakePayload,
-    "Task_CorrectFiling": CorrectionPayload,
-    "Task_SignCommitment": CommitmentPayload,
-    "Task_Review": ReviewPayload,
-    "Task_ReviewSilent": ReviewPayload,
-    "Task_MatterCorrection": CorrectionPayload,
-    "Task_SpecialProcedure": SpecialDonePayload,
-    "Task_IssueResult": IssuePayload,
-    "Task_JointOpinion": IssuePayload,
-    "Task_EarlyOpinion": IssuePayload,
-    "Task_SupplyDocuments": SupplyPayload,
-    "Task_PostCheck": PostCheckPayload,
-    "Task_Statement": StatementPayload,
-    "Task_RevocationDecision": RevocationDecisionPayload,
+    TaskIds.SUBMIT_FILING: FilingPayload,
+    TaskIds.INTAKE: IntakePayload,
+    TaskIds.CORRECT_FILING: CorrectionPayload,
+    TaskIds.SIGN_COMMITMENT: CommitmentPayload,
+    TaskIds.REVIEW: ReviewPayload,
+    TaskIds.REVIEW_SILENT: ReviewPayload,
+    TaskIds.MATTER_CORRECTION: CorrectionPayload,
+    TaskIds.SPECIAL_PROCEDURE: SpecialDonePayload,
+    TaskIds.ISSUE_RESULT: IssuePayload,
+    TaskIds.JOINT_OPINION: IssuePayload,
+    TaskIds.EARLY_OPINION: IssuePayload,
+    TaskIds.SUPPLY_DOCUMENTS: SupplyPayload,
+    TaskIds.POST_CHECK: PostCheckPayload,
+    TaskIds.STATEMENT: StatementPayload,
+    TaskIds.REVOCATION_DECISION: RevocationDecisionPayload,
 }
+
+
+RELIED_ON_TASKS: frozenset[str] = frozenset(PAYLOADS)
+"""Every task id the code relies on (each has a payload model)."""
 
 
 def parse_payload(spec_id: str, payload: Any) -> _Payload | dict[str, Any]:

@@ -52,6 +52,7 @@ from engine.domain.tasks import (
     RevocationDecisionPayload,
     StatementPayload,
     SupplyPayload,
+    TaskIds,
     parse_payload,
     responsibility,
 )
@@ -141,7 +142,7 @@ class ApprovalService:
             existing = uow.definitions.by_hash(digest)
             if existing:
                 return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
-            load_definition(files, process_id)  # raises Invalid with every problem
+            load_definition(files, process_id, main=process_id == MAIN_PROCESS)  # raises Invalid with every problem
             text = {name: data.decode("utf-8") for name, data in files.items()}
             definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
                                                 at=self.clock.now(), by=by)
@@ -627,7 +628,7 @@ class ApprovalService:
         """提交阶段申报: the owner files the stage (one form, its materials, the ones it declares missing)."""
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
-        match = [r for r in rows if r["spec_id"] == "Task_SubmitFiling"]
+        match = [r for r in rows if r["spec_id"] == TaskIds.SUBMIT_FILING]
         if not match:
             raise Conflict(f"project {project_id} is not waiting for a filing of stage {stage}")
         payload: dict[str, Any] = {"materials": materials or [], "declared_missing": declared_missing or []}
@@ -661,7 +662,7 @@ class ApprovalService:
         """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
-        match = [r for r in rows if r["spec_id"] == "Task_SupplyDocuments"]
+        match = [r for r in rows if r["spec_id"] == TaskIds.SUPPLY_DOCUMENTS]
         if not match:
             raise Conflict(f"project {project_id} is not waiting for tolerated documents of stage {stage}")
         return self.complete_task(match[0]["id"], {"documents": documents}, actor=actor)
@@ -860,7 +861,7 @@ class ApprovalService:
         subject = ledger.find(key) if key else None
         if subject is not None and subject.started_at is not None and subject.ended_at is None:
             return self._timing(ledger, subject, now).committed_due
-        if stage and spec_id in ("Task_IssueResult", "Task_JointOpinion") and ledger.find(stage):
+        if stage and spec_id in (TaskIds.ISSUE_RESULT, TaskIds.JOINT_OPINION) and ledger.find(stage):
             return ledger.stage_timing(stage, now=now, rule=rule, calendar=self.calendar).committed_due
         return None
 
