@@ -79,3 +79,21 @@ def test_the_project_body_is_one_field_per_line() -> None:
     body = body[body.index("<<EOF"):body.index("\nEOF")].splitlines()[2:]
     assert [line.strip() for line in body] == ['"name": "滨江综合楼",', '"project_type": "social_general",',
                                                '"case": $CASE', '}']
+
+
+def test_docs_api_names_every_route() -> None:
+    """docs/api.md shows every route of the API (the chart routes were once missing)."""
+    import tempfile
+
+    from api.app import create_app
+
+    app = create_app(database_url=f"sqlite:///{tempfile.mkdtemp()}/routes.db", deploy_bundled=False)
+    text = (REPO_ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    missing = []
+    for path in app.openapi()["paths"]:
+        pattern = re.escape(path)
+        for name in re.findall(r"\\\{(\w+)\\\}", pattern):
+            pattern = pattern.replace(re.escape("{" + name + "}"), r"[^/\s\"?]+")
+        if not re.search(pattern.replace(r"[^/\s\"?]+\.", r"[^/\s\"?]+?\."), text):
+            missing.append(path)
+    assert not missing, f"docs/api.md does not show: {missing}"
