@@ -83,6 +83,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("get", "/projects/{project_id}/notifications"): READERS_OF_P,
     ("get", "/projects/{project_id}/tasks"): READERS_OF_P,
     ("get", "/projects/{project_id}/gantt.{fmt}"): READERS_OF_P,
+    ("get", "/projects/{project_id}/plan"): READERS_OF_P,
+    ("get", "/catalogue/case-questions"): EVERYONE,
+    ("post", "/catalogue/plan-preview"): EVERYONE,
     ("post", "/projects/{project_id}/filings"): OWN,
     ("post", "/projects/{project_id}/withdraw"): OWN,
     ("post", "/projects/{project_id}/commitment"): OWN,
@@ -156,6 +159,8 @@ def _stub_runtime(monkeypatch) -> None:
 def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task: dict[str, Any], n: int):
     url = (path.replace("{project_id}", pid).replace("{task_id}", task["id"]).replace("{kind}", "stage_boxplots")
            .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}"))
+    if path == "/catalogue/case-questions":
+        url += "?project_type=social_general"
     n += 100 * len(path) + (7 if method == "post" else 0)  # unique user names per route
     body: Any = None
     if method == "post":
@@ -163,6 +168,7 @@ def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task
             "/projects": FILING | {"owner_id": "owner1"},
             "/admin/users": {"name": f"matrix{n}", "role": "analyst"},
             "/admin/definitions": {"files": _bundled()},
+            "/catalogue/plan-preview": {"project_type": "social_general"},
             f"/projects/{pid}/withdraw": {"reason": "矩阵测试"},
             f"/projects/{pid}/commitment": {"signatory": "张三", "accepted_terms": True},
             f"/projects/{pid}/documents": {"documents": ["x"]},
