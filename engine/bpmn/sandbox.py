@@ -590,6 +590,9 @@ class _Budget:
             return None
         if filename in _OWN_FILES:
             return None
+        caller = frame.f_back
+        if caller is None or caller.f_code.co_filename != _FILENAME:
+            return None  # not called by the model: a garbage-collector callback, a finaliser ... runs untouched
         self.engine_calls += 1
         if self.engine_calls > self.max_engine_calls:
             raise _Abort(f"called engine functions more than {self.max_engine_calls:,} times")
