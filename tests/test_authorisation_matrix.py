@@ -85,6 +85,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("get", "/projects/{project_id}/gantt.{fmt}"): READERS_OF_P,
     ("get", "/projects/{project_id}/plan"): READERS_OF_P,
     ("get", "/catalogue/case-questions"): EVERYONE,
+    ("get", "/owners/{owner_id}/credit"): {"owner1", "agent1", "window1", "analyst1", "admin"},
+    ("post", "/admin/credit-records"): {"admin"},
     ("post", "/catalogue/plan-preview"): EVERYONE,
     ("post", "/projects/{project_id}/filings"): OWN,
     ("post", "/projects/{project_id}/withdraw"): OWN,
@@ -158,7 +160,7 @@ def _stub_runtime(monkeypatch) -> None:
 
 def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task: dict[str, Any], n: int):
     url = (path.replace("{project_id}", pid).replace("{task_id}", task["id"]).replace("{kind}", "stage_boxplots")
-           .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}"))
+           .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}").replace("{owner_id}", "owner1"))
     if path == "/catalogue/case-questions":
         url += "?project_type=social_general"
     n += 100 * len(path) + (7 if method == "post" else 0)  # unique user names per route
@@ -169,6 +171,7 @@ def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task
             "/admin/users": {"name": f"matrix{n}", "role": "analyst"},
             "/admin/definitions": {"files": _bundled()},
             "/catalogue/plan-preview": {"project_type": "social_general"},
+            "/admin/credit-records": {"owner_id": "someone-else", "reason": "矩阵测试"},
             f"/projects/{pid}/withdraw": {"reason": "矩阵测试"},
             f"/projects/{pid}/commitment": {"signatory": "张三", "accepted_terms": True},
             f"/projects/{pid}/documents": {"documents": ["x"]},
@@ -214,7 +217,8 @@ def test_every_route_for_every_role(world, monkeypatch, method: str, path: str) 
             if any(r["id"] == task["id"] and r.get("claimed_by") for r in row):
                 hz.service.release_task(task["id"], actor=SYSTEM)
         if response.status_code in (200, 201) and method != "get" and path not in (
-                "/admin/users", "/admin/users/{name}", "/admin/definitions", "/tasks/{task_id}/claim"):
+                "/admin/users", "/admin/users/{name}", "/admin/definitions", "/tasks/{task_id}/claim",
+                "/admin/credit-records"):
             pytest.fail(f"{role} changed state through {method} {path}: {response.text[:200]}")
     assert not wrong, "\n".join(wrong)
 

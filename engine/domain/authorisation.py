@@ -8,7 +8,7 @@
 | agency (审批部门) | read the projects its department has tasks in; claim and complete its department's agency tasks |
 | lead (牵头部门) | as agency, and the lead-lane tasks of its department (综合出件, 联合验收意见, 先行验收意见) |
 | analyst (工改办) | read everything (projects, analytics, definitions); change nothing |
-| admin | deploy definitions, manage users, release a claim; read everything; never act for owners or departments |
+| admin | deploy definitions, manage users, record external credit records, release a claim; read everything; never act for owners or departments |
 | system | the engine itself (timers, simulations): anything |
 
 The service layer asks these functions; the API's role gates (``api.auth.require``) use the role groups below.
@@ -84,6 +84,21 @@ def completion_refusal(actor: Actor, task: Mapping[str, Any]) -> str | None:
                     f"task; an agency officer of the department may not")
         return None
     return f"no rule lets role '{actor.role}' complete a task of role '{role}'"
+
+
+def credit_read_refusal(actor: Actor, owner_id: str) -> str | None:
+    """Why ``actor`` may not read ``owner_id``'s credit standing (信用): the owner itself (or its agent), the
+    window, analysts and administrators may; departments may not."""
+    if actor.role in OWNER_SIDE:
+        return None if actor.acts_for(owner_id) else "an owner sees only its own credit standing"
+    if actor.role in DEPARTMENT_SIDE:
+        return "credit standing is read by the window, analysts, administrators and the owner itself"
+    return None
+
+
+def may_record_credit(actor: Actor) -> bool:
+    """Only administrators (and the engine) record external credit information (失信记录)."""
+    return actor.role in (*ADMINISTRATORS, "system")
 
 
 def release_refusal(actor: Actor, claimer: str) -> str | None:

@@ -29,7 +29,9 @@ from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
 from engine.domain.actors import SYSTEM, Actor
 from engine.domain.authorisation import (
     completion_refusal,
+    credit_read_refusal,
     may_act_for_owner,
+    may_record_credit,
     may_read_project,
     release_refusal,
     task_scope,
@@ -276,10 +278,9 @@ class ApprovalService:
 
     def credit_standing(self, owner_id: str, *, actor: Actor) -> dict[str, Any]:
         """An owner's 信用 as the rules read it: good or not, why, and for how long a record bars 容缺受理."""
-        if actor.role in ("owner", "agent") and not actor.acts_for(owner_id):
-            raise Forbidden("an owner sees only its own credit standing")
-        if actor.role in ("agency", "lead"):
-            raise Forbidden("credit standing is read by the window, analysts, administrators and the owner itself")
+        refusal = credit_read_refusal(actor, owner_id)
+        if refusal:
+            raise Forbidden(refusal)
         with UnitOfWork(self.db, read_only=True) as uow:
             good = self._credit_good(uow, owner_id)
             records = uow.credit.for_owner(owner_id)
@@ -289,7 +290,7 @@ class ApprovalService:
 
     def record_credit(self, owner_id: str, reason: str, *, actor: Actor) -> dict[str, Any]:
         """An operator records external credit information (失信记录 from the credit platform)."""
-        if actor.role not in ("admin", "system"):
+        if not may_record_credit(actor):
             raise Forbidden("only an administrator records external credit information")
         if not owner_id.strip() or not reason.strip():
             raise Invalid("owner_id and reason: both are required")
