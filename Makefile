@@ -35,8 +35,11 @@ demo: install assets
 test: $(TEST_STAMP) assets
 	$(BIN)/python -m pytest -q
 
+# `make serve PORT=8080 HOST=0.0.0.0` to listen elsewhere
+PORT ?= 8000
+HOST ?= 127.0.0.1
 serve: install assets
-	$(BIN)/gongai serve
+	$(BIN)/gongai serve --host $(HOST) --port $(PORT)
 
 worker: install
 	$(BIN)/gongai worker

@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from engine.domain.actors import Actor
+from engine.domain.authorisation import ADMINISTRATORS, ANALYTICS_READERS
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/admin", tags=["administration"])
-admins = require("admin")
+admins = require(*ADMINISTRATORS)
 
 
 class DeployIn(BaseModel):
@@ -29,7 +30,7 @@ class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="the user's id; an owner's name is its owner_id")
     role: Literal["owner", "agent", "window", "agency", "lead", "analyst", "admin"]
     department: str | None = Field(default=None, max_length=40, description="agency / lead officers: their department")
-    owner_ids: list[str] = Field(default_factory=list, description="agents: the owners who authorised them")
+    owner_ids: list[str] = Field(default_factory=list, max_length=100, description="agents: the owners who authorised them")
 
 
 @router.post("/definitions", status_code=201, summary="Validate and deploy a BPMN definition (a new version)")
@@ -46,7 +47,7 @@ def deploy(body: DeployIn, request: Request, actor: Actor = Depends(admins)) -> 
 
 
 @router.get("/definitions", summary="Deployed definitions and their versions")
-def definitions(request: Request, actor: Actor = Depends(require("admin", "analyst"))) -> list[dict[str, Any]]:
+def definitions(request: Request, actor: Actor = Depends(require(*ANALYTICS_READERS))) -> list[dict[str, Any]]:
     return queries.definitions(request.app.state.service.db)
 
 

@@ -18,13 +18,14 @@ from sqlalchemy import select
 
 from api.auth import require
 from engine.domain.actors import Actor
+from engine.domain.authorisation import ANALYTICS_READERS
 from engine.persistence import tables as t
 from engine.services import queries
 from engine.services.analytics import analytics_filters, analytics_window, kpi_report
 from engine.services.errors import Invalid
 
 router = APIRouter(prefix="/analytics", tags=["analytics (analysts)"])
-readers = require("analyst", "admin")
+readers = require(*ANALYTICS_READERS)
 #: The XES document is kept in memory up to this size, then on disk (see ``events_xes``).
 SPOOL_BYTES = 8 * 1024 * 1024
 _CHUNK = 64 * 1024

@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from api import admin, analytics, catalogue, charts, credit, pages, problems, projects, tasks
+from api.inputs import JsonGuard
+from api.security import FailedAuthLimiter, SecurityHeaders
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
@@ -43,8 +45,11 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     app.state.service = service
     app.state.users = UserStore(service.db, departments=service.catalogue.departments)
     app.state.idempotency = IdempotencyStore(service.db)
+    app.state.auth_limiter = FailedAuthLimiter()  # 429 after 20 bad tokens from one address in 5 minutes
     problems.install(app)
+    app.add_middleware(JsonGuard)  # inside the body limit: non-finite numbers, lone surrogates → 422
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, problems included
     for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
         app.include_router(module.router)
     pages.install(app)  # the web pages (/, /ui/…), /static and /docs

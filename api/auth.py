@@ -38,9 +38,15 @@ def users(request: Request) -> UserStore:
 def current_actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Authorization: send 'Authorization: Bearer <token>' (tokens come from `gongai users add`)")
+    limiter = getattr(request.app.state, "auth_limiter", None)
+    address = request.client.host if request.client else "unknown"
+    if limiter is not None:
+        limiter.check(address)
     actor = request.app.state.users.actor_for_token(credentials.credentials)
     if actor is None:
-        raise Unauthenticated("Authorization: unknown or revoked token")
+        if limiter is not None:
+            limiter.failed(address)
+        raise Unauthenticated("Authorization: unknown, revoked or expired token (`gongai users reissue` issues a new one)")
     return actor
 
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/catalogue", tags=["catalogue (情形 and matters)"])
 class PlanPreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_type: str = Field(max_length=40)
-    case: dict[str, Any] = Field(default_factory=dict, description="情形 answers, by question id")
+    case: dict[str, Any] = Field(default_factory=dict, max_length=100, description="情形 answers, by question id")
     include_planning: bool | None = None
 
 

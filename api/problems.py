@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:gongai:problem:"
 SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-         409: "conflict", 413: "body-too-large", 415: "unsupported-media-type", 422: "invalid", 500: "internal"}
+         409: "conflict", 413: "body-too-large", 415: "unsupported-media-type", 422: "invalid",
+         429: "too-many-requests", 500: "internal"}
 
 
 def problem(status: int, detail: str, instance: str, *, headers: dict[str, str] | None = None,
@@ -61,7 +62,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status, str(exc), _where(request))
+        return problem(exc.status, str(exc), _where(request), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(request: Request, exc: ConcurrentUpdate) -> JSONResponse:

@@ -11,7 +11,9 @@ from api.auth import current_actor, require, retrying
 from api.completion import IdemKey, complete
 from api.paging import next_page
 from engine.domain.actors import Actor
+from engine.domain.authorisation import OWNER_SIDE
 from engine.domain.project import ProjectFiling
+from engine.domain.tasks import TaskIds
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
 
@@ -53,7 +55,7 @@ class CommitmentIn(BaseModel):
 
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    supplied: list[str] = Field(default_factory=list, description="materials supplied (补正)")
+    supplied: list[str] = Field(default_factory=list, max_length=200, description="materials supplied (补正)")
     note: str | None = Field(default=None, max_length=2000)
     stage: str | None = Field(default=None, max_length=10)
     task_id: str | None = Field(default=None, max_length=40)
@@ -61,14 +63,14 @@ class CorrectionIn(BaseModel):
 
 class DocumentsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    documents: list[str] = Field(min_length=1, description="the tolerated (容缺) documents now supplied")
+    documents: list[str] = Field(min_length=1, max_length=200, description="the tolerated (容缺) documents now supplied")
     stage: str | None = Field(default=None, max_length=10)
     task_id: str | None = Field(default=None, max_length=40)
 
 
 @router.post("", status_code=201, summary="File a new project (validated against the catalogue)")
 def create_project(body: NewProject, request: Request,
-                   actor: Actor = Depends(require("owner", "agent"))) -> dict[str, Any]:
+                   actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
     filing = body.model_dump()
     if filing["owner_id"] is None:
         if actor.role == "agent":
@@ -139,8 +141,8 @@ def project_tasks(request: Request, project_id: str = _pid(), actor: Actor = Dep
 
 @router.post("/{project_id}/filings", summary="Submit a stage filing (提交阶段申报): one form, its materials, declared missing items")
 def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
-                  actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SubmitFiling",), body.stage, body.task_id)
+                  actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SUBMIT_FILING,), body.stage, body.task_id)
     payload: dict[str, Any] = {"materials": body.materials, "declared_missing": body.declared_missing}
     if body.note:
         payload["note"] = body.note
@@ -149,7 +151,7 @@ def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), id
 
 @router.post("/{project_id}/withdraw", summary="Withdraw a running project (撤回申请); every open task and clock ends")
 def withdraw(body: WithdrawIn, request: Request, project_id: str = _pid(),
-             actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
+             actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
     service = request.app.state.service
     queries.visible_project(service.db, actor, project_id)
     return retrying(lambda: service.withdraw(project_id, actor=actor, reason=body.reason))
@@ -157,16 +159,16 @@ def withdraw(body: WithdrawIn, request: Request, project_id: str = _pid(),
 
 @router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")
 def sign_commitment(body: CommitmentIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
-                    actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SignCommitment",), body.stage, body.task_id)
+                    actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SIGN_COMMITMENT,), body.stage, body.task_id)
     payload = {"signatory": body.signatory, "accepted_terms": True}
     return complete(request, actor, task_id, payload, idempotency_key)
 
 
 @router.post("/{project_id}/corrections", summary="Resubmit after a correction notice (补正)")
 def resubmit(body: CorrectionIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
-             actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_CorrectFiling", "Task_MatterCorrection"), body.stage,
+             actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, (TaskIds.CORRECT_FILING, TaskIds.MATTER_CORRECTION), body.stage,
                           body.task_id)
     payload: dict[str, Any] = {"supplied": body.supplied}
     if body.note:
@@ -176,8 +178,8 @@ def resubmit(body: CorrectionIn, request: Request, project_id: str = _pid(), ide
 
 @router.post("/{project_id}/documents", summary="Supply the documents missing from a tolerated filing (补齐容缺材料)")
 def supply_documents(body: DocumentsIn, request: Request, project_id: str = _pid(), idempotency_key: str | None = IdemKey,
-                     actor: Actor = Depends(require("owner", "agent", "admin"))) -> dict[str, Any]:
-    task_id = _owner_task(request, actor, project_id, ("Task_SupplyDocuments",), body.stage, body.task_id)
+                     actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+    task_id = _owner_task(request, actor, project_id, (TaskIds.SUPPLY_DOCUMENTS,), body.stage, body.task_id)
     return complete(request, actor, task_id, {"documents": body.documents}, idempotency_key)
 
 

@@ -12,6 +12,7 @@ from api.auth import current_actor, public
 from api.completion import IdemKey, complete
 from api.paging import next_page
 from engine.domain.actors import Actor
+from engine.domain.authorisation import OWNER_SIDE, may_see_task
 from engine.domain.tasks import PAYLOADS
 from engine.persistence.uow import UnitOfWork
 from engine.services import queries
@@ -36,7 +37,7 @@ class RefuseIn(BaseModel):
 
 class CorrectionRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[str] = Field(min_length=1, description="every item to correct (一次性告知), required")
+    items: list[str] = Field(min_length=1, max_length=200, description="every item to correct (一次性告知), required")
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -62,7 +63,7 @@ def inbox(request: Request, actor: Actor = Depends(current_actor),
     """Filtered and paginated by the database; ``matter_id`` and ``colour`` (computed from the working-day
     calendar) filter the page afterwards, so a page may hold fewer than ``limit`` tasks while more follow."""
     service = request.app.state.service
-    role = "owner" if actor.role in ("owner", "agent") else None
+    role = "owner" if actor.role in OWNER_SIDE else None
     after = queries.task_position(queries.decode_cursor(cursor)) if cursor else None
     rows, more = service.task_page(actor=actor, role=role, project_id=project_id, stage=stage, state=state,
                                    project_type=project_type, spec_id=task, limit=limit, after=after)
@@ -132,7 +133,7 @@ def _visible_task(request: Request, actor: Actor, task_id: str) -> dict[str, Any
     if row is None:
         raise NotFound(f"task {task_id} does not exist")
     queries.visible_project(service.db, actor, row["project_id"])
-    if actor.role in ("agency", "lead") and row.get("department") != actor.department:
+    if not may_see_task(actor, row):
         raise Forbidden(f"task {task_id} belongs to another department, not to '{actor.department}'")
     return row
 

@@ -143,6 +143,8 @@ def who_for(task: dict[str, Any], owner: str) -> str:
         return owner
     if task["role"] == "window":
         return "bench-window"
+    if task["role"] == "lead":  # 综合出件 and the other lead-lane tasks need a lead-department officer
+        return f"bench-lead-{task['department']}"
     return f"bench-officer-{task['department']}"
 
 
@@ -224,6 +226,7 @@ def prepare(url: str, owners: int) -> dict[str, str]:
         tokens[name] = store.add(name, role)[1]
     for dept in catalogue.departments:
         tokens[f"bench-officer-{dept}"] = store.add(f"bench-officer-{dept}", "agency", department=dept)[1]
+        tokens[f"bench-lead-{dept}"] = store.add(f"bench-lead-{dept}", "lead", department=dept)[1]
     for i in range(owners):
         tokens[f"bench-owner-{i}"] = store.add(f"bench-owner-{i}", "owner")[1]
     db.dispose()

@@ -62,14 +62,16 @@ class Harness:
             return "owner1"
         if task["role"] == "window":
             return "window1"
+        if task["role"] == "lead":
+            return f"lead-{task['department']}"
         return f"officer-{task['department']}"
 
 
-def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None) -> Harness:
+def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None, profile: str = "default") -> Harness:
     db = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     migrate(db)
     clock = clock or VirtualClock(START)
-    service = ApprovalService(db, catalogue=load_catalogue(), clock=clock)
+    service = ApprovalService(db, catalogue=load_catalogue(profile), clock=clock)
     service.deploy_bundled()
     app = create_app(service)
     _, admin_token = UserStore(db).add("admin", "admin")
@@ -81,6 +83,7 @@ def make_harness(tmp_path: Path, *, clock: VirtualClock | None = None) -> Harnes
     harness.add_user("analyst1", "analyst")
     for dept in DEPARTMENTS:
         harness.add_user(f"officer-{dept}", "agency", department=dept)
+        harness.add_user(f"lead-{dept}", "lead", department=dept)
     return harness
 
 

@@ -28,9 +28,10 @@ from engine.bpmn.layout import (
     layout_definitions,
 )
 from engine.cli import app
+from tests.corpus import CORPUS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFORMANCE = REPO_ROOT.parent / "shared" / "conformance"
+CONFORMANCE = CORPUS
 NS = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "dc": DC_NS, "di": DI_NS}
 
 Rect = tuple[float, float, float, float]
@@ -508,6 +509,7 @@ CONFORMANCE_MODELS = [
 ]
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("name", CONFORMANCE_MODELS)
 def test_conformance_models(name: str) -> None:
     path = CONFORMANCE / name

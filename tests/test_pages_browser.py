@@ -209,7 +209,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     # -- the owner sees both stages done on the highlighted diagram ------------------------------------------------
     owner.go(f"/ui/projects/{pid}")
     owner.page.wait_for_selector("#diagram[data-ready=true]")
-    owner.page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    _images_loaded(owner.page)
     diagram = owner.page.locator("#diagram")
     assert diagram.get_attribute("data-marked-Call_S1") == "done"
     assert diagram.get_attribute("data-marked-Call_S23") == "done"
@@ -230,7 +230,7 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     row = analyst.page.locator("#stage-times tr[data-stage='S23']")
     cells = row.locator("td").all_inner_texts()
     assert cells[1] == "1" and float(cells[2]) > 0, cells
-    analyst.page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    _images_loaded(analyst.page)
     analyst.shot("analyst-dashboard")
     analyst.go("/ui/analytics?since=2026-13-01")
     assert analyst.page.inner_text("#err-since") == "日期格式应为 YYYY-MM-DD"
@@ -259,3 +259,14 @@ def _definitions(live: Live) -> int:
     from engine.services import queries
 
     return len(queries.definitions(live.service.db))
+
+
+def _images_loaded(page) -> None:
+    """Wait until every image has loaded. Polled with ``evaluate`` (the DevTools protocol), because
+    ``wait_for_function`` evals its predicate inside the page, which the pages' CSP (no 'unsafe-eval') refuses."""
+    script = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+    for _ in range(300):
+        if page.evaluate(script):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page's images did not load within 30 s")

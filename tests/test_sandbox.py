@@ -145,7 +145,7 @@ def test_the_default_budget_stops_an_endless_loop_too() -> None:
         SandboxEnvironment().execute("n = 0\nwhile True:\n    n += 1", {})
 
 
-def test_time_inside_engine_functions_does_not_count_but_the_models_own_time_does(monkeypatch) -> None:
+def test_time_inside_engine_functions_has_its_own_budget_and_the_models_own_time_is_counted(monkeypatch) -> None:
     """A fake clock that moves one second each time it is read, and an engine function that takes an hour."""
     now = [0.0]
 
@@ -158,8 +158,12 @@ def test_time_inside_engine_functions_does_not_count_but_the_models_own_time_doe
         return "written"
 
     monkeypatch.setattr(sandbox.time, "monotonic", monotonic)
-    env = SandboxEnvironment({"slow_engine_function": slow_engine_function}, time_limit=2.0)
+    env = SandboxEnvironment({"slow_engine_function": slow_engine_function}, time_limit=2.0,
+                             engine_time_limit=7200.0)
     assert env.evaluate("slow_engine_function()", {}) == "written"
+    strict = SandboxEnvironment({"slow_engine_function": slow_engine_function}, time_limit=2.0)
+    with pytest.raises(BudgetExceeded, match="inside engine functions"):
+        strict.evaluate("slow_engine_function()", {})
     with pytest.raises(BudgetExceeded, match="longer than its limit of 2 s"):
         env.execute("n = 0\nwhile True:\n    n += 1", {})
 

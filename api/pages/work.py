@@ -246,6 +246,6 @@ def _task_page(request: Request, actor: Actor, task_id: str, *, exc: Exception |
 
 
 def _may_complete(actor: Actor, task: dict[str, Any]) -> bool:
-    from engine.domain.actors import completion_refusal
+    from engine.domain.authorisation import completion_refusal
 
     return completion_refusal(actor, task) is None

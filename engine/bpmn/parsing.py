@@ -22,6 +22,9 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
 from engine.bpmn.problems import BpmnLoadError, Problem, error
 from engine.bpmn.safe_xml import DEFAULT_MAX_BYTES, parse_xml
+from engine.bpmn.timers import install as _install_timer_bounds
+
+_install_timer_bounds()  # every model runs after being parsed here: SpiffWorkflow's timers are bounded from now on
 
 __all__ = [
     "BPMN_NS",

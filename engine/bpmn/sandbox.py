@@ -14,11 +14,15 @@ Models here are drawn by people outside the team, so this module puts a fence ar
    ``exec/eval/open/compile/globals/locals/vars/getattr/setattr/delattr/__import__/breakpoint/input``.
 2. **Safe builtins**: code runs with ``__builtins__`` replaced by :data:`SAFE_BUILTINS`; anything else is a
    ``NameError``.
-3. **Bounded run time**: a per-thread ``sys.settrace`` hook counts the bytecode operations of the model's code
-   and checks a wall-clock deadline (time spent inside engine functions excluded), so ``while True: pass``
-   stops with :class:`BudgetExceeded`. Because one builtin call
-   on a huge value runs in C where no hook can interrupt it, ``*``, ``**`` and ``<<`` are rewritten to
-   checked versions, ``range`` is capped, and computed f-string widths are refused.
+3. **Bounded run time and memory**: a per-thread ``sys.settrace`` hook counts the bytecode operations of the
+   model's code, checks a wall-clock deadline, gives the engine functions the model calls their own time
+   budget and a maximum number of calls, and watches the process's resident memory, so ``while True: pass``
+   or a list of a million copies stops with :class:`BudgetExceeded`. Because one builtin call on a huge
+   value runs in C where no hook can interrupt it, every operation that can build a large value in one step
+   (``+ * ** << %``, growing ``str``/``bytes``/``int``/``list`` methods, ``str()`` and f-strings of
+   containers, slice assignment) is rewritten to a checked version (:mod:`engine.bpmn.guards`), ``range`` is
+   capped, and computed f-string widths are refused.
+   ``print`` is captured per engine operation (:func:`capture_output`), bounded, for the caller to attribute.
 4. **Compiled once**: each distinct expression text is checked and compiled once and cached.
 
 Models may also call *engine functions* (for example working-day arithmetic): the engine registers them with
@@ -33,13 +37,17 @@ exception and the offending line.
 from __future__ import annotations
 
 import ast
+import contextvars
 import functools
 import importlib
 import logging
+import os
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import CodeType, FrameType, MappingProxyType
 from typing import Any, Literal
@@ -49,9 +57,24 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn import guards
+from engine.bpmn.guards import (
+    GUARD_FUNCTIONS,
+    MAX_FORMAT_WIDTH,
+    MAX_INT_BITS,
+    MAX_SEQUENCE_LENGTH,
+    BudgetExceeded,
+    SafeStr,
+    SandboxError,
+)
+
 __all__ = [
+    "DEFAULT_ENGINE_TIME_LIMIT",
+    "DEFAULT_MAX_ENGINE_CALLS",
+    "DEFAULT_MAX_MEMORY",
     "DEFAULT_MAX_OPERATIONS",
     "DEFAULT_TIME_LIMIT",
+    "ModelOutput",
     "FORBIDDEN_ATTRIBUTES",
     "FORBIDDEN_NAMES",
     "SAFE_BUILTINS",
@@ -60,6 +83,7 @@ __all__ = [
     "SandboxEnvironment",
     "SandboxError",
     "SandboxedScriptEngine",
+    "capture_output",
     "check_expression",
     "compile_expression",
     "make_script_engine",
@@ -70,22 +94,25 @@ __all__ = [
 Mode = Literal["eval", "exec"]
 
 DEFAULT_MAX_OPERATIONS = 1_000_000
-"""Bytecode operations of the model's own code one evaluation may execute (about half a second)."""
-DEFAULT_TIME_LIMIT = 2.0
-"""Wall-clock seconds one evaluation may take, not counting the time spent inside engine functions."""
-MAX_SEQUENCE_LENGTH = 1_000_000
-"""Longest ``range`` or repeated sequence (``"x" * n``) a model may build."""
-MAX_INT_BITS = 100_000
-"""Largest integer (in bits, about 30,000 digits) that ``*``, ``**`` and ``<<`` may produce."""
-MAX_FORMAT_WIDTH = 1_000
-"""Widest constant field an f-string format spec may ask for."""
+"""Bytecode operations of the model's own code one evaluation may execute (about a second)."""
+DEFAULT_TIME_LIMIT = 3.0
+"""Wall-clock seconds one evaluation may take, not counting the time spent inside engine functions (the
+operation budget normally stops a runaway first; this is the backstop on a loaded machine)."""
+DEFAULT_ENGINE_TIME_LIMIT = 5.0
+"""Wall-clock seconds one evaluation may spend inside engine functions, all calls together."""
+DEFAULT_MAX_ENGINE_CALLS = 500
+"""Calls to engine functions one evaluation may make (a model calls a handful; 2,000 ``working_days_after``
+calls in a loop once held a request for 47 s)."""
+DEFAULT_MAX_MEMORY = 256 << 20
+"""Bytes the process's resident memory may grow by during one evaluation."""
+MAX_OUTPUT_LINES = 20
+"""Lines of ``print`` output kept per engine operation (the rest are counted, not kept)."""
+MAX_OUTPUT_LINE = 500
+"""Characters kept of one line of ``print`` output."""
+_MEMORY_CHECK_EVERY = 32  # operations between two reads of the resident memory; guards bound each one
 
 _FILENAME = "<string>"  # SpiffWorkflow's PythonScriptEngine looks for this name to report script lines
 _log = logging.getLogger("gongai.bpmn.script")
-
-
-class SandboxError(Exception):
-    """Base class of sandbox refusals."""
 
 
 class ExpressionRejected(SandboxError):
@@ -96,17 +123,48 @@ class ExpressionRejected(SandboxError):
         self.line = line
 
 
-class BudgetExceeded(SandboxError):
-    """The code ran too long, or tried to build a value too large to build safely."""
-
-
 class _Abort(BaseException):
     """Raised from the trace hook; a ``BaseException`` so that ``except Exception`` in a script cannot catch it."""
 
 
+@dataclass
+class ModelOutput:
+    """What models printed during one engine operation: at most :data:`MAX_OUTPUT_LINES` lines of at most
+    :data:`MAX_OUTPUT_LINE` characters; the rest is counted in ``dropped``."""
+
+    lines: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, text: str) -> None:
+        if len(self.lines) >= MAX_OUTPUT_LINES:
+            self.dropped += 1
+            return
+        self.lines.append(text if len(text) <= MAX_OUTPUT_LINE else text[:MAX_OUTPUT_LINE] + "…")
+
+
+_output: contextvars.ContextVar[ModelOutput | None] = contextvars.ContextVar("gongai_model_output", default=None)
+
+
+@contextmanager
+def capture_output() -> Iterator[ModelOutput]:
+    """Collect what models ``print`` while the block runs; the caller attributes it (to a project)."""
+    buffer = ModelOutput()
+    token = _output.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _output.reset(token)
+
+
 def _print(*values: object, sep: str | None = " ", end: str | None = "\n") -> None:
-    """``print`` for models: goes to the ``gongai.bpmn.script`` log, never to the server's stdout."""
-    _log.info("%s", (sep if sep is not None else " ").join(str(v) for v in values))
+    """``print`` for models: captured (bounded) for the running operation, never written to stdout or raw to
+    the log. Outside an operation (``gongai run``), a bounded, escaped copy goes to the debug log."""
+    text = SafeStr(" " if sep is None else sep).join(SafeStr(v) for v in values)
+    buffer = _output.get()
+    if buffer is None:
+        _log.debug("model output: %r", text[:MAX_OUTPUT_LINE])
+    else:
+        buffer.add(text)
 
 
 def _range(*args: int) -> range:
@@ -123,8 +181,8 @@ SAFE_BUILTINS: Mapping[str, object] = MappingProxyType({
     # numbers
     "abs": abs, "bool": bool, "divmod": divmod, "float": float, "int": int, "max": max, "min": min,
     "round": round, "sum": sum,
-    # text
-    "chr": chr, "ord": ord, "str": str,
+    # text (``str`` refuses to render a value whose text would be too long)
+    "chr": chr, "ord": ord, "str": SafeStr,
     # collections and iteration
     "all": all, "any": any, "dict": dict, "enumerate": enumerate, "filter": filter, "frozenset": frozenset,
     "len": len, "list": list, "map": map, "range": _range, "reversed": reversed, "set": set,
@@ -137,7 +195,7 @@ SAFE_BUILTINS: Mapping[str, object] = MappingProxyType({
     "Exception": Exception, "ArithmeticError": ArithmeticError, "IndexError": IndexError,
     "KeyError": KeyError, "LookupError": LookupError, "TypeError": TypeError, "ValueError": ValueError,
     "ZeroDivisionError": ZeroDivisionError,
-    # output goes to the log
+    # output is captured for the running operation
     "print": _print,
 })
 """Every name a model can use without defining it, other than engine functions and task data."""
@@ -223,6 +281,7 @@ class _Checker(ast.NodeVisitor):
 
     def __init__(self) -> None:
         self.violation: tuple[int | None, str] | None = None
+        self._plain_slice_targets: set[int] = set()
 
     def _fail(self, node: ast.AST, message: str) -> None:
         if self.violation is None:
@@ -267,6 +326,22 @@ class _Checker(ast.NodeVisitor):
 
     def visit_TryStar(self, node: ast.AST) -> None:  # Python 3.11+
         self._fail(node, "'except*' is not allowed")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if len(node.targets) == 1:
+            self._plain_slice_targets.add(id(node.targets[0]))
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._plain_slice_targets.add(id(node.target))
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if (isinstance(node.ctx, ast.Store) and isinstance(node.slice, ast.Slice)
+                and id(node) not in self._plain_slice_targets):
+            self._fail(node, "assigning to a slice is allowed only as the single target of an assignment "
+                             "('items[a:b] = values')")
+        self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id.startswith("_") and node.id != "_":
@@ -357,70 +432,75 @@ def check_expression(text: str | None, mode: Mode = "eval", *, functions: Collec
     return None
 
 
-def _guarded_pow(base: Any, exponent: Any, modulo: Any = None) -> Any:
-    if modulo is None and isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
-        if exponent * base.bit_length() > MAX_INT_BITS:
-            raise BudgetExceeded(f"{base} ** {exponent} would be an integer too large to compute safely")
-    return pow(base, exponent) if modulo is None else pow(base, exponent, modulo)
-
-
-def _repeat_length(seq: Any, times: Any) -> int | None:
-    if isinstance(seq, (str, bytes, list, tuple)) and isinstance(times, int):
-        return len(seq) * times
-    return None
-
-
-def _guarded_mul(left: Any, right: Any) -> Any:
-    length = _repeat_length(left, right)
-    if length is None:
-        length = _repeat_length(right, left)
-    if length is not None and length > MAX_SEQUENCE_LENGTH:
-        raise BudgetExceeded(f"repeating a sequence to {length:,} items is over the limit of {MAX_SEQUENCE_LENGTH:,}")
-    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
-        raise BudgetExceeded("multiplication would produce an integer too large to compute safely")
-    return left * right
-
-
-def _guarded_lshift(left: Any, right: Any) -> Any:
-    if isinstance(left, int) and isinstance(right, int) and left and right + left.bit_length() > MAX_INT_BITS:
-        raise BudgetExceeded(f"{left} << {right} would be an integer too large to compute safely")
-    return left << right
-
-
-_GUARDS: dict[type[ast.operator], str] = {
+_BINARY_GUARDS: dict[type[ast.operator], str] = {
     ast.Pow: "__sandbox_pow__",
     ast.Mult: "__sandbox_mul__",
     ast.LShift: "__sandbox_lshift__",
+    ast.Add: "__sandbox_add__",
+    ast.Mod: "__sandbox_mod__",
 }
-_GUARD_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "__sandbox_pow__": _guarded_pow,
-    "__sandbox_mul__": _guarded_mul,
-    "__sandbox_lshift__": _guarded_lshift,
+_AUGMENTED_GUARDS: dict[type[ast.operator], str] = {
+    **_BINARY_GUARDS,
+    ast.Mult: "__sandbox_imul__",
+    ast.Add: "__sandbox_iadd__",
+    ast.Mod: "__sandbox_imod__",
 }
+
+
+def _call(guard: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=list(args), keywords=[])
 
 
 class _GuardOperators(ast.NodeTransformer):
-    """Rewrite ``a * b``, ``a ** b``, ``a << b`` (and their augmented forms) into size-checked calls.
+    """Rewrite every operation that can build a large value in one step into a size-checked call
+    (:mod:`engine.bpmn.guards`): ``+ * ** << %`` and their augmented forms, f-string values, attribute reads
+    (growing methods come back wrapped) and slice assignment.
 
     The guard names start with ``__``, which model code cannot mention, so it cannot replace them.
     """
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
-        guard = _GUARDS.get(type(node.op))
+        guard = _BINARY_GUARDS.get(type(node.op))
         if guard is None:
             return node
-        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
-        return ast.copy_location(call, node)
+        return ast.copy_location(_call(guard, node.left, node.right), node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         self.generic_visit(node)
-        guard = _GUARDS.get(type(node.op))
+        guard = _AUGMENTED_GUARDS.get(type(node.op))
         if guard is None:
             return node
-        current = _as_load(node.target)
-        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[current, node.value], keywords=[])
-        return ast.copy_location(ast.Assign(targets=[node.target], value=call), node)
+        current = self.visit(_as_load(node.target))
+        return _assign(node.target, _call(guard, current, node.value), node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        self.generic_visit(node)
+        node.value = ast.copy_location(_call("__sandbox_fmt__", node.value), node.value)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.ctx, ast.Load):
+            return node
+        return ast.copy_location(_call("__sandbox_attr__", node.value, ast.Constant(node.attr)), node)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        self.generic_visit(node)
+        if len(node.targets) == 1:
+            return _assign(node.targets[0], node.value, node)
+        return node
+
+
+def _assign(target: ast.expr, value: ast.expr, where: ast.AST) -> ast.stmt:
+    """``target = value``; a slice target (``l[a:b] = v``, which can double a list) goes through its guard.
+    The checker allows slice targets only as the single target of an assignment."""
+    if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice):
+        bounds = [b if b is not None else ast.Constant(None)
+                  for b in (target.slice.lower, target.slice.upper, target.slice.step)]
+        index = _call("__sandbox_slice__", *bounds)
+        return ast.copy_location(ast.Expr(_call("__sandbox_setitem__", target.value, index, value)), where)
+    return ast.copy_location(ast.Assign(targets=[target], value=value), where)
 
 
 def _as_load(target: ast.expr) -> ast.expr:
@@ -450,35 +530,77 @@ def compile_expression(text: str | None, mode: Mode = "eval") -> CodeType:
 # Running under a budget
 # --------------------------------------------------------------------------------------------------------------
 
+_OWN_FILES = frozenset({guards.__file__, __file__})  # the guards' and the safe builtins' frames: the model's time
+_statm: tuple[int, int] | None = None  # (pid, descriptor of /proc/self/statm), reopened after a fork
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident_bytes() -> int:
+    """The process's resident memory now (Linux ``/proc/self/statm``; elsewhere the peak, which only grows)."""
+    global _statm
+    try:
+        if _statm is None or _statm[0] != os.getpid():
+            _statm = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
+        return int(os.pread(_statm[1], 64, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 class _Budget:
-    """Trace hook that counts the model's own operations and watches the clock.
+    """Trace hook that counts the model's own operations and watches the clock and the memory.
 
     Only sandboxed frames are traced (per opcode). A call from them into engine code (a registered function)
-    is trusted: it is not traced or counted, and the time it takes is added to the deadline, so a slow
-    database write inside ``record_matter_result`` cannot make the model's script time out.
+    is not traced line by line: its time is not charged to the model's ``time_limit`` (a slow look-up must
+    not make the model's script time out) but to ``engine_time_limit``, checked at every call the engine code
+    makes, and the number of such calls is capped. The size guards' own frames are neither: their time is
+    the model's (so are the sandbox's own builtins, ``range`` and ``print``). Every :data:`_MEMORY_CHECK_EVERY` operations the resident memory is compared with what it
+    was at the start.
     """
 
-    __slots__ = ("remaining", "limit", "deadline", "time_limit", "_trusted", "_entered")
+    __slots__ = ("remaining", "limit", "deadline", "time_limit", "engine_left", "engine_limit", "engine_calls",
+                 "max_engine_calls", "memory_limit", "memory_start", "_engine_deadline", "_trusted", "_entered")
 
-    def __init__(self, max_operations: int, time_limit: float) -> None:
+    def __init__(self, max_operations: int, time_limit: float, *, engine_time_limit: float = DEFAULT_ENGINE_TIME_LIMIT,
+                 max_engine_calls: int = DEFAULT_MAX_ENGINE_CALLS, max_memory: int = DEFAULT_MAX_MEMORY) -> None:
         self.limit = max_operations
         self.remaining = max_operations
         self.time_limit = time_limit
         self.deadline = time.monotonic() + time_limit
+        self.engine_limit = engine_time_limit
+        self.engine_left = engine_time_limit
+        self.engine_calls = 0
+        self.max_engine_calls = max_engine_calls
+        self.memory_limit = max_memory
+        self.memory_start = _resident_bytes()
+        self._engine_deadline = 0.0
         self._trusted: FrameType | None = None
         self._entered = 0.0
 
     def on_call(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename == _FILENAME:
+        filename = frame.f_code.co_filename
+        if filename == _FILENAME:
             self._tick()
             frame.f_trace_opcodes = True
             return self.on_event
-        if self._trusted is None:  # the model calls into engine code: time it, trace nothing inside
-            self._trusted = frame
-            self._entered = time.monotonic()
-            frame.f_trace_lines = False
-            return self.on_trusted_event
-        return None
+        if self._trusted is not None:  # engine code calling further: not traced, but its time is watched
+            if time.monotonic() > self._engine_deadline:
+                raise _Abort(f"spent longer than its limit of {self.engine_limit:g} s inside engine functions")
+            return None
+        if filename in _OWN_FILES:
+            return None
+        caller = frame.f_back
+        if caller is None or caller.f_code.co_filename != _FILENAME:
+            return None  # not called by the model: a garbage-collector callback, a finaliser ... runs untouched
+        self.engine_calls += 1
+        if self.engine_calls > self.max_engine_calls:
+            raise _Abort(f"called engine functions more than {self.max_engine_calls:,} times")
+        self._trusted = frame
+        self._entered = time.monotonic()
+        self._engine_deadline = self._entered + self.engine_left
+        frame.f_trace_lines = False
+        return self.on_trusted_event
 
     def on_event(self, frame: FrameType, event: str, arg: Any) -> Any:
         self._tick()
@@ -486,20 +608,28 @@ class _Budget:
 
     def on_trusted_event(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "return" and frame is self._trusted:
-            self.deadline += time.monotonic() - self._entered
+            spent = time.monotonic() - self._entered
+            self.deadline += spent
+            self.engine_left -= spent
             self._trusted = None
+            if self.engine_left <= 0:
+                raise _Abort(f"spent longer than its limit of {self.engine_limit:g} s inside engine functions")
         return self.on_trusted_event
 
     def _tick(self) -> None:
         self.remaining -= 1
         if self.remaining <= 0:
             raise _Abort(f"exceeded its budget of {self.limit:,} operations (is there an endless loop?)")
-        if not self.remaining & 0x3FF and self._trusted is None and time.monotonic() > self.deadline:
-            raise _Abort(f"ran for longer than its limit of {self.time_limit:g} s")
+        if not self.remaining % _MEMORY_CHECK_EVERY and self._trusted is None:
+            grown = _resident_bytes() - self.memory_start
+            if grown > self.memory_limit:
+                raise _Abort(f"used more than its limit of {self.memory_limit >> 20} MiB of memory")
+            if not self.remaining & 0x3FF and time.monotonic() > self.deadline:
+                raise _Abort(f"ran for longer than its limit of {self.time_limit:g} s")
 
 
-def _run(code: CodeType, scope: dict[str, Any], max_operations: int, time_limit: float) -> Any:
-    budget = _Budget(max_operations, time_limit)
+def _run(code: CodeType, scope: dict[str, Any], max_operations: int, time_limit: float, **limits: Any) -> Any:
+    budget = _Budget(max_operations, time_limit, **limits)
     previous = sys.gettrace()
     sys.settrace(budget.on_call)
     try:
@@ -524,11 +654,16 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         *,
         max_operations: int = DEFAULT_MAX_OPERATIONS,
         time_limit: float = DEFAULT_TIME_LIMIT,
+        engine_time_limit: float = DEFAULT_ENGINE_TIME_LIMIT,
+        max_engine_calls: int = DEFAULT_MAX_ENGINE_CALLS,
+        max_memory: int = DEFAULT_MAX_MEMORY,
     ) -> None:
         super().__init__(dict(environment_globals or {}))
         self.max_operations = max_operations
         self.time_limit = time_limit
-        self._builtins: dict[str, Any] = {**SAFE_BUILTINS, **_GUARD_FUNCTIONS}
+        self._limits = {"engine_time_limit": engine_time_limit, "max_engine_calls": max_engine_calls,
+                        "max_memory": max_memory}
+        self._builtins: dict[str, Any] = {**SAFE_BUILTINS, **GUARD_FUNCTIONS, "__sandbox_slice__": slice}
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> Any:
         code = compile_expression(expression, "eval")
@@ -536,7 +671,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         scope.update(external_context or {})
         scope.update(context)
         scope["__builtins__"] = self._builtins
-        return _run(code, scope, self.max_operations, self.time_limit)
+        return _run(code, scope, self.max_operations, self.time_limit, **self._limits)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> bool:
         external = dict(external_context or {})
@@ -546,7 +681,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         context.update(external)
         context["__builtins__"] = self._builtins
         try:
-            _run(code, context, self.max_operations, self.time_limit)
+            _run(code, context, self.max_operations, self.time_limit, **self._limits)
         finally:
             self._remove_globals_and_functions_from_context(context, external)
         return True

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import networkx as nx
 from lxml import etree
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 import SpiffWorkflow.bpmn.parser as spiff_parser_package
 from engine.bpmn.parsing import (
@@ -53,6 +52,7 @@ from engine.bpmn.parsing import (
 from engine.bpmn.problems import BpmnLoadError, Problem, ValidationReport, error, warning
 from engine.bpmn.safe_xml import DEFAULT_MAX_BYTES, parse_xml
 from engine.bpmn.sandbox import check_expression, registered_functions
+from engine.bpmn.timers import TimerOutOfRange, check_timer_value
 
 __all__ = ["RESERVED_IDS", "SUPPORTED_ELEMENTS", "validate_models", "validate_paths"]
 
@@ -879,9 +879,7 @@ class _Validator:
 
     def check_timer(self, doc: _Doc, definition: etree._Element) -> None:
         owner = definition.getparent()
-        for tag, parse in (("timeDate", TimerEventDefinition.parse_time_or_duration),
-                           ("timeDuration", TimerEventDefinition.parse_iso_duration),
-                           ("timeCycle", TimerEventDefinition.parse_iso_recurring_interval)):
+        for tag in ("timeDate", "timeDuration", "timeCycle"):
             holder = definition.find(f"bpmn:{tag}", NSMAP)
             if holder is None:
                 continue
@@ -894,12 +892,11 @@ class _Validator:
                                            f"(timer expressions are Python)", holder)
             else:
                 self.check_expression(doc, holder, what, "bad-timer")
-                self._check_timer_constant(doc, holder, text, tag, parse, what)
+                self._check_timer_constant(doc, holder, text, tag, what)
             return
         self.err(doc, "bad-timer", f"{_label(owner)} has a timer without timeDate, timeDuration or timeCycle", owner)
 
-    def _check_timer_constant(self, doc: _Doc, holder: etree._Element, text: str, tag: str, parse: object,
-                              what: str) -> None:
+    def _check_timer_constant(self, doc: _Doc, holder: etree._Element, text: str, tag: str, what: str) -> None:
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -909,9 +906,9 @@ class _Validator:
                      holder)
             return
         try:
-            result = parse(value)  # type: ignore[operator]
-            if tag == "timeDate" and isinstance(result, dict):
-                raise ValueError("a duration, not a date")
+            check_timer_value(tag, value)
+        except TimerOutOfRange as exc:
+            self.err(doc, "bad-timer", f"{what}: {exc}", holder)
         except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad durations
             kind, example = _TIMER_FORMATS[tag]
             self.err(doc, "bad-timer", f"{what}: {value!r} is not a valid ISO 8601 {kind} (e.g. {example})", holder)

@@ -86,8 +86,10 @@ def demo(
     ) as progress:
         bar = progress.add_task("projects", total=projects)
         try:
-            run = simulate_parallel(str(db_path), profile=profile, seed=seed, start=first, count=projects, jobs=jobs,
-                                    workdir=str(out), progress=lambda n: progress.advance(bar, n))
+            with warnings.catch_warnings():  # the note after the report says it once, for every worker process
+                warnings.simplefilter("ignore", CalendarDataMissing)
+                run = simulate_parallel(str(db_path), profile=profile, seed=seed, start=first, count=projects,
+                                        jobs=jobs, workdir=str(out), progress=lambda n: progress.advance(bar, n))
         except RuntimeError as exc:
             _fail(f"simulation stopped: {exc}")
         progress.update(bar, completed=projects)
@@ -96,8 +98,10 @@ def demo(
     for table in render_tables(report):
         console.print(table)
     if run.get("virtual_end") and not service.calendar.covers(datetime.fromisoformat(run["virtual_end"]).date()):
-        err.print("[yellow]note:[/yellow] the batch ran past the holiday data (see workflows/holidays/README.md); "
-                  "those dates use the stated fallback calendar", highlight=False)
+        year = datetime.fromisoformat(run["virtual_end"]).year
+        err.print(f"[yellow]note:[/yellow] the batch ran into {year}, which has no holiday data: its working days "
+                  f"use the fallback rule (weekends and fixed-date holidays). Add workflows/holidays/{year}.yaml "
+                  "(see workflows/holidays/README.md).", highlight=False)
     document = {"run": {"seed": seed, "profile": profile, "start": first.isoformat(), **run,
                         "wall_seconds": round(elapsed, 2)}, **report}
     (out / "report.json").write_text(to_json(document) + "\n", encoding="utf-8")

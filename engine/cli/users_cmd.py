@@ -1,4 +1,4 @@
-"""``gongai users add`` / ``gongai users list``: API users and their bearer tokens (shown once)."""
+"""``gongai users add | list | revoke | reissue``: API users and their bearer tokens (shown once)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,37 @@ def list_users(
     for u in rows:
         extra = u["department"] or ", ".join(u["owner_ids"]) or ""
         typer.echo(f"{u['name']:<24} {u['role']:<8} {extra:<20} {'disabled' if u['disabled'] else ''}".rstrip())
+
+
+@users_app.command("revoke")
+def revoke(
+    name: str = typer.Argument(..., help="the user whose token stops working now"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL"),
+) -> None:
+    """Revoke a user's token (the user stays, named in the event log; `reissue` gives it a new token)."""
+    from engine.services.errors import ServiceError
+
+    try:
+        _store(db).disable(name)
+    except ServiceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked the token of '{name}'", err=True)
+
+
+@users_app.command("reissue")
+def reissue(
+    name: str = typer.Argument(..., help="the user who gets a new token (an expired or revoked one)"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL"),
+) -> None:
+    """Issue a new token for a user and print it — once; the old token stops working."""
+    from engine.services.errors import ServiceError
+
+    try:
+        _, token = _store(db).reissue(name)
+    except ServiceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"new token for '{name}' (shown once, store it now; it expires after GONGAI_TOKEN_TTL_DAYS, default 90):",
+               err=True)
+    typer.echo(token)

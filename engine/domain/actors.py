@@ -1,9 +1,9 @@
-"""Who is acting, and what each role may do to a task (the authorisation rules, free of HTTP)."""
+"""Who is acting (the authorisation rules themselves are in :mod:`engine.domain.authorisation`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 ActorRole = Literal["owner", "agent", "window", "agency", "lead", "analyst", "admin", "system"]
 
@@ -22,26 +22,3 @@ class Actor:
 
 
 SYSTEM = Actor(id="system", role="system")
-
-
-def completion_refusal(actor: Actor, task: dict[str, Any]) -> str | None:
-    """Why ``actor`` may not complete ``task`` (a task row), or None if it may."""
-    role, department = task["role"], task.get("department")
-    if actor.role in ("system", "admin"):
-        return None
-    claimed_by = task.get("claimed_by")
-    if claimed_by and claimed_by != actor.id:
-        return f"task is claimed by '{claimed_by}' (认领); it must release it first"
-    if role == "owner":
-        if actor.acts_for(task["owner_id"]):
-            return None
-        return "only the project's owner (建设单位) or an agent it authorised may complete this task"
-    if role == "window":
-        return None if actor.role == "window" else "only a window officer (综合窗口) may complete this task"
-    if role in ("agency", "lead"):
-        if actor.role not in ("agency", "lead"):
-            return f"only an officer of department '{department}' may complete this task"
-        if actor.department != department:
-            return f"this task belongs to department '{department}', not to '{actor.department}'"
-        return None
-    return f"no rule lets role '{actor.role}' complete a task of role '{role}'"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from engine.domain.plan import ProjectPlan
 
 ProjectStatus = Literal["running", "completed", "stopped", "withdrawn"]
+MAX_UNIT_WORKS = 500
+"""Most unit works (单位工程) one project may declare; each becomes acceptance tasks."""
+MatterId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 
 
 class UnitWork(BaseModel):
@@ -19,7 +22,8 @@ class UnitWork(BaseModel):
 
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
     name: str = Field(min_length=1, max_length=100)
-    early_items: list[str] = Field(default_factory=list, description="matter ids accepted first (先行验收)")
+    early_items: list[MatterId] = Field(default_factory=list, max_length=50,
+                                        description="matter ids accepted first (先行验收)")
 
 
 class ProjectFiling(BaseModel):
@@ -28,18 +32,19 @@ class ProjectFiling(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=200)
-    project_type: str
+    project_type: str = Field(min_length=1, max_length=40)
     owner_id: str = Field(min_length=1, max_length=100)
-    owner_name: str | None = None
-    case: dict[str, Any] = Field(default_factory=dict)
+    owner_name: str | None = Field(default=None, max_length=200)
+    case: dict[str, Any] = Field(default_factory=dict, max_length=100)
     """情形: the owner's answers to the catalogue's questions (workflows/case.yaml); they decide which matters
     the project must do. Checked by the service against the questionnaire, defaults filled in."""
     location: str | None = Field(default=None, max_length=200)
-    investment_wan_yuan: float | None = Field(default=None, ge=0)
-    floor_area_m2: float | None = Field(default=None, ge=0)
+    investment_wan_yuan: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
+    floor_area_m2: float | None = Field(default=None, ge=0, le=1e10, allow_inf_nan=False)
     include_planning: bool | None = None
     include_registration: bool | None = None
-    unit_works: list[UnitWork] = Field(default_factory=lambda: [UnitWork(id="U1", name="1号单位工程")])
+    unit_works: list[UnitWork] = Field(default_factory=lambda: [UnitWork(id="U1", name="1号单位工程")],
+                                       max_length=MAX_UNIT_WORKS)
 
     @field_validator("unit_works")
     @classmethod

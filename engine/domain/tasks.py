@@ -10,9 +10,9 @@ accept anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 Role = Literal["owner", "window", "agency", "lead", "system"]
 
@@ -27,10 +27,45 @@ LANE_ROLES: dict[str, Role] = {
 WINDOW_DEPARTMENT = "window"
 
 
+class TaskIds:
+    """The BPMN ids of the user tasks the engine's code relies on (payloads, routes, due dates, simulations).
+
+    Written here once; deploying the main process checks that its models define every one of them
+    (:data:`RELIED_ON_TASKS`, ``engine.services.models.relied_on_problems``), and that every lane holding a
+    user task is one of :data:`LANE_ROLES`.
+    """
+
+    SUBMIT_FILING = "Task_SubmitFiling"
+    INTAKE = "Task_Intake"
+    CORRECT_FILING = "Task_CorrectFiling"
+    SIGN_COMMITMENT = "Task_SignCommitment"
+    REVIEW = "Task_Review"
+    REVIEW_SILENT = "Task_ReviewSilent"
+    MATTER_CORRECTION = "Task_MatterCorrection"
+    SPECIAL_PROCEDURE = "Task_SpecialProcedure"
+    ISSUE_RESULT = "Task_IssueResult"
+    JOINT_OPINION = "Task_JointOpinion"
+    EARLY_OPINION = "Task_EarlyOpinion"
+    SUPPLY_DOCUMENTS = "Task_SupplyDocuments"
+    POST_CHECK = "Task_PostCheck"
+    STATEMENT = "Task_Statement"
+    REVOCATION_DECISION = "Task_RevocationDecision"
+
+
 @dataclass(frozen=True)
 class Responsibility:
     role: Role
     department: str | None  # None for the owner's tasks
+
+
+MAX_ITEMS = 200
+"""Most entries of any list in a payload (materials, missing, 补正 items, documents)."""
+Item = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+"""One list entry: a material id or a 补正 item (one sentence)."""
+Text = Annotated[str, StringConstraints(max_length=2000)]
+"""A free-text field (reason, note, opinion, findings)."""
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+"""A short identifier-like field (certificate number, signatory, procedure id)."""
 
 
 class PayloadError(ValueError):
@@ -45,9 +80,10 @@ class FilingPayload(_Payload):
     """提交阶段申报: the owner's one form for the stage (一张表单) — the materials it brings and the ones it
     declares missing (the window decides at intake whether they can be tolerated)."""
 
-    materials: list[str] = Field(default_factory=list, description="material ids submitted")
-    declared_missing: list[str] = Field(default_factory=list, description="material ids the owner declares missing")
-    note: str | None = Field(default=None, max_length=2000)
+    materials: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS, description="material ids submitted")
+    declared_missing: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS,
+                                         description="material ids the owner declares missing")
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _disjoint(self) -> FilingPayload:
@@ -61,9 +97,10 @@ class IntakePayload(_Payload):
     """一窗受理 outcome: complete (受理), tolerance (容缺受理) or incomplete (一次性告知)."""
 
     outcome: Literal["complete", "tolerance", "incomplete"]
-    missing: list[str] = Field(default_factory=list, description="material ids missing from the filing")
-    note: str | None = None
-    new_defect: str | None = Field(default=None, max_length=2000, description=(
+    missing: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS,
+                                description="material ids missing from the filing")
+    note: Text | None = None
+    new_defect: Text | None = Field(default=None, description=(
         "一次性告知 is given once per filing: a further notice only for a defect the correction itself introduced, "
         "with this reason recorded"))
 
@@ -79,14 +116,14 @@ class IntakePayload(_Payload):
 class CorrectionPayload(_Payload):
     """补正: what the owner supplied."""
 
-    supplied: list[str] = Field(default_factory=list)
-    note: str | None = None
+    supplied: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    note: Text | None = None
 
 
 class CommitmentPayload(_Payload):
     """告知承诺书: the owner's signed commitment."""
 
-    signatory: str = Field(min_length=1)
+    signatory: Short
     accepted_terms: Literal[True]
 
 
@@ -94,10 +131,10 @@ class ReviewPayload(_Payload):
     """部门审查 decision."""
 
     decision: Literal["approve", "refuse", "correction", "special"]
-    reason: str | None = None
-    items: list[str] = Field(default_factory=list, description="补正 items (every one, 一次性告知)")
-    procedure: str | None = Field(default=None, description="special procedure id (专家评审, 现场踏勘 …)")
-    certificate_no: str | None = None
+    reason: Text | None = None
+    items: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS, description="补正 items (every one, 一次性告知)")
+    procedure: Short | None = Field(default=None, description="special procedure id (专家评审, 现场踏勘 …)")
+    certificate_no: Short | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ReviewPayload:
@@ -111,27 +148,27 @@ class ReviewPayload(_Payload):
 
 
 class SpecialDonePayload(_Payload):
-    conclusion: str | None = None
+    conclusion: Text | None = None
 
 
 class IssuePayload(_Payload):
     """综合出件 / 联合验收意见书 / 先行验收意见."""
 
-    certificate_no: str | None = None
-    opinion: str | None = None
+    certificate_no: Short | None = None
+    opinion: Text | None = None
 
 
 class SupplyPayload(_Payload):
     """补齐容缺材料."""
 
-    documents: list[str] = Field(min_length=1)
+    documents: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class PostCheckPayload(_Payload):
     """核查 of a commitment."""
 
     passed: bool
-    findings: str | None = None
+    findings: Text | None = None
 
     @model_validator(mode="after")
     def _reasons(self) -> PostCheckPayload:
@@ -155,22 +192,26 @@ class RevocationDecisionPayload(_Payload):
 
 
 PAYLOADS: dict[str, type[_Payload]] = {
-    "Task_SubmitFiling": FilingPayload,
-    "Task_Intake": IntakePayload,
-    "Task_CorrectFiling": CorrectionPayload,
-    "Task_SignCommitment": CommitmentPayload,
-    "Task_Review": ReviewPayload,
-    "Task_ReviewSilent": ReviewPayload,
-    "Task_MatterCorrection": CorrectionPayload,
-    "Task_SpecialProcedure": SpecialDonePayload,
-    "Task_IssueResult": IssuePayload,
-    "Task_JointOpinion": IssuePayload,
-    "Task_EarlyOpinion": IssuePayload,
-    "Task_SupplyDocuments": SupplyPayload,
-    "Task_PostCheck": PostCheckPayload,
-    "Task_Statement": StatementPayload,
-    "Task_RevocationDecision": RevocationDecisionPayload,
+    TaskIds.SUBMIT_FILING: FilingPayload,
+    TaskIds.INTAKE: IntakePayload,
+    TaskIds.CORRECT_FILING: CorrectionPayload,
+    TaskIds.SIGN_COMMITMENT: CommitmentPayload,
+    TaskIds.REVIEW: ReviewPayload,
+    TaskIds.REVIEW_SILENT: ReviewPayload,
+    TaskIds.MATTER_CORRECTION: CorrectionPayload,
+    TaskIds.SPECIAL_PROCEDURE: SpecialDonePayload,
+    TaskIds.ISSUE_RESULT: IssuePayload,
+    TaskIds.JOINT_OPINION: IssuePayload,
+    TaskIds.EARLY_OPINION: IssuePayload,
+    TaskIds.SUPPLY_DOCUMENTS: SupplyPayload,
+    TaskIds.POST_CHECK: PostCheckPayload,
+    TaskIds.STATEMENT: StatementPayload,
+    TaskIds.REVOCATION_DECISION: RevocationDecisionPayload,
 }
+
+
+RELIED_ON_TASKS: frozenset[str] = frozenset(PAYLOADS)
+"""Every task id the code relies on (each has a payload model)."""
 
 
 def parse_payload(spec_id: str, payload: Any) -> _Payload | dict[str, Any]:

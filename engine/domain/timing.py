@@ -82,6 +82,18 @@ class TimingRule:
     def stops_clock(self, stop: ClockStop) -> bool:
         return stop.kind in ("correction", "precondition") or (stop.kind == "special" and self.special_stops_clock)
 
+    @classmethod
+    def for_profile(cls, profile: Any) -> TimingRule:
+        """The rule of a jurisdiction's profile — the one place the engine builds its timing rule.
+
+        Whether a special procedure (特别程序) or an intermediary service (中介服务) stops a matter's clock is
+        the profile's (``special_procedures_stop_clock`` / ``intermediary_stops_clock``), decided per
+        procedure when the stop is recorded (``Catalogue.stops_clock``); a profile in which neither stops the
+        clock measures special stops as running time.
+        """
+        return cls(special_stops_clock=bool(profile.special_procedures_stop_clock or profile.intermediary_stops_clock),
+                   warn_days=float(profile.warning_days))
+
 
 @dataclass(frozen=True)
 class Timing:

@@ -376,7 +376,10 @@ class WorkCalendar:
             f"around 春节 and other holidays. To fix, add workflows/holidays/{year}.yaml from the State Council "
             f"notice on the {year} holiday schedule (see workflows/holidays/README.md)."
         )
-        log.warning(message)
+        # once per process and year, on one channel where a person sees it: the log when logging is set up (the
+        # server), else the warning (the command line: logging's last-resort handler would print it twice)
+        if logging.getLogger().handlers:
+            log.warning(message)
         warnings.warn(message, CalendarDataMissing, stacklevel=5)  # the caller of is_working_day()
 
     def is_working_day(self, day: date) -> bool:

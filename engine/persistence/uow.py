@@ -276,6 +276,11 @@ class TaskRepository:
         row = self.conn.execute(select(t.tasks).where(t.tasks.c.id == task_id)).mappings().first()
         return dict(row) if row else None
 
+    def involves(self, project_id: str, department: str) -> bool:
+        """Whether ``department`` has (or had) a task in the project (what lets its officers read it)."""
+        q = select(t.tasks.c.id).where(and_(t.tasks.c.project_id == project_id, t.tasks.c.department == department))
+        return self.conn.execute(q.limit(1)).first() is not None
+
     def ready_ids(self, project_id: str) -> set[str]:
         return set(self.conn.execute(select(t.tasks.c.id).where(and_(t.tasks.c.project_id == project_id,
                                                                        t.tasks.c.state == "ready"))).scalars())

@@ -22,6 +22,10 @@ from engine.services.errors import Invalid
 _HINT_LIMIT = 20
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""The years an analytics window may name: converting 0001-01-01 (Asia/Shanghai) to UTC overflows."""
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """Naive instants are read as Asia/Shanghai time (the calendar's zone)."""
     if value is None:
@@ -32,6 +36,10 @@ def _aware(value: datetime | None) -> datetime | None:
 def analytics_window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
     """``since`` and ``until`` as aware instants; :class:`Invalid` unless ``since`` is before ``until``."""
     start, end = _aware(since), _aware(until)
+    for field, value in (("since", start), ("until", end)):
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise Invalid(f"{field}: {value.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} the analytics "
+                          f"cover")
     if start is not None and end is not None and start >= end:
         raise Invalid(f"since: {since.isoformat()} is not before until {until.isoformat()}")  # type: ignore[union-attr]
     return start, end

@@ -9,20 +9,33 @@ records — then commits once. Any error rolls everything back and evicts the ca
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.runtime import ProcessRuntime, content_hash
+from engine.bpmn.sandbox import capture_output
 from engine.clock import Clock, SystemClock
-from engine.domain.actors import SYSTEM, Actor, completion_refusal
 from engine.bpmn.dmn import DecisionTableError, DmnMatterRules
+from engine.domain.actors import SYSTEM, Actor
+from engine.domain.authorisation import (
+    completion_refusal,
+    credit_read_refusal,
+    may_act_for_owner,
+    may_record_credit,
+    may_read_project,
+    release_refusal,
+    task_scope,
+)
 from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
@@ -41,6 +54,7 @@ from engine.domain.tasks import (
     RevocationDecisionPayload,
     StatementPayload,
     SupplyPayload,
+    TaskIds,
     parse_payload,
     responsibility,
 )
@@ -48,7 +62,7 @@ from engine.domain.workcalendar import WorkCalendar
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
 from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
-from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.services.errors import Conflict, Forbidden, Invalid, ModelFailure, NotFound
 from engine.services.execution import ExecutionContext
 from engine.services.models import load_definition
 
@@ -130,7 +144,7 @@ class ApprovalService:
             existing = uow.definitions.by_hash(digest)
             if existing:
                 return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
-            load_definition(files, process_id)  # raises Invalid with every problem
+            load_definition(files, process_id, main=process_id == MAIN_PROCESS)  # raises Invalid with every problem
             text = {name: data.decode("utf-8") for name, data in files.items()}
             definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
                                                 at=self.clock.now(), by=by)
@@ -161,8 +175,8 @@ class ApprovalService:
         """Register a project and start its approval process at its first stage's filing."""
         if not isinstance(filing, ProjectFiling):
             filing = ProjectFiling.model_validate(dict(filing))
-        if actor.role in ("owner", "agent") and not actor.acts_for(filing.owner_id):
-            raise Forbidden("an owner can only file projects in its own name")
+        if not may_act_for_owner(actor, filing.owner_id):
+            raise Forbidden("only an owner (建设单位), in its own name, or its agent (帮办代办) may file a project")
         ptype = self._project_type(filing.project_type)
         stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
         plan = self._plan(ptype.id, stages, filing.case)
@@ -205,7 +219,7 @@ class ApprovalService:
                 "utility_track": bool(plan.selected_ids("SU")) if "SU" in plan.stages else False,
                 "unit_works": [u.model_dump() for u in filing.unit_works],
             }
-            with functions.executing(ctx):
+            with functions.executing(ctx), _running_model(pid):
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
             version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
@@ -264,10 +278,9 @@ class ApprovalService:
 
     def credit_standing(self, owner_id: str, *, actor: Actor) -> dict[str, Any]:
         """An owner's 信用 as the rules read it: good or not, why, and for how long a record bars 容缺受理."""
-        if actor.role in ("owner", "agent") and not actor.acts_for(owner_id):
-            raise Forbidden("an owner sees only its own credit standing")
-        if actor.role in ("agency", "lead"):
-            raise Forbidden("credit standing is read by the window, analysts, administrators and the owner itself")
+        refusal = credit_read_refusal(actor, owner_id)
+        if refusal:
+            raise Forbidden(refusal)
         with UnitOfWork(self.db, read_only=True) as uow:
             good = self._credit_good(uow, owner_id)
             records = uow.credit.for_owner(owner_id)
@@ -277,7 +290,7 @@ class ApprovalService:
 
     def record_credit(self, owner_id: str, reason: str, *, actor: Actor) -> dict[str, Any]:
         """An operator records external credit information (失信记录 from the credit platform)."""
-        if actor.role not in ("admin", "system"):
+        if not may_record_credit(actor):
             raise Forbidden("only an administrator records external credit information")
         if not owner_id.strip() or not reason.strip():
             raise Invalid("owner_id and reason: both are required")
@@ -347,7 +360,7 @@ class ApprovalService:
                 known = reader.tasks.ready_ids(project_id)
             step = StepUnit(reader)
             ctx = self._context(project, ledger, actor)
-            with functions.executing(ctx):
+            with functions.executing(ctx), _running_model(project_id):
                 result = work(step, project, runtime, workflow, ctx)
             writes = self._prepare(project, runtime, workflow, ctx, known - {c[0] for c in step.closed})
             writes.closed[:0] = step.closed
@@ -378,14 +391,10 @@ class ApprovalService:
         (``after``: the keyset position of the previous page's last row, see ``queries.task_position``)."""
         owner_ids = None
         if actor is not None:
-            if actor.role in ("agency", "lead"):
-                department = actor.department
-            elif actor.role == "window":
-                role = "window"
-            elif actor.role == "owner":
-                owner_ids = [actor.id]
-            elif actor.role == "agent":
-                owner_ids = sorted(actor.owner_ids)
+            scope = task_scope(actor)
+            role = scope.get("role", role)
+            department = scope.get("department", department)
+            owner_ids = scope.get("owner_ids")
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(state=state, role=role, department=department, owner_ids=owner_ids,
                                   project_id=project_id, stage=stage, project_type=project_type, spec_id=spec_id,
@@ -495,8 +504,9 @@ class ApprovalService:
             claimer = row.get("claimed_by")
             if claimer is None:
                 raise Conflict(f"task {task_id} is not claimed")
-            if claimer != actor.id and actor.role not in ("admin", "system"):
-                raise Forbidden(f"only '{claimer}' (or an administrator) may release this task")
+            refusal = release_refusal(actor, claimer)
+            if refusal:
+                raise Forbidden(refusal)
             if not uow.tasks.claim(task_id, actor=None, at=None, expected=claimer):
                 raise Conflict(f"task {task_id} changed meanwhile")
             self._log_task_event(uow, row, "task_released", actor, now)
@@ -619,7 +629,7 @@ class ApprovalService:
         """提交阶段申报: the owner files the stage (one form, its materials, the ones it declares missing)."""
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
-        match = [r for r in rows if r["spec_id"] == "Task_SubmitFiling"]
+        match = [r for r in rows if r["spec_id"] == TaskIds.SUBMIT_FILING]
         if not match:
             raise Conflict(f"project {project_id} is not waiting for a filing of stage {stage}")
         payload: dict[str, Any] = {"materials": materials or [], "declared_missing": declared_missing or []}
@@ -633,8 +643,8 @@ class ApprovalService:
             raise Invalid("reason: a withdrawal needs a reason")
         with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
-        if row is None or not (actor.acts_for(row["owner_id"]) or actor.role in ("admin", "system")):
-            if row is not None and actor.role in ("analyst", "window", "agency", "lead"):
+        if row is None or not may_act_for_owner(actor, row["owner_id"]):
+            if row is not None and actor.role not in ("owner", "agent"):
                 raise Forbidden("only the project's owner (建设单位) or its agent may withdraw it")
             raise NotFound(f"project {project_id} does not exist")
         if row["status"] != "running":
@@ -653,7 +663,7 @@ class ApprovalService:
         """Deliver the 'documents supplied' event of a tolerance commitment (补齐容缺材料)."""
         with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.tasks.list(project_id=project_id, stage=stage)
-        match = [r for r in rows if r["spec_id"] == "Task_SupplyDocuments"]
+        match = [r for r in rows if r["spec_id"] == TaskIds.SUPPLY_DOCUMENTS]
         if not match:
             raise Conflict(f"project {project_id} is not waiting for tolerated documents of stage {stage}")
         return self.complete_task(match[0]["id"], {"documents": documents}, actor=actor)
@@ -671,6 +681,8 @@ class ApprovalService:
                 fired += 1
             except ConcurrentUpdate:
                 log.info("project %s changed while firing timers; it will be retried", project_id)
+            except ModelFailure:
+                pass  # logged with the project and element by _running_model; the other projects still run
         return fired
 
     def next_timer_at(self) -> datetime | None:
@@ -850,7 +862,7 @@ class ApprovalService:
         subject = ledger.find(key) if key else None
         if subject is not None and subject.started_at is not None and subject.ended_at is None:
             return self._timing(ledger, subject, now).committed_due
-        if stage and spec_id in ("Task_IssueResult", "Task_JointOpinion") and ledger.find(stage):
+        if stage and spec_id in (TaskIds.ISSUE_RESULT, TaskIds.JOINT_OPINION) and ledger.find(stage):
             return ledger.stage_timing(stage, now=now, rule=rule, calendar=self.calendar).committed_due
         return None
 
@@ -912,7 +924,34 @@ class ApprovalService:
 def TimingRuleFor(catalogue: Catalogue):  # noqa: N802 - reads like a type at call sites
     from engine.domain.timing import TimingRule
 
-    return TimingRule(special_stops_clock=True, warn_days=float(catalogue.profile.warning_days))
+    return TimingRule.for_profile(catalogue.profile)
+
+
+@contextmanager
+def _running_model(project_id: str) -> Iterator[None]:
+    """Run model code for ``project_id``: its ``print`` output is kept (bounded) and logged with the project;
+    a failure of the model becomes a :class:`ModelFailure` naming the element, logged for the administrator."""
+    with capture_output() as output:
+        try:
+            yield
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            spec = getattr(task, "task_spec", None)
+            element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "unknown element"
+            name = getattr(spec, "bpmn_name", None)
+            label = f"'{element}'" + (f" ({name})" if name else "")
+            text = str(exc)
+            text = text if len(text) <= 500 else text[:500] + "…"
+            log.error("model failure in project %s at element %s: %s", project_id, element, text,
+                      extra={"project_id": project_id, "element": element})
+            raise ModelFailure(f"the approval model failed at element {label}: {text}; nothing was changed "
+                               f"(the administrator can see this failure in the log)",
+                               element=str(element), project_id=project_id) from None
+        finally:
+            if output.lines or output.dropped:
+                log.info("model output in project %s: %s%s", project_id, json.dumps(output.lines, ensure_ascii=False),
+                         f" (+{output.dropped} lines dropped)" if output.dropped else "",
+                         extra={"project_id": project_id})
 
 
 def _label(outcome: str | None) -> str | None:
@@ -922,13 +961,7 @@ def _label(outcome: str | None) -> str | None:
 
 
 def _may_read(actor: Actor, row: dict[str, Any], uow: UnitOfWork) -> bool:
-    if actor.role in ("analyst", "admin", "system", "window"):
-        return True
-    if actor.role in ("owner", "agent"):
-        return actor.acts_for(row["owner_id"])
-    if actor.role in ("agency", "lead"):
-        return any(t["department"] == actor.department for t in uow.tasks.list(state=None, project_id=row["id"]))
-    return False
+    return may_read_project(actor, row["owner_id"], lambda department: uow.tasks.involves(row["id"], department))
 
 
 def _project_from_row(row: Mapping[str, Any]) -> Project:

@@ -25,3 +25,15 @@ class Conflict(ServiceError):
     """The request does not fit the current state (task not ready, already done, changed meanwhile)."""
 
     status = 409
+
+
+class ModelFailure(ServiceError):
+    """The deployed model failed while running (a script, condition or timer of a named element): the
+    request changed nothing; the administrator finds the failure in the log with the project and element."""
+
+    status = 422
+
+    def __init__(self, message: str, *, element: str | None = None, project_id: str | None = None) -> None:
+        super().__init__(message)
+        self.element = element
+        self.project_id = project_id

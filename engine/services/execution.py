@@ -60,7 +60,7 @@ class ExecutionContext:
     def rule(self) -> TimingRule:
         # special procedures are only recorded as clock stops where the profile says they stop the clock
         # (see ExecutionContext.stop_clock), so every recorded stop counts here
-        return TimingRule(special_stops_clock=True, warn_days=float(self.catalogue.profile.warning_days))
+        return TimingRule.for_profile(self.catalogue.profile)
 
     @property
     def project_type(self) -> str:

@@ -90,9 +90,16 @@ def precondition_status(matter: dict[str, Any]) -> str:
     return current().precondition_status(matter)
 
 
+MAX_WORKING_DAYS = 2_500
+"""Most working days a model may count forward (about ten years; the calendar walks day by day)."""
+
+
 def working_days_after(instant: str, days: int) -> str:
     """24:00 (Asia/Shanghai) of the ``days``-th working day after the day of ``instant`` (受理次日起算)."""
-    return due_date(datetime.fromisoformat(instant), int(days), 0.0, current().calendar).isoformat()
+    count = int(days)
+    if not 0 <= count <= MAX_WORKING_DAYS:
+        raise ValueError(f"working_days_after: days must be between 0 and {MAX_WORKING_DAYS:,}, not {count:,}")
+    return due_date(datetime.fromisoformat(instant), count, 0.0, current().calendar).isoformat()
 
 
 # -- recording (the ledger) -----------------------------------------------------------------------------------

@@ -20,13 +20,11 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 
 from engine.domain.actors import Actor
+from engine.domain.authorisation import DEPARTMENT_SIDE, READS_EVERYTHING, may_read_project
 from engine.persistence import tables as t
 from engine.persistence.uow import UnitOfWork
 from engine.services.errors import Forbidden, Invalid, NotFound
 
-FULL_READERS = ("analyst", "admin", "system", "window")  # the window accepts every project's filings
-OWN_SIDE = ("owner", "agent")
-DEPARTMENT_SIDE = ("agency", "lead")
 
 
 def not_yours(project_id: str) -> Forbidden:
@@ -37,22 +35,15 @@ def visible_project(db: Engine, actor: Actor, project_id: str) -> dict[str, Any]
     """The project row if ``actor`` may see it; 403 (same message whether or not it exists) otherwise."""
     with UnitOfWork(db, read_only=True) as uow:
         row = uow.projects.get(project_id)
-        if actor.role in FULL_READERS:
+        if actor.role in READS_EVERYTHING:
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
             return row
         if row is None:
             raise not_yours(project_id)
-        if actor.role in OWN_SIDE and actor.acts_for(row["owner_id"]):
-            return row
-        if actor.role in DEPARTMENT_SIDE and actor.department and _involves(uow, project_id, actor.department):
+        if may_read_project(actor, row["owner_id"], lambda department: uow.tasks.involves(project_id, department)):
             return row
     raise not_yours(project_id)
-
-
-def _involves(uow: UnitOfWork, project_id: str, department: str) -> bool:
-    q = select(t.tasks.c.id).where((t.tasks.c.project_id == project_id) & (t.tasks.c.department == department)).limit(1)
-    return uow.conn.execute(q).first() is not None
 
 
 def list_projects(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
@@ -72,7 +63,7 @@ def project_page(db: Engine, actor: Actor, *, status: str | None = None, project
     after = _project_position(decode_cursor(cursor)) if cursor else None
     page = dict(status=status, project_type=project_type, limit=limit + 1, offset=0 if after else offset, after=after)
     with UnitOfWork(db, read_only=True) as uow:
-        if actor.role in FULL_READERS:
+        if actor.role in READS_EVERYTHING:
             rows = uow.projects.list(**page)
         elif actor.role == "owner":
             rows = uow.projects.list(owner_ids=[actor.id], **page)

@@ -9,22 +9,38 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.domain.actors import Actor
+from engine.domain.authorisation import DEPARTMENT_SIDE
 from engine.persistence import tables as t
 from engine.services.errors import Conflict, Invalid, NotFound
 
 #: roles a user may have (the engine's own ``system`` actor is not a user)
 USER_ROLES = ("owner", "agent", "window", "agency", "lead", "analyst", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-@\u4e00-\u9fff]{1,100}$")
+
+
+DEFAULT_TOKEN_TTL_DAYS = 90
+"""Days a token stays valid after it was issued (``GONGAI_TOKEN_TTL_DAYS``; 0 = tokens do not expire)."""
+
+
+def token_ttl_from_environment() -> timedelta | None:
+    """The token lifetime configured by ``GONGAI_TOKEN_TTL_DAYS`` (default 90 days; 0 means no expiry)."""
+    raw = os.environ.get("GONGAI_TOKEN_TTL_DAYS", "").strip()
+    try:
+        days = int(raw) if raw else DEFAULT_TOKEN_TTL_DAYS
+    except ValueError:
+        raise ValueError(f"GONGAI_TOKEN_TTL_DAYS must be a whole number of days, not {raw!r}") from None
+    return timedelta(days=days) if days > 0 else None
 
 
 def hash_token(token: str) -> str:
@@ -34,9 +50,13 @@ def hash_token(token: str) -> str:
 class UserStore:
     """Create, list, disable users; resolve a bearer token to an :class:`Actor`."""
 
-    def __init__(self, db: Engine, *, departments: Iterable[str] | None = None) -> None:
+    def __init__(self, db: Engine, *, departments: Iterable[str] | None = None,
+                 token_ttl: timedelta | None | str = "environment",
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.db = db
         self.departments = set(departments) if departments is not None else None
+        self.token_ttl = token_ttl_from_environment() if token_ttl == "environment" else token_ttl
+        self.now = now
 
     def add(self, name: str, role: str, *, department: str | None = None,
             owner_ids: Iterable[str] = ()) -> tuple[dict[str, Any], str]:
@@ -46,7 +66,7 @@ class UserStore:
             raise Invalid("name: 1–100 letters, digits, '_', '.', '-', '@' or Chinese characters")
         if role not in USER_ROLES:
             raise Invalid(f"role: unknown role '{role}' (known: {', '.join(USER_ROLES)})")
-        if role in ("agency", "lead"):
+        if role in DEPARTMENT_SIDE:
             if not department:
                 raise Invalid(f"department: a user of role '{role}' belongs to exactly one department")
             if self.departments is not None and department not in self.departments:
@@ -90,8 +110,19 @@ class UserStore:
             raise NotFound(f"user '{name}' does not exist")
         return self.get(name)
 
+    def reissue(self, name: str) -> tuple[dict[str, Any], str]:
+        """A new token for ``name`` (the old one stops working; a revoked user is enabled again). The user's
+        ``created_at`` becomes the new token's issue time, from which its expiry counts."""
+        token = secrets.token_urlsafe(32)
+        with self.db.begin() as conn:
+            result = conn.execute(update(t.users).where(t.users.c.name == name).values(
+                token_hash=hash_token(token), created_at=self.now(), disabled=False))
+        if result.rowcount != 1:
+            raise NotFound(f"user '{name}' does not exist")
+        return self.get(name), token
+
     def actor_for_token(self, token: str) -> Actor | None:
-        """The active user holding ``token``, or None."""
+        """The active user holding ``token``, or None (unknown, revoked, or issued longer ago than the TTL)."""
         if not token:
             return None
         return self.actor_for_digest(hash_token(token))
@@ -105,6 +136,10 @@ class UserStore:
             row = conn.execute(select(t.users).where(t.users.c.token_hash == digest)).mappings().first()
         if row is None or row["disabled"] or not hmac.compare_digest(row["token_hash"], digest):
             return None
+        if self.token_ttl is not None and row.get("created_at") is not None:
+            issued = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=timezone.utc)
+            if self.now() - issued > self.token_ttl:
+                return None
         return to_actor(dict(row))
 
 

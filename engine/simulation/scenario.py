@@ -39,6 +39,7 @@ import yaml
 
 from engine.clock import VirtualClock
 from engine.domain.actors import Actor
+from engine.domain.tasks import TaskIds
 from engine.services.approval import ApprovalService
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.simulation.cases import typical_case
@@ -47,28 +48,28 @@ from engine.simulation.workload import Workload
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-_REVIEW = ("Task_Review", "Task_ReviewSilent")
+_REVIEW = (TaskIds.REVIEW, TaskIds.REVIEW_SILENT)
 
 #: do → (task kinds it completes, fields it accepts besides at/project/do/actor/note)
 ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "submit": (("Task_SubmitFiling",), frozenset({"stage", "materials", "declared_missing"})),
-    "accept": (("Task_Intake",), frozenset({"stage"})),
-    "intake": (("Task_Intake",), frozenset({"stage", "outcome", "missing"})),
-    "correct_filing": (("Task_CorrectFiling",), frozenset({"stage", "supplied"})),
-    "sign_commitment": (("Task_SignCommitment",), frozenset({"stage", "signatory"})),
+    "submit": ((TaskIds.SUBMIT_FILING,), frozenset({"stage", "materials", "declared_missing"})),
+    "accept": ((TaskIds.INTAKE,), frozenset({"stage"})),
+    "intake": ((TaskIds.INTAKE,), frozenset({"stage", "outcome", "missing"})),
+    "correct_filing": ((TaskIds.CORRECT_FILING,), frozenset({"stage", "supplied"})),
+    "sign_commitment": ((TaskIds.SIGN_COMMITMENT,), frozenset({"stage", "signatory"})),
     "approve": (_REVIEW, frozenset({"stage", "matter", "unit", "certificate_no"})),
     "refuse": (_REVIEW, frozenset({"stage", "matter", "unit", "reason"})),
     "request_correction": (_REVIEW, frozenset({"stage", "matter", "unit", "items"})),
-    "resubmit": (("Task_MatterCorrection",), frozenset({"stage", "matter", "unit", "supplied"})),
+    "resubmit": ((TaskIds.MATTER_CORRECTION,), frozenset({"stage", "matter", "unit", "supplied"})),
     "start_special": (_REVIEW, frozenset({"stage", "matter", "unit", "procedure"})),
-    "end_special": (("Task_SpecialProcedure",), frozenset({"stage", "matter", "unit", "conclusion"})),
-    "supply_documents": (("Task_SupplyDocuments",), frozenset({"stage", "documents"})),
-    "post_check": (("Task_PostCheck",), frozenset({"stage", "matter", "passed", "findings"})),
-    "state_case": (("Task_Statement",), frozenset({"stage", "statement"})),
-    "decide_revocation": (("Task_RevocationDecision",), frozenset({"stage", "decision", "reason"})),
-    "issue": (("Task_IssueResult",), frozenset({"stage", "certificate_no", "opinion"})),
-    "early_opinion": (("Task_EarlyOpinion",), frozenset({"stage", "unit", "certificate_no", "opinion"})),
-    "joint_opinion": (("Task_JointOpinion",), frozenset({"stage", "certificate_no", "opinion"})),
+    "end_special": ((TaskIds.SPECIAL_PROCEDURE,), frozenset({"stage", "matter", "unit", "conclusion"})),
+    "supply_documents": ((TaskIds.SUPPLY_DOCUMENTS,), frozenset({"stage", "documents"})),
+    "post_check": ((TaskIds.POST_CHECK,), frozenset({"stage", "matter", "passed", "findings"})),
+    "state_case": ((TaskIds.STATEMENT,), frozenset({"stage", "statement"})),
+    "decide_revocation": ((TaskIds.REVOCATION_DECISION,), frozenset({"stage", "decision", "reason"})),
+    "issue": ((TaskIds.ISSUE_RESULT,), frozenset({"stage", "certificate_no", "opinion"})),
+    "early_opinion": ((TaskIds.EARLY_OPINION,), frozenset({"stage", "unit", "certificate_no", "opinion"})),
+    "joint_opinion": ((TaskIds.JOINT_OPINION,), frozenset({"stage", "certificate_no", "opinion"})),
     "run_until": ((), frozenset()),
 }
 _COMMON = frozenset({"at", "project", "do", "actor", "note"})

@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.domain.actors import Actor
 from engine.domain.catalogue import Catalogue
+from engine.domain.tasks import TaskIds
 from engine.domain.workcalendar import WorkCalendar
 from engine.simulation.cases import draw_case
 
@@ -199,7 +200,7 @@ class Workload:
         def nd(days: float) -> datetime:
             return now + timedelta(days=days)
 
-        if spec == "Task_SubmitFiling":
+        if spec == TaskIds.SUBMIT_FILING:
             # the owner prepares each stage's filing: the first soon after registering, later ones some days
             # after the previous stage's result (the gap is the owner's time, not approval time)
             stage = task.get("stage") or ""
@@ -208,16 +209,16 @@ class Workload:
             filed_before.add(stage)
             at = wd(rng.uniform(0.05, 0.5)) if first_filing else nd(rng.uniform(*s.owner_next_stage_days))
             return Decision(at, {}, actor)
-        if spec == "Task_Intake":
+        if spec == TaskIds.INTAKE:
             stage = task.get("stage") or ""
             at = wd(rng.uniform(0.05, 0.5)) if n == 0 else wd(rng.uniform(0.1, 1.0))
             payload = self._intake(pid, stage, rng, first=(n == 0))
             return Decision(at, payload, actor)
-        if spec == "Task_CorrectFiling":
+        if spec == TaskIds.CORRECT_FILING:
             return Decision(nd(rng.uniform(2, 8)), {"supplied": list(data.get("missing") or []) or ["补正材料"]}, actor)
-        if spec == "Task_SignCommitment":
+        if spec == TaskIds.SIGN_COMMITMENT:
             return Decision(nd(rng.uniform(0.1, 1.5)), {"signatory": "法定代表人", "accepted_terms": True}, actor)
-        if spec in ("Task_Review", "Task_ReviewSilent"):
+        if spec in (TaskIds.REVIEW, TaskIds.REVIEW_SILENT):
             limit = float(matter.get("committed_limit_wd") or 5)
             slow = task.get("department") in s.slow_departments
             median, sigma = (s.slow_share_median, s.slow_share_sigma) if slow else (s.agency_share_median, s.agency_share_sigma)
@@ -228,30 +229,30 @@ class Workload:
                 at = wd(limit * rng.lognormvariate(math.log(median), sigma))
             payload = self._review(matter, rng, first=(n == 0))
             return Decision(at, payload, actor)
-        if spec == "Task_MatterCorrection":
+        if spec == TaskIds.MATTER_CORRECTION:
             return Decision(nd(rng.uniform(2, 10)), {"supplied": ["补正材料"]}, actor)
-        if spec == "Task_SpecialProcedure":
+        if spec == TaskIds.SPECIAL_PROCEDURE:
             proc_id = data.get("procedure")
             limit = 5.0
             if proc_id in self.catalogue.special_procedures:
                 proc = self.catalogue.special_procedure(proc_id)
                 limit = float(self.catalogue.profile.special_procedure_limits_wd.get(proc.id, proc.limit_wd))
             return Decision(wd(limit * rng.uniform(0.4, 1.05)), {"conclusion": "同意"}, actor)
-        if spec in ("Task_IssueResult", "Task_JointOpinion", "Task_EarlyOpinion"):
+        if spec in (TaskIds.ISSUE_RESULT, TaskIds.JOINT_OPINION, TaskIds.EARLY_OPINION):
             return Decision(wd(rng.uniform(0.2, 1.2)), {"certificate_no": f"{pid}-{key}".replace("/", "-")}, actor)
-        if spec == "Task_SupplyDocuments":
+        if spec == TaskIds.SUPPLY_DOCUMENTS:
             if rng.random() < s.broken_promise_p:
                 return None
             return Decision(nd(rng.uniform(3, 14)), {"documents": ["容缺材料"]}, actor)
-        if spec == "Task_Statement":  # 陈述申辩: most owners state their case, some let the deadline pass
+        if spec == TaskIds.STATEMENT:  # 陈述申辩: most owners state their case, some let the deadline pass
             if rng.random() < 0.3:
                 return None
             return Decision(nd(rng.uniform(1, 4)), {"statement": "已按承诺整改，申请维持许可"}, actor)
-        if spec == "Task_RevocationDecision":
+        if spec == TaskIds.REVOCATION_DECISION:
             keep = rng.random() < 0.2
             return Decision(wd(rng.uniform(0.5, 2)), {"decision": "keep" if keep else "revoke",
                                                        "reason": "陈述申辩理由成立" if keep else "陈述申辩理由不成立"}, actor)
-        if spec == "Task_PostCheck":
+        if spec == TaskIds.POST_CHECK:
             passed = rng.random() >= s.post_check_fail_p
             payload: dict[str, Any] = {"passed": passed}
             if not passed:

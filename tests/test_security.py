@@ -1,0 +1,112 @@
+"""Security headers on every response, failed authentication rate-limited per address, tokens that expire,
+and `gongai users revoke` / `reissue`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from api.security import CONTENT_SECURITY_POLICY, FailedAuthLimiter, TooManyFailures
+from engine.cli import app as cli
+from engine.persistence.db import make_engine, migrate
+from engine.services.users import UserStore, token_ttl_from_environment
+from tests.test_api_support import make_harness
+
+
+@pytest.fixture(scope="module")
+def hz(tmp_path_factory):
+    return make_harness(tmp_path_factory.mktemp("security"))
+
+
+@pytest.mark.parametrize(("who", "url"), [(None, "/healthz"), ("owner1", "/projects"), (None, "/projects"),
+                                          ("analyst1", "/analytics/charts/weekly_rates.svg")])
+def test_every_response_carries_the_security_headers(hz, who, url: str) -> None:
+    r = hz.client.get(url, headers=hz.h(who) if who else {})
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "http" not in csp, "the product's own pages load nothing from elsewhere"
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert csp == CONTENT_SECURITY_POLICY
+
+
+def test_the_interactive_docs_may_load_their_cdn_assets(hz) -> None:
+    csp = hz.client.get("/docs").headers["content-security-policy"]
+    assert "cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_repeated_bad_tokens_lock_the_address_out_then_it_recovers() -> None:
+    now = [0.0]
+    limiter = FailedAuthLimiter(max_failures=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        limiter.check("10.0.0.1")
+        limiter.failed("10.0.0.1")
+    with pytest.raises(TooManyFailures) as caught:
+        limiter.check("10.0.0.1")
+    assert caught.value.status == 429 and 1 <= int(caught.value.headers["Retry-After"]) <= 61
+    limiter.check("10.0.0.2")  # other addresses are unaffected
+    now[0] = 61.0
+    limiter.check("10.0.0.1")
+
+
+def test_the_limiter_forgets_the_oldest_addresses_first() -> None:
+    limiter = FailedAuthLimiter(max_failures=1, window=60, max_addresses=2, clock=lambda: 0.0)
+    for address in ("a", "b", "c"):
+        limiter.failed(address)
+    limiter.check("a")
+    with pytest.raises(TooManyFailures):
+        limiter.check("c")
+
+
+def test_over_http_the_twenty_first_bad_token_is_a_429_even_with_a_good_one(tmp_path) -> None:
+    h = make_harness(tmp_path)
+    for _ in range(20):
+        assert h.client.get("/projects", headers={"Authorization": "Bearer guess"}).status_code == 401
+    r = h.client.get("/projects", headers={"Authorization": "Bearer guess"})
+    assert r.status_code == 429 and "Retry-After" in r.headers and r.json()["status"] == 429
+    assert h.client.get("/projects", headers=h.h("owner1")).status_code == 429
+    assert h.client.get("/healthz").status_code == 200
+
+
+def test_tokens_expire_after_their_lifetime_and_reissue_gives_a_new_one(tmp_path) -> None:
+    db = make_engine(f"sqlite:///{tmp_path / 'u.db'}")
+    migrate(db)
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    store = UserStore(db, token_ttl=timedelta(days=90), now=lambda: now[0])
+    _, token = store.add("owner9", "owner")
+    now[0] = datetime.now(timezone.utc) + timedelta(days=89)
+    assert store.actor_for_token(token) is not None
+    now[0] += timedelta(days=2)
+    assert store.actor_for_token(token) is None
+    _, fresh = store.reissue("owner9")
+    assert store.actor_for_token(fresh) is not None and store.actor_for_token(token) is None
+    assert UserStore(db, token_ttl=None, now=lambda: now[0] + timedelta(days=10_000)).actor_for_token(fresh)
+
+
+def test_token_lifetime_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv("GONGAI_TOKEN_TTL_DAYS", raising=False)
+    assert token_ttl_from_environment() == timedelta(days=90)
+    monkeypatch.setenv("GONGAI_TOKEN_TTL_DAYS", "7")
+    assert token_ttl_from_environment() == timedelta(days=7)
+    monkeypatch.setenv("GONGAI_TOKEN_TTL_DAYS", "0")
+    assert token_ttl_from_environment() is None
+    monkeypatch.setenv("GONGAI_TOKEN_TTL_DAYS", "soon")
+    with pytest.raises(ValueError, match="GONGAI_TOKEN_TTL_DAYS"):
+        token_ttl_from_environment()
+
+
+def test_cli_revoke_and_reissue(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "window7", "--role", "window", "--db", url])
+    token = added.stdout.strip().splitlines()[-1]
+    store = UserStore(make_engine(url))
+    assert store.actor_for_token(token) is not None
+    revoked = runner.invoke(cli, ["users", "revoke", "window7", "--db", url])
+    assert revoked.exit_code == 0 and store.actor_for_token(token) is None
+    assert runner.invoke(cli, ["users", "revoke", "nobody", "--db", url]).exit_code == 2
+    reissued = runner.invoke(cli, ["users", "reissue", "window7", "--db", url])
+    fresh = reissued.stdout.strip().splitlines()[-1]
+    assert reissued.exit_code == 0 and fresh != token and store.actor_for_token(fresh) is not None
