@@ -481,6 +481,14 @@ class ProjectLedger:
                     stops.append(ClockStop(left, right, "correction"))
         if stops and subject.ended_at is None and stops[-1].end == horizon:
             stops[-1] = ClockStop(stops[-1].start, None, "correction")  # still stopped now
+        elif subject.ended_at is None:
+            # stopped from this very instant (the last open matter's 补正 starts now, or the last working matter
+            # ended now): no interval up to ``now`` shows it, yet the stop is open — the whole process, stored
+            # with this reading, must not go on counting until the next change
+            open_now = [m for m in matters if m.ended_at is None]
+            if open_now and all(any(s.end is None and s.start <= now and rule.stops_clock(s) for s in m.stops)
+                                for m in open_now):
+                stops.append(ClockStop(now, None, "correction"))
         return stops
 
     def stage_timing(self, stage: str, *, now: datetime, rule: TimingRule, calendar: WorkCalendar) -> Timing:
@@ -504,10 +512,16 @@ class ProjectLedger:
         end = max(s.ended_at for s in subjects) if finished else None  # type: ignore[type-var]
         horizon = end or now
         active: list[tuple[datetime, datetime]] = []
+        stopped_now = end is None  # every running stage's clock is stopped at ``now`` (none running: not stopped)
+        running = False
         for subject in subjects:
             s_end = subject.ended_at or now
             cursor = subject.started_at
-            for stop in self.stage_stops(subject.key, now=now, rule=rule):
+            stage_stops = self.stage_stops(subject.key, now=now, rule=rule)
+            if subject.ended_at is None:
+                running = True
+                stopped_now = stopped_now and bool(stage_stops) and stage_stops[-1].end is None
+            for stop in stage_stops:
                 if stop.start > cursor:  # type: ignore[operator]
                     active.append((cursor, stop.start))  # type: ignore[arg-type]
                 cursor = stop.end or s_end
@@ -528,6 +542,10 @@ class ProjectLedger:
             cursor = max(cursor, right)
         if cursor < horizon:
             gaps.append(ClockStop(cursor, None if end is None else horizon, "correction"))
+        elif running and stopped_now:
+            # every running stage stopped this very instant: an open gap from now, or the stored window would
+            # count the stop as approval time until the project next changes
+            gaps.append(ClockStop(cursor, None, "correction"))
         return start, end, gaps
 
 
