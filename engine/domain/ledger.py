@@ -273,16 +273,40 @@ class ProjectLedger:
         again at every later reading, growing in every span and overdue statistic.
         """
         closed = []
+        stopped: set[str] = set()  # matters whose 补正 was open (its resumption goes into the log too)
         for subject in self.subjects.values():
             if subject.level == "project" or not subject.is_open:
                 continue
+            if subject.open_stop is not None and subject.open_stop.kind == "correction":
+                stopped.add(subject.key)
             subject.stops = [ClockStop(stop.start, at, stop.kind) if stop.end is None else stop for stop in subject.stops]
             subject.ended_at = at
             subject.outcome = subject.outcome or "cancelled"
             subject.attrs["reason"] = reason
             self._touch(subject)
             closed.append(subject)
+        self._log_cancelled(closed, stopped, at, reason)
         return closed
+
+    def _log_cancelled(self, closed: list[Subject], stopped: set[str], at: datetime, reason: str) -> None:
+        """The event log ends what the ledger ended: each open clock stop resumes, each matter and stage completes
+        as cancelled (终止) — or a process-mining trace would show them started and never ended."""
+        order = {"special": 0, "matter": 1, "check": 2, "stage": 3}
+        data = {"outcome": "cancelled", "label": "终止", "cancelled": True, "reason": reason}
+        for subject in sorted(closed, key=lambda s: (order.get(s.level, 9), s.key)):
+            common = dict(stage=subject.stage, matter_id=subject.matter_id, department=subject.department)
+            if subject.level == "special":
+                key = subject.attrs.get("matter_key")
+                self.emit(Event("clock_resumed", at, matter_key=key, **common,
+                                data={"kind": "special", "cancelled": True}))
+                continue
+            if subject.level == "matter":
+                if subject.key in stopped:
+                    self.emit(Event("clock_resumed", at, matter_key=subject.key, **common,
+                                    data={"kind": "correction", "cancelled": True}))
+                self.emit(Event("matter_completed", at, matter_key=subject.key, **common, data=dict(data)))
+            elif subject.level == "stage":
+                self.emit(Event("stage_completed", at, **common, data={"result": "cancelled", **data}))
 
     def start_matter(
         self,
