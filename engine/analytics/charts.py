@@ -11,8 +11,9 @@ Four kinds, each a function taking plain data from the ``subjects`` table (the s
 - :func:`department_bottlenecks` — mean and p90 approval working days per department, with matter counts.
 
 matplotlib draws them with the non-interactive Agg backend through ``Figure`` objects (never ``pyplot``: no
-global state, safe in a web server's threads). Chinese labels need a CJK font; without one the labels fall
-back to English ids and a note is logged once (never boxes without a word). SVG text is drawn as paths, so the
+global state, safe in a web server's threads). Chinese labels are drawn with the CJK font the package ships
+(engine/analytics/fonts); were it missing and no installed font really drew Chinese, the labels would fall back
+to English ids with a note logged once (never boxes without a word). SVG text is drawn as paths, so the
 file looks the same on a machine without the font; the bars carry ``gid`` attributes (``matter:S1/…``,
 ``critical:S1/…``, ``stop:…``, ``special:…``) so the SVG can be checked and scripted.
 """
@@ -21,12 +22,9 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -37,13 +35,13 @@ matplotlib.use("Agg", force=False)  # no display: never open a window, whatever 
 
 import networkx as nx  # noqa: E402
 from matplotlib import dates as mdates  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
 from matplotlib import lines as mlines  # noqa: E402
 from matplotlib import ticker as mticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from sqlalchemy import Connection, case, func, select  # noqa: E402
 
+from engine.analytics.fonts import cjk_font, installed_cjk_families  # noqa: E402
 from engine.analytics.measures import Filters, conditions, bottlenecks  # noqa: E402
 from engine.persistence import tables as t  # noqa: E402
 
@@ -59,11 +57,6 @@ Format = Literal["svg", "png"]
 #: The analytics chart kinds (the Gantt is per project and is not among them).
 KINDS: tuple[str, ...] = ("stage_boxplots", "weekly_rates", "department_bottlenecks")
 
-#: CJK fonts tried first, by family name (the rest of the installed fonts are scanned for the glyphs after).
-_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-                 "WenQuanYi Zen Hei", "Droid Sans Fallback", "Microsoft YaHei", "SimHei", "PingFang SC",
-                 "Hiragino Sans GB", "AR PL UMing CN", "AR PL UKai CN", "Noto Serif CJK SC")
-_PROBE = "审批阶段"
 _SHORT_TYPES = {"gov_building": "政府房建", "gov_municipal": "政府市政", "social_general": "社会一般",
                 "social_small": "小型低风险", "land_with_scheme": "带方案出让"}
 _STAGE_ORDER = {"S0": 0, "S1": 1, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
@@ -71,52 +64,15 @@ _s = t.subjects
 
 
 # -- fonts --------------------------------------------------------------------------------------------------------
-def _covers(path: str, text: str = _PROBE) -> bool:
-    try:
-        from matplotlib.ft2font import FT2Font
-
-        font = FT2Font(path)
-        return all(font.get_char_index(ord(ch)) for ch in text)
-    except Exception:  # noqa: BLE001 - an unreadable font file is just not a candidate
-        return False
-
-
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of an installed font with Chinese glyphs, or None (then labels are English).
-
-    matplotlib's font cache may predate a font installed later, so fontconfig (``fc-list :lang=zh``) is asked
-    too and its files are added to matplotlib's font manager.
-    """
-    manager = font_manager.fontManager
-    if shutil.which("fc-list"):
-        try:
-            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            listed = ""
-        known = {f.fname for f in manager.ttflist}
-        for line in listed.splitlines():
-            path = line.split(":")[0].strip()
-            if path and path not in known and Path(path).suffix.lower() in (".ttf", ".otf", ".ttc"):
-                try:
-                    manager.addfont(path)
-                except Exception:  # noqa: BLE001 - a font matplotlib cannot read is skipped
-                    continue
-    by_name = {f.name: f.fname for f in manager.ttflist}
-    for family in _CJK_FAMILIES:
-        if family in by_name and _covers(by_name[family]):
-            return family
-    for entry in manager.ttflist[:400]:
-        if _covers(entry.fname):
-            return entry.name
-    log.warning("no CJK font installed (checked fontconfig `fc-list :lang=zh` and matplotlib's fonts): charts use "
-                "English labels and ids; install one (e.g. Debian `fonts-wqy-microhei`) for Chinese labels")
-    return None
+# the shipped CJK font and the real-coverage check live in engine/analytics/fonts (the analyst pages serve the file)
 
 
 def _rc() -> dict[str, Any]:
     family = cjk_font()
-    return {"font.family": "sans-serif", "font.sans-serif": ([family] if family else []) + ["DejaVu Sans"],
+    # the shipped font first; installed CJK fonts after it for a character outside its subset (matplotlib falls
+    # back glyph by glyph along this list)
+    others = [f for f in installed_cjk_families() if f != family] if family else []
+    return {"font.family": "sans-serif", "font.sans-serif": ([family] if family else []) + others + ["DejaVu Sans"],
             "axes.unicode_minus": False, "svg.fonttype": "path", "svg.hashsalt": "gongai", "font.size": 9}
 
 
