@@ -38,6 +38,8 @@ Jurisdiction = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9
                                            description="the projects' profile, e.g. jiangxi")]
 Since = Annotated[datetime | None, Query(description="started at or after (naive = Asia/Shanghai)")]
 Until = Annotated[datetime | None, Query(description="started before (naive = Asia/Shanghai)")]
+Division = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="行政区划代码: a province, city (with its "
+                                       "counties) or county, e.g. 360700")]
 
 
 @router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
@@ -62,7 +64,7 @@ def timings(request: Request, actor: Actor = Depends(readers),
 def report(request: Request, actor: Actor = Depends(readers),
            project_type: ProjectType = None, stage: Stage = None, department: Department = None,
            matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
-           jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+           jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None, division: Division = None,
            suspect_minutes: float = Query(default=10.0, gt=0, le=1440,
                                           description="体外循环: non-filing matters finished faster than this")) -> dict[str, Any]:
     """``engine.analytics.measures.report`` for these filters, at the service clock's now (并联 of running matters).
@@ -71,7 +73,7 @@ def report(request: Request, actor: Actor = Depends(readers),
     """
     service = request.app.state.service
     filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
-                                matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+                                matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
     return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now())
 
 

@@ -474,7 +474,8 @@ BUILDERS: dict[str, Any] = {"stage_boxplots": stage_boxplots_figure, "weekly_rat
 def slowest_projects(conn: Connection, filters: Filters = Filters(), *, count: int = 3) -> list[str]:
     """The projects with the longest whole-process approval time (finished or not), slowest first."""
     query = (select(_s.c.project_id).where(*conditions(Filters(project_type=filters.project_type,
-                                                                jurisdiction=filters.jurisdiction), "project"),
+                                                                jurisdiction=filters.jurisdiction,
+                                                                division=filters.division), "project"),
                                            _s.c.approval_working_days.is_not(None))
              .order_by(_s.c.approval_working_days.desc(), _s.c.project_id).limit(count))
     return [r[0] for r in conn.execute(query)]

@@ -27,7 +27,7 @@ class OutputFormat(str, Enum):
 
 #: The service's field names (the first word of an ``Invalid`` message) as ``gongai measures`` options.
 _OPTIONS = {"project_type": "--project-type", "stage": "--stage", "department": "--department", "matter": "--matter",
-            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until"}
+            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until", "division": "--division"}
 
 
 def _connect(db: str | None):
@@ -94,6 +94,7 @@ def measures(
     jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="the projects' profile, e.g. jiangxi"),
     since: Optional[str] = typer.Option(None, "--since", help="accepted on or after (ISO date)"),
     until: Optional[str] = typer.Option(None, "--until", help="accepted before (ISO date)"),
+    division: Optional[str] = typer.Option(None, "--division", help="行政区划代码 (a city takes in its counties), e.g. 360700"),
     threshold_minutes: float = typer.Option(10.0, "--suspect-minutes", help="体外循环: non-filing matters faster than this"),
 ) -> None:
     """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database.
@@ -113,7 +114,8 @@ def measures(
         # the profile's own catalogue: its matters and filing list, as the projects filed under it were run
         catalogue = profile_catalogue(load_catalogue(), jurisdiction)
         filters = analytics_filters(catalogue, project_type=project_type, stage=stage, department=department,
-                                    matter=matter, jurisdiction=jurisdiction, since=start, until=end)
+                                    matter=matter, jurisdiction=jurisdiction, since=start, until=end,
+                                    division=division)
     except Invalid as exc:  # a typo must not pass for "no such cases": exit code 2 naming the value
         field, _, rest = str(exc).partition(": ")
         option = _OPTIONS.get(field)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from engine.analytics.measures import Filters, report
 from engine.domain.catalogue import Catalogue, list_profiles, load_catalogue
+from engine.domain.divisions import DivisionError, check_code
 from engine.domain.workcalendar import SHANGHAI
 from engine.services.errors import Invalid
 
@@ -54,8 +55,10 @@ def check_jurisdiction(catalogue: Catalogue, jurisdiction: str) -> None:
 
 def analytics_filters(catalogue: Catalogue, *, project_type: str | None = None, stage: str | None = None,
                       department: str | None = None, matter: str | None = None, jurisdiction: str | None = None,
-                      since: datetime | None = None, until: datetime | None = None) -> Filters:
-    """The measures' filters, every id checked against ``catalogue`` (:class:`Invalid` naming the value)."""
+                      since: datetime | None = None, until: datetime | None = None,
+                      division: str | None = None) -> Filters:
+    """The measures' filters, every id checked against ``catalogue`` (:class:`Invalid` naming the value); a
+    division must be a well-formed 行政区划代码 (a code no project has yet is an empty answer, as a new county's)."""
     for field, what, value, known in (("project_type", "project type", project_type, catalogue.project_types),
                                       ("stage", "stage", stage, catalogue.stages),
                                       ("department", "department", department, catalogue.departments),
@@ -65,9 +68,14 @@ def analytics_filters(catalogue: Catalogue, *, project_type: str | None = None, 
             raise Invalid(f"{field}: unknown {what} {value!r}{hint}")
     if jurisdiction is not None:
         check_jurisdiction(catalogue, jurisdiction)
+    if division is not None:
+        try:
+            check_code(division)
+        except DivisionError as exc:
+            raise Invalid(f"division: {exc}") from None
     start, end = analytics_window(since, until)
     return Filters(project_type=project_type, stage=stage, department=department, matter=matter,
-                   jurisdiction=jurisdiction, since=start, until=end)
+                   jurisdiction=jurisdiction, since=start, until=end, division=division)
 
 
 def profile_catalogue(catalogue: Catalogue, jurisdiction: str | None) -> Catalogue:
