@@ -290,6 +290,7 @@ def test_demo_writes_the_charts_next_to_report_json(tmp_path: Path) -> None:
     assert "report.json" in names
     assert {f"{k}.{f}" for k in ("stage_boxplots", "weekly_rates", "department_bottlenecks") for f in ("svg", "png")} <= names
     assert any(n.startswith("gantt_") and n.endswith(".png") for n in names)
+    assert {"scoring.xlsx", "scoring.json"} <= names  # the scoring sheet (engine/analytics/scoring.py)
 
 
 @pytest.mark.parametrize("params, named", [

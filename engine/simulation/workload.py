@@ -35,6 +35,9 @@ DEFAULT_MIX: dict[str, float] = {
 }
 
 UNIT_NAMES = ("1号楼", "2号楼", "3号楼", "地下车库", "配套用房")
+#: Of 策划生成 (S0) filings, the share that hand in a regional assessment's results (区域评估成果; drawn on its own
+#: stream, so no other draw changes).
+REGIONAL_ASSESSMENT_P = 0.4
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,10 @@ class Workload:
             first_filing = not (filed_before - {stage})
             filed_before.add(stage)
             at = wd(rng.uniform(0.05, 0.5)) if first_filing else nd(rng.uniform(*s.owner_next_stage_days))
-            return Decision(at, {}, actor)
+            payload: dict[str, Any] = {}
+            if stage == "S0" and self.rng(pid, "regional_assessment").random() < REGIONAL_ASSESSMENT_P:
+                payload["materials"] = ["s0_planning_conditions:regional_assessment"]  # 区域评估成果应用
+            return Decision(at, payload, actor)
         if spec == TaskIds.INTAKE:
             stage = task.get("stage") or ""
             at = wd(rng.uniform(0.05, 0.5)) if n == 0 else wd(rng.uniform(0.1, 1.0))
