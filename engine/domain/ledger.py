@@ -273,12 +273,12 @@ class ProjectLedger:
         again at every later reading, growing in every span and overdue statistic.
         """
         closed = []
-        stopped: set[str] = set()  # matters whose 补正 was open (its resumption goes into the log too)
+        stopped: dict[str, str] = {}  # matter key → the kind of its open stop (补正, 前置条件: its resumption is logged)
         for subject in self.subjects.values():
             if subject.level == "project" or not subject.is_open:
                 continue
-            if subject.open_stop is not None and subject.open_stop.kind == "correction":
-                stopped.add(subject.key)
+            if subject.open_stop is not None and subject.open_stop.kind != "special":  # specials end with their own
+                stopped[subject.key] = subject.open_stop.kind
             subject.stops = [ClockStop(stop.start, at, stop.kind) if stop.end is None else stop for stop in subject.stops]
             subject.ended_at = at
             subject.outcome = subject.outcome or "cancelled"
@@ -288,7 +288,7 @@ class ProjectLedger:
         self._log_cancelled(closed, stopped, at, reason)
         return closed
 
-    def _log_cancelled(self, closed: list[Subject], stopped: set[str], at: datetime, reason: str) -> None:
+    def _log_cancelled(self, closed: list[Subject], stopped: dict[str, str], at: datetime, reason: str) -> None:
         """The event log ends what the ledger ended: each open clock stop resumes, each matter and stage completes
         as cancelled (终止) — or a process-mining trace would show them started and never ended."""
         order = {"special": 0, "matter": 1, "check": 2, "stage": 3}
@@ -303,7 +303,7 @@ class ProjectLedger:
             if subject.level == "matter":
                 if subject.key in stopped:
                     self.emit(Event("clock_resumed", at, matter_key=subject.key, **common,
-                                    data={"kind": "correction", "cancelled": True}))
+                                    data={"kind": stopped[subject.key], "cancelled": True}))
                 self.emit(Event("matter_completed", at, matter_key=subject.key, **common, data=dict(data)))
             elif subject.level == "stage":
                 self.emit(Event("stage_completed", at, **common, data={"result": "cancelled", **data}))
