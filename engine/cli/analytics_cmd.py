@@ -18,6 +18,7 @@ from engine.domain.workcalendar import SHANGHAI
 class ExportFormat(str, Enum):
     xes = "xes"
     csv = "csv"
+    exchange = "exchange"
 
 
 class OutputFormat(str, Enum):
@@ -38,8 +39,9 @@ def _connect(db: str | None):
 
 @app.command()
 def export(
-    fmt: ExportFormat = typer.Option(ExportFormat.xes, "--format", help="xes (IEEE 1849) or csv"),
-    out: Path = typer.Option(..., "--out", help="file to write"),
+    fmt: ExportFormat = typer.Option(ExportFormat.xes, "--format",
+                                     help="xes (IEEE 1849), csv, or exchange (the national 工改 exchange tables)"),
+    out: Path = typer.Option(..., "--out", help="file to write (exchange: a folder, one CSV per table)"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: GONGAI_DATABASE_URL or sqlite:///gongai.db)"),
     project: Optional[str] = typer.Option(None, "--project", help="only this project (one trace), e.g. P2026-000001"),
     since: Optional[str] = typer.Option(None, "--since", help="only events at or after (ISO date or date-time)"),
@@ -62,6 +64,15 @@ def export(
     with engine.connect() as conn:
         if project is not None and conn.execute(select(t.projects.c.id).where(t.projects.c.id == project)).first() is None:
             raise typer.BadParameter(f"no project {project!r} in this database", param_hint="--project")
+        if fmt is ExportFormat.exchange:  # the national tables (engine/analytics/exchange.py): whole projects
+            if start is not None or end is not None:
+                raise typer.BadParameter("the exchange tables hold whole projects; use --project", param_hint="--since")
+            from engine.analytics.exchange import write_exchange
+            from engine.domain.catalogue import load_catalogue
+
+            counts = write_exchange(conn, out, catalogue=load_catalogue(), project_id=project)
+            typer.echo(", ".join(f"{table}: {n} rows" for table, n in counts.items()) + f" written to {out}")
+            return
         filters: dict[str, Any] = {"project_id": project, "since": start, "until": end}
         if fmt is ExportFormat.xes:
             with out.open("wb") as handle:
