@@ -128,3 +128,28 @@ def test_the_cli_writes_the_xlsx(three, tmp_path: Path) -> None:  # noqa: F811
     assert load_workbook(out)["评分"].cell(5, 2).value in {"360102", "360103", "360111", "360121"}
     bad = CliRunner().invoke(app, ["scoring", "--db", url, "--division", "36"])
     assert bad.exit_code == 2 and "--division" in bad.output
+
+
+def test_regional_assessment_indicators_read_the_case_plans(tmp_path: Path) -> None:
+    """R1's case has a regional assessment covering 节能 and 交通影响: those two matters are waived (the plan's
+    rule says 区域评估), so 2 of its 5 assessment matters; R2 has none."""
+    from tests.test_analytics_defects import _run
+
+    case = {"investment_mode": "filing", "land_supply": "transfer", "floor_area_m2": 20000, "site_area_m2": 8000,
+            "energy_above_threshold": True, "eia_category": "form", "in_relics_zone": True}
+    raw = {"start": "2026-11-02T09:00:00+08:00", "projects": [
+        {"id": "R1", "project_type": "social_general", "owner": "o1", "division_code": "360702",
+         "case": {**case, "regional_assessment": ["energy", "traffic"]}},
+        {"id": "R2", "project_type": "social_general", "owner": "o2", "division_code": "360102", "case": case}],
+        "actions": [{"at": "2026-11-02T10:00+08:00", "project": pid, "do": do, "stage": "S1"}
+                    for pid in ("R1", "R2") for do in ("submit", "accept")]}
+    service, _ = _run(raw, tmp_path)
+    with service.db.connect() as conn:
+        def values(division: str | None) -> dict:
+            rows = sheet_values(conn, Filters(division=division), catalogue=service.catalogue)
+            return {v["id"]: (v["value"], v["numerator"], v["denominator"]) for v in rows}
+
+        everything, ganzhou = values(None), values("360700")
+    assert everything["regional_assessment_items"] == (0.2, 2, 10)
+    assert everything["regional_assessment_projects"] == (0.5, 1, 2)
+    assert ganzhou["regional_assessment_items"] == (0.4, 2, 5)

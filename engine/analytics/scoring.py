@@ -79,6 +79,8 @@ class Indicator(BaseModel):
     rule: Rule
     investment: Literal["government", "social"] | None = None
     project_types: tuple[str, ...] = ()
+    matters: tuple[str, ...] = ()
+    """The matters an indicator looks at (区域评估事项比例: those a regional assessment can cover)."""
     metric: str | None = None
 
 
@@ -237,14 +239,47 @@ def _m_joint_acceptance(conn: Connection, f: Filters, ind: Indicator, ctx: dict[
     return {**_ratio(rate["count"], rate["of"]), "cases": rate["of"] - rate["count"]}
 
 
+def _plans(conn: Connection, f: Filters) -> list[dict[str, Any]]:
+    """The case plans (projects.plan: each matter selected or skipped, with its rule) of the filtered projects."""
+    p = t.projects
+    return [row[0] or {} for row in conn.execute(select(p.c.plan).where(p.c.id.in_(_stage_projects(conn, f))))]
+
+
+def _waived_by_assessment(matter: dict[str, Any]) -> bool:
+    """Skipped by a rule whose basis is a regional assessment (区域评估已完成…：免除单项…)."""
+    return not matter.get("selected") and "区域评估" in str((matter.get("rule") or {}).get("text", ""))
+
+
+def _m_regional_assessment_items(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Of the assessment matters a project's case needs (``ind.matters``: those a regional assessment can cover),
+    the share a regional assessment waived (the plan's rule says 区域评估), over needed + waived."""
+    plans = ctx.setdefault("plans", _plans(conn, f))
+    wanted = set(ind.matters)
+    needed = waived = 0
+    for plan in plans:
+        for matter in plan.get("matters") or ():
+            if matter.get("matter_id") not in wanted:
+                continue
+            if _waived_by_assessment(matter):
+                waived += 1
+                needed += 1
+            elif matter.get("selected"):
+                needed += 1
+    return _ratio(waived, needed)
+
+
 def _m_regional_assessment(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Projects that applied a regional assessment: their case declares one that a matter's rule used (a matter
+    waived), or a stage filing handed in its results (区域评估成果), over the filtered projects."""
+    plans = ctx.setdefault("plans", _plans(conn, f))
     projects = _stage_projects(conn, f)
     e = t.events
-    used = conn.execute(select(func.count(e.c.project_id.distinct())).where(
+    filed = {r[0] for r in conn.execute(select(e.c.project_id).where(
         e.c.type == "stage_submitted", e.c.project_id.in_(projects),
-        cast(e.c.data, String).like('%:regional_assessment"%'))).scalar_one()
-    total = conn.execute(select(func.count()).select_from(projects.subquery())).scalar_one()
-    return _ratio(used, total)
+        cast(e.c.data, String).like('%:regional_assessment"%')).distinct())}
+    ids = [r[0] for r in conn.execute(select(t.projects.c.id, t.projects.c.plan).where(t.projects.c.id.in_(projects)))
+           if r[0] in filed or any(_waived_by_assessment(m) for m in ((r[1] or {}).get("matters") or ()))]
+    return _ratio(len(ids), len(plans))
 
 
 def _m_online_filing(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +306,7 @@ MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], d
     "silent_consent": _m_silent_consent, "planning_generation": _m_planning_generation,
     "commitment_cases": _m_commitment_cases, "parallel": _m_parallel, "joint_acceptance": _m_joint_acceptance,
     "regional_assessment_projects": _m_regional_assessment, "online_filing": _m_online_filing,
+    "regional_assessment_items": _m_regional_assessment_items,
     "intermediary": _m_intermediary,
 }
 
