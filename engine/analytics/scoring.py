@@ -282,6 +282,24 @@ def _m_regional_assessment(conn: Connection, f: Filters, ind: Indicator, ctx: di
     return _ratio(len(ids), len(plans))
 
 
+def _m_utilities(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """市政公用报装 in the system over new building projects starting construction: projects with a utility
+    connection matter (the 水电气信 track, stage SU) accepted, over projects whose construction permit stage
+    (S3 / S23) finished approved — both in the period (acceptance of the connection, end of the permit stage)."""
+    utility_stage = getattr(ctx["catalogue"], "utility_stage", None) or "SU"
+    connected = conn.execute(select(func.count(_s.c.project_id.distinct())).where(
+        *conditions(replace(f, stage=utility_stage), "matter"), _s.c.started_us.is_not(None))).scalar_one()
+    permit = select(func.count(_s.c.project_id.distinct())).where(
+        *conditions(Filters(project_type=f.project_type, jurisdiction=f.jurisdiction, division=f.division), "stage"),
+        _s.c.stage.in_(PERMIT_STAGES), _s.c.outcome.in_(("approved", "approved_with_tolerance")),
+        _s.c.ended_at.is_not(None))
+    if f.since is not None:
+        permit = permit.where(_s.c.ended_at >= f.since)
+    if f.until is not None:
+        permit = permit.where(_s.c.ended_at < f.until)
+    return _ratio(connected, conn.execute(permit).scalar_one())
+
+
 def _m_online_filing(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
     """Stage filings made by the owner or its agent (online, 网厅) over all stage filings of the filtered projects."""
     e, p, u = t.events, t.projects, t.users
@@ -306,7 +324,7 @@ MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], d
     "silent_consent": _m_silent_consent, "planning_generation": _m_planning_generation,
     "commitment_cases": _m_commitment_cases, "parallel": _m_parallel, "joint_acceptance": _m_joint_acceptance,
     "regional_assessment_projects": _m_regional_assessment, "online_filing": _m_online_filing,
-    "regional_assessment_items": _m_regional_assessment_items,
+    "regional_assessment_items": _m_regional_assessment_items, "utilities": _m_utilities,
     "intermediary": _m_intermediary,
 }
 
