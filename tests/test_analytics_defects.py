@@ -111,6 +111,8 @@ REVOKED = {
         {"at": "2026-11-09T10:00+08:00", "do": "accept", "stage": "S23"},
         {"at": "2026-11-10T10:00+08:00", "do": "request_correction", "matter": "s3_construction_permit",
          "items": ["补充施工图审查合格书"]},
+        # the supply deadline passes (24:00 Mon 30 Nov): 拟撤销告知, no 陈述申辩, the lead department revokes
+        {"at": "2026-12-09T10:00+08:00", "do": "decide_revocation", "stage": "S1", "decision": "revoke"},
         {"at": "2026-12-10T09:00+08:00", "do": "run_until"},
     ],
 }
