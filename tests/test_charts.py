@@ -330,3 +330,24 @@ def test_api_chart_profiles_come_from_the_service_catalogue_root(scenario, tmp_p
                    params={"jurisdiction": "ganzhou"})
     assert r.status_code == 200, r.text
     assert etree.fromstring(r.content).tag == f"{SVG_NS}svg"
+
+
+def test_charts_drawn_in_threads_keep_their_font(scenario) -> None:
+    """rcParams are global: threads drawing at once (the API's pool, a page asking for several charts) must not
+    restore each other's fonts mid-draw — every PNG equals the one drawn alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service, _, path = scenario
+    from engine.persistence.db import make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+
+    def draw(kind: str) -> bytes:
+        with engine.connect() as conn:
+            return charts.render(charts.BUILDERS[kind](conn, Filters(), catalogue=service.catalogue), "png")
+
+    kinds = ["stage_boxplots", "department_bottlenecks", "weekly_rates"] * 3
+    alone = {kind: draw(kind) for kind in set(kinds)}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(draw, kinds))
+    assert all(png == alone[kind] for kind, png in zip(kinds, together))

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -65,6 +67,20 @@ _s = t.subjects
 
 # -- fonts --------------------------------------------------------------------------------------------------------
 # the shipped CJK font and the real-coverage check live in engine/analytics/fonts (the analyst pages serve the file)
+
+
+#: matplotlib's rcParams are one global dict: ``rc_context`` sets and then restores them, so two threads drawing
+#: at once (the API draws in its thread pool; a page asks for several charts together) would restore each
+#: other's fonts mid-draw and a chart would fall back to DejaVu Sans (boxes for Chinese). One re-entrant lock
+#: makes building and saving a figure one critical section.
+_STYLE_LOCK = threading.RLock()
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """The charts' rcParams (the CJK font first), held for the whole block and for no other thread."""
+    with _STYLE_LOCK, matplotlib.rc_context(_rc()):
+        yield
 
 
 def _rc() -> dict[str, Any]:
@@ -122,7 +138,7 @@ def render(fig: Figure, fmt: Format = "svg") -> bytes:
     if fmt not in ("svg", "png"):
         raise ValueError(f"format must be svg or png, not {fmt!r}")
     buffer = io.BytesIO()
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.savefig(buffer, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
     # the constrained layout is solved at the first save; keeping it makes the next format half the work
     fig.set_layout_engine("none")
@@ -130,7 +146,7 @@ def render(fig: Figure, fmt: Format = "svg") -> bytes:
 
 
 def _figure(width: float, height: float) -> Figure:
-    with matplotlib.rc_context(_rc()):
+    with _style():
         return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -151,7 +167,7 @@ def stage_boxplots_figure(conn: Connection, filters: Filters = Filters(), *, cat
         values.setdefault(stage, {}).setdefault(ptype, []).append(float(days))
     stages = sorted(values, key=lambda s: (_STAGE_ORDER.get(s, 9), s))
     label = _Labels(catalogue)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         ncols = min(4, max(1, len(stages)))
         nrows = -(-max(1, len(stages)) // ncols)
         fig = _figure(max(4.5, 3.4 * ncols), 3.3 * nrows + 0.6)
@@ -211,7 +227,7 @@ def weekly_rates_figure(conn: Connection, filters: Filters = Filters(), *, catal
     """办件逾期率 (committed limit) and 超时默许率 of the matters finished in each ISO week, with the counts."""
     weeks = _weekly_counts(conn, filters)
     label = _Labels(catalogue)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(max(6.0, 0.35 * len(weeks) + 3), 4.0)
         ax = fig.subplots()
         if not weeks:
@@ -254,7 +270,7 @@ def department_bottlenecks_figure(conn: Connection, filters: Filters = Filters()
     how often the department's matter was the one that held its stage open (关键路径)."""
     rows = bottlenecks(conn, filters, by="department", top=top)
     label = _Labels(catalogue if catalogue is not None else _catalogue(None, filters))
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(7.5, max(2.5, 0.42 * len(rows) + 1.4))
         ax = fig.subplots()
         if not rows:
@@ -383,7 +399,7 @@ def project_gantt_figure(source: Any, project_id: str, *, catalogue: Any = None,
         ptype = source.execute(select(t.projects.c.project_type).where(t.projects.c.id == project_id)).scalar()
     label = _Labels(catalogue)
     local = (lambda d: d.astimezone(SHANGHAI))  # noqa: E731
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(11.0, max(2.5, 0.3 * len(rows) + 1.6))
         ax = fig.subplots()
         if not rows:
