@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from api.auth import require
@@ -21,7 +21,7 @@ from engine.domain.actors import Actor
 from engine.domain.authorisation import ANALYTICS_READERS
 from engine.persistence import tables as t
 from engine.services import queries
-from engine.services.analytics import analytics_filters, analytics_window, kpi_report
+from engine.services.analytics import analytics_filters, analytics_window, kpi_report, scoring_ranking, scoring_xlsx
 from engine.services.errors import Invalid
 
 router = APIRouter(prefix="/analytics", tags=["analytics (analysts)"])
@@ -38,6 +38,8 @@ Jurisdiction = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9
                                            description="the projects' profile, e.g. jiangxi")]
 Since = Annotated[datetime | None, Query(description="started at or after (naive = Asia/Shanghai)")]
 Until = Annotated[datetime | None, Query(description="started before (naive = Asia/Shanghai)")]
+Division = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="行政区划代码: a province, city (with its "
+                                       "counties) or county, e.g. 360700")]
 
 
 @router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
@@ -62,7 +64,7 @@ def timings(request: Request, actor: Actor = Depends(readers),
 def report(request: Request, actor: Actor = Depends(readers),
            project_type: ProjectType = None, stage: Stage = None, department: Department = None,
            matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
-           jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+           jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None, division: Division = None,
            suspect_minutes: float = Query(default=10.0, gt=0, le=1440,
                                           description="体外循环: non-filing matters finished faster than this")) -> dict[str, Any]:
     """``engine.analytics.measures.report`` for these filters, at the service clock's now (并联 of running matters).
@@ -71,8 +73,37 @@ def report(request: Request, actor: Actor = Depends(readers),
     """
     service = request.app.state.service
     filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
-                                matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+                                matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
     return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now())
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/scoring", summary="The scoring sheet (评分细则): a division's peers ranked on its indicators")
+def scoring(request: Request, actor: Actor = Depends(readers),
+            division: Annotated[str, Query(pattern=r"^[0-9]{6}$", description="行政区划代码 whose peers are ranked: a "
+                                           "province ranks its cities, a city its counties")] = "360000",
+            since: Since = None, until: Until = None, project_type: ProjectType = None,
+            jurisdiction: Jurisdiction = None) -> dict[str, Any]:
+    """``engine.analytics.scoring.ranking``: each indicator as the sheet defines it, scored by its rule; indicators
+    the system cannot compute are listed with the reason (``not_computed``)."""
+    service = request.app.state.service
+    return scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
+                           project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
+
+
+@router.get("/scoring.xlsx", response_class=Response, summary="The scoring sheet as a spreadsheet (xlsx)",
+            responses={200: {"content": {XLSX: {}}}})
+def scoring_sheet_xlsx(request: Request, actor: Actor = Depends(readers),
+                       division: Annotated[str, Query(pattern=r"^[0-9]{6}$", description="行政区划代码")] = "360000",
+                       since: Since = None, until: Until = None, project_type: ProjectType = None,
+                       jurisdiction: Jurisdiction = None) -> Response:
+    service = request.app.state.service
+    result = scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
+                             project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
+    return Response(scoring_xlsx(result), media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="gongai-scoring-{division}.xlsx"'})
 
 
 @router.get("/cases", summary="The case list with overdue status")

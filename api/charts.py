@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.analytics import Department, Jurisdiction, ProjectType, Since, Stage, Until, readers
+from api.analytics import Department, Division, Jurisdiction, ProjectType, Since, Stage, Until, readers
 from api.auth import current_actor
 from engine.domain.actors import Actor
 from engine.services import queries
@@ -34,14 +34,15 @@ def _respond(body: bytes, fmt: str) -> Response:
 async def analytics_chart(request: Request, kind: Kind, fmt: Literal["svg", "png"], actor: Actor = Depends(readers),
                           project_type: ProjectType = None, stage: Stage = None, department: Department = None,
                           matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
-                          jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None) -> Response:
+                          jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+                          division: Division = None) -> Response:
     """The filters are checked as for ``/analytics/report`` (an unknown id is a 422, not an empty chart); the
     box plots' limits come from the filtered profile, loaded from the service's own catalogue root."""
     from engine.analytics.charts import BUILDERS, render
 
     service = request.app.state.service
     filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
-                                matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+                                matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
 
     def draw() -> bytes:  # matplotlib (and a profile's YAML) is CPU work: off the event loop
         # the profile was checked above; one that is listed but does not load is the server's fault (500)

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.analytics import measures
+from engine.analytics.scoring import sheet_values
 from engine.analytics.measures import Filters
 from engine.bpmn.safe_xml import parse_xml
 from engine.domain.catalogue import load_catalogue
@@ -60,6 +61,10 @@ def _direct(hz: Harness, filters: Filters = Filters(), threshold: float = 10.0) 
     with hz.service.db.connect() as conn:
         data = measures.report(conn, filters, filing_matters=FILING_MATTERS, threshold_minutes=threshold,
                                now=hz.clock.now())
+        # and the scoring sheet's indicators (engine/analytics/scoring.py), as kpi_report adds them
+        data["scoring_sheet"] = sheet_values(conn, filters, catalogue=hz.service.catalogue,
+                                             filing_matters=FILING_MATTERS, threshold_minutes=threshold,
+                                             now=hz.clock.now())
     return json.loads(json.dumps(data))
 
 

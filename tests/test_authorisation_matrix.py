@@ -107,6 +107,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("get", "/analytics/cases"): ANALYTICS,
     ("get", "/analytics/events.csv"): ANALYTICS,
     ("get", "/analytics/events.xes"): ANALYTICS,
+    ("get", "/analytics/scoring"): ANALYTICS,
+    ("get", "/analytics/scoring.xlsx"): ANALYTICS,
     ("get", "/analytics/charts/{kind}.{fmt}"): ANALYTICS,
     ("get", "/admin/definitions"): ANALYTICS,
     ("post", "/admin/definitions"): {"admin"},

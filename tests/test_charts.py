@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from lxml import etree
 from typer.testing import CliRunner
 
-from engine.analytics import charts
+from engine.analytics import charts, fonts
 from engine.analytics.charts import GanttRow
 from engine.analytics.measures import Filters
 from engine.services.users import UserStore
@@ -143,21 +143,67 @@ def test_critical_path_follows_sequential_batches() -> None:
     assert charts.critical_path([], t0, None, t0) == []
 
 
-def test_without_a_cjk_font_labels_are_english_and_a_note_is_logged(scenario, monkeypatch, caplog) -> None:
+def test_without_a_cjk_font_labels_are_english_and_a_note_is_logged(scenario, monkeypatch, caplog, tmp_path) -> None:
     service, ids, _ = scenario
     monkeypatch.setattr(charts, "cjk_font", lambda: None)
     label = charts._Labels(service.catalogue)
     assert label("阶段", "stage") == "stage" and label.project_type("social_general") == "social_general"
     assert charts.project_gantt(service, ids["A"], fmt="png").startswith(PNG_MAGIC)
-    # the real detector logs its note when nothing covers Chinese
+    # the real detector logs its note when the shipped font is gone and nothing installed really draws Chinese
     monkeypatch.undo()
-    charts.cjk_font.cache_clear()
-    monkeypatch.setattr(charts, "_covers", lambda path, text="": False)
+    fonts.cjk_font.cache_clear()
+    fonts.installed_cjk_families.cache_clear()
+    monkeypatch.setattr(fonts, "FONT_FILE", tmp_path / "missing.ttf")
+    monkeypatch.setattr(fonts, "covers", lambda path, text="": False)
     with caplog.at_level(logging.WARNING, logger="engine.analytics.charts"):
-        assert charts.cjk_font() is None
+        assert fonts.cjk_font() is None
     assert "no CJK font" in caplog.text
     monkeypatch.undo()
-    charts.cjk_font.cache_clear()
+    fonts.cjk_font.cache_clear()
+    fonts.installed_cjk_families.cache_clear()
+
+
+def _cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_the_fallback_font_does_not_pass_for_a_cjk_font() -> None:
+    """matplotlib's Last Resort font maps every character to a placeholder box: it covers nothing."""
+    from matplotlib import font_manager
+
+    last_resort = [f.fname for f in font_manager.fontManager.ttflist if "last resort" in f.name.lower()]
+    dejavu = font_manager.findfont("DejaVu Sans")
+    assert fonts.covers(fonts.FONT_FILE) and fonts.covers(fonts.FONT_FILE, "联合验收率逾期默许")
+    assert not fonts.covers(dejavu)
+    for path in last_resort:  # bundled since matplotlib 3.10
+        assert not fonts.covers(path)
+
+
+@pytest.mark.parametrize("kind", ["stage_boxplots", "department_bottlenecks"])
+def test_chinese_labels_are_drawn_with_a_real_cjk_font(scenario, kind: str) -> None:
+    """Render a chart and ask the Agg renderer which font file draws each Chinese character of each label."""
+    import matplotlib
+    from matplotlib import font_manager
+    from matplotlib._text_helpers import layout  # how the renderers pick a face per character (with fallback)
+    from matplotlib.backends.backend_agg import get_font
+    from matplotlib.text import Text
+
+    service, _, _ = scenario
+    with service.db.connect() as conn:
+        fig = getattr(charts, f"{kind}_figure")(conn, Filters(), catalogue=service.catalogue)
+    assert charts.render(fig, "png").startswith(PNG_MAGIC)
+    texts = [t for t in fig.findobj(Text) if _cjk(t.get_text())]
+    assert texts, "the chart has Chinese labels"
+    with matplotlib.rc_context(charts._rc()):  # the fonts a save resolves 'sans-serif' to
+        for text in texts:
+            font = get_font(font_manager.fontManager._find_fonts_by_props(text.get_fontproperties()))
+            font.set_size(text.get_fontsize(), 72)
+            for item in layout(text.get_text(), font):
+                ch, face = item.char, item.ft_object
+                if _cjk(ch):
+                    assert "lastresort" not in Path(face.fname).name.lower(), (text.get_text(), ch, face.fname)
+                    assert fonts.covers(face.fname, ch), (text.get_text(), ch, face.fname)
+                    assert Path(face.fname) == fonts.FONT_FILE, (ch, face.fname)
 
 
 # -- API ------------------------------------------------------------------------------------------------------------
@@ -244,6 +290,7 @@ def test_demo_writes_the_charts_next_to_report_json(tmp_path: Path) -> None:
     assert "report.json" in names
     assert {f"{k}.{f}" for k in ("stage_boxplots", "weekly_rates", "department_bottlenecks") for f in ("svg", "png")} <= names
     assert any(n.startswith("gantt_") and n.endswith(".png") for n in names)
+    assert {"scoring.xlsx", "scoring.json"} <= names  # the scoring sheet (engine/analytics/scoring.py)
 
 
 @pytest.mark.parametrize("params, named", [
@@ -283,3 +330,24 @@ def test_api_chart_profiles_come_from_the_service_catalogue_root(scenario, tmp_p
                    params={"jurisdiction": "ganzhou"})
     assert r.status_code == 200, r.text
     assert etree.fromstring(r.content).tag == f"{SVG_NS}svg"
+
+
+def test_charts_drawn_in_threads_keep_their_font(scenario) -> None:
+    """rcParams are global: threads drawing at once (the API's pool, a page asking for several charts) must not
+    restore each other's fonts mid-draw — every PNG equals the one drawn alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service, _, path = scenario
+    from engine.persistence.db import make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+
+    def draw(kind: str) -> bytes:
+        with engine.connect() as conn:
+            return charts.render(charts.BUILDERS[kind](conn, Filters(), catalogue=service.catalogue), "png")
+
+    kinds = ["stage_boxplots", "department_bottlenecks", "weekly_rates"] * 3
+    alone = {kind: draw(kind) for kind in set(kinds)}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(draw, kinds))
+    assert all(png == alone[kind] for kind, png in zip(kinds, together))

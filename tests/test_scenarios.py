@@ -69,9 +69,13 @@ def test_national_day_correction_matches_hand_computation(tmp_path: Path) -> Non
     assert permit["stopped_working_days"] == pytest.approx(47 / 24, abs=1e-3)
     assert permit["approval_working_days"] == pytest.approx(79 / 24, abs=1e-3)
     assert permit["span_natural_days"] == pytest.approx(12.25, abs=1e-3)
-    # 3 working days after Mon 28 Sep: 29, 30 Sep, 8 Oct → 24:00 Thu 8 Oct, + 47 h → Sat 10 Oct 23:00
-    assert local(permit["committed_due"]) == datetime(2026, 10, 10, 23, 0)
+    # 3 working days after Mon 28 Sep: 29, 30 Sep, 8 Oct → 24:00 Thu 8 Oct; the stop covered the working days
+    # after Wed 30 Sep up to Fri 9 Oct: 8 and 9 Oct (profile stop_push: days) → 24:00 Sat 10 Oct (调休)
+    # (by the hour, stop_push: hours, + 47 h would give Sat 10 Oct 23:00)
+    assert local(permit["committed_due"]) == datetime(2026, 10, 11, 0, 0)
     assert permit["status"] == "on_time"
+    # the clerk's count: 29, 30 Sep, 8, 9, 10 Oct = 5 working days, less the 2 stopped = 3 of 3 used
+    assert (permit["span_days_used"], permit["approval_days_used"]) == (5, 3)
 
     # stage S1: Mon 28 Sep 10:00 → Mon 12 Oct 09:00 = 126 − 16 + 24 (rest of Sat 10 Oct) + 0 (Sun 11) + 9 = 143 h;
     # the stage clock stops while its only open matter waits for 补正 (the same 47 h) → 96 h = 4.0 wd
@@ -79,9 +83,10 @@ def test_national_day_correction_matches_hand_computation(tmp_path: Path) -> Non
     assert stage["span_working_days"] == pytest.approx(143 / 24, abs=1e-3)
     assert stage["stopped_working_days"] == pytest.approx(47 / 24, abs=1e-3)
     assert stage["approval_working_days"] == pytest.approx(4.0, abs=1e-3)
-    # social_small S1 limit 3 wd → due Sat 10 Oct 23:00 as above; issued Mon 12 Oct → overdue
-    assert local(stage["committed_due"]) == datetime(2026, 10, 10, 23, 0)
+    # social_small S1 limit 3 wd → due 24:00 Sat 10 Oct as above; issued Mon 12 Oct → overdue: 4 of 3 days used
+    assert local(stage["committed_due"]) == datetime(2026, 10, 11, 0, 0)
     assert stage["status"] == "overdue"
+    assert (stage["span_days_used"], stage["approval_days_used"]) == (6, 4)
     assert stage["result_label"] == "办结（通过）"
 
 

@@ -16,8 +16,8 @@ from engine.domain.timing import ClockStop, Timing, TimingRule, due_date, measur
 from engine.domain.workcalendar import SHANGHAI, CalendarDataMissing, WorkCalendar
 
 CAL = WorkCalendar()  # chinesecalendar only, independent of operator files
-PLAIN = TimingRule(special_stops_clock=False, warn_days=1)
-WITH_SPECIAL = TimingRule(special_stops_clock=True, warn_days=1)
+PLAIN = TimingRule(special_stops_clock=False, warn_days=1, stop_push="hours")  # the hour mechanics
+WITH_SPECIAL = TimingRule(special_stops_clock=True, warn_days=1, stop_push="hours")
 
 
 def sh(*args: int) -> datetime:
@@ -263,3 +263,50 @@ def test_measure_is_pure_and_repeatable() -> None:
     assert run(**kwargs) == run(**kwargs)
     assert run(**kwargs).start == sh(2026, 3, 2, 9).astimezone(timezone.utc)
     assert run(**kwargs).span_natural_days == pytest.approx((timedelta(days=6, hours=23)) / timedelta(days=1))
+
+
+# -- whole days (the clerk's count) and the profile's stop push ------------------------------------------------------
+BY_DAYS = TimingRule(special_stops_clock=False, warn_days=1)  # stop_push="days", the default
+
+
+def test_default_stop_push_is_whole_days() -> None:
+    assert BY_DAYS.stop_push == "days"
+    with pytest.raises(ValueError, match="stop_push"):
+        TimingRule(special_stops_clock=False, warn_days=1, stop_push="minutes")  # type: ignore[arg-type]
+
+
+def test_on_time_within_the_limit_reads_as_within_the_limit_in_whole_days() -> None:
+    """Accepted Mon 10:00, finished Thu 11:00 on a 3-wd limit: 3.04 wd by the hour, 3 of 3 days as a clerk counts."""
+    timing = measure(start=sh(2026, 3, 2, 10), end=sh(2026, 3, 5, 11), now=sh(2026, 3, 5, 11), committed_limit_wd=3,
+                     statutory_limit_wd=3, stops=[], rule=BY_DAYS, calendar=CAL)
+    assert timing.approval_working_days == pytest.approx(3 + 1 / 24)
+    assert (timing.span_days_used, timing.approval_days_used) == (3, 3)
+    assert timing.status == "on_time" and timing.committed_due == sh(2026, 3, 6)
+
+
+def test_a_stop_pushes_the_due_date_by_whole_days_or_by_the_hour() -> None:
+    """补正 Tue 10:00 → Wed 15:00 on a 3-wd matter accepted Mon 9:00: due 24:00 Thu unpushed.
+
+    Whole days: the stop covered Wed (after Tue, up to and including Wed) → 24:00 Fri; by the hour it stopped
+    29 working hours → Sat is a rest day, so 05:00 Mon.
+    """
+    stop = ClockStop(sh(2026, 3, 3, 10), sh(2026, 3, 4, 15), "correction")
+    common = dict(start=sh(2026, 3, 2, 9), end=None, now=sh(2026, 3, 5, 9), committed_limit_wd=3, statutory_limit_wd=3,
+                  stops=[stop], calendar=CAL)
+    by_days = measure(**common, rule=BY_DAYS)
+    by_hours = measure(**common, rule=TimingRule(special_stops_clock=False, warn_days=1, stop_push="hours"))
+    assert by_days.committed_due == sh(2026, 3, 7)  # 24:00 Fri 6 Mar
+    assert by_hours.committed_due == sh(2026, 3, 9, 5)
+    # both counts beside each other: Tue, Wed, Thu used so far, less Wed (stopped)
+    assert (by_days.span_days_used, by_days.approval_days_used) == (3, 2)
+    assert by_days.approval_working_days == pytest.approx(3 - 29 / 24)
+    assert by_days.to_dict()["approval_days_used"] == 2
+
+
+def test_an_open_stop_pushes_by_the_days_it_has_covered_so_far() -> None:
+    stop = ClockStop(sh(2026, 3, 3, 10), None, "correction")
+    timing = measure(start=sh(2026, 3, 2, 9), end=None, now=sh(2026, 3, 9, 9), committed_limit_wd=3,
+                     statutory_limit_wd=3, stops=[stop], rule=BY_DAYS, calendar=CAL)
+    # covered so far: Wed 4, Thu 5, Fri 6, Mon 9 Mar → due 24:00 Thu 5 Mar + 4 wd = 24:00 Wed 11 Mar
+    assert timing.committed_due == sh(2026, 3, 12)
+    assert timing.approval_days_used == 1 and timing.status != "overdue"

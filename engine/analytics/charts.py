@@ -11,8 +11,9 @@ Four kinds, each a function taking plain data from the ``subjects`` table (the s
 - :func:`department_bottlenecks` — mean and p90 approval working days per department, with matter counts.
 
 matplotlib draws them with the non-interactive Agg backend through ``Figure`` objects (never ``pyplot``: no
-global state, safe in a web server's threads). Chinese labels need a CJK font; without one the labels fall
-back to English ids and a note is logged once (never boxes without a word). SVG text is drawn as paths, so the
+global state, safe in a web server's threads). Chinese labels are drawn with the CJK font the package ships
+(engine/analytics/fonts); were it missing and no installed font really drew Chinese, the labels would fall back
+to English ids with a note logged once (never boxes without a word). SVG text is drawn as paths, so the
 file looks the same on a machine without the font; the bars carry ``gid`` attributes (``matter:S1/…``,
 ``critical:S1/…``, ``stop:…``, ``special:…``) so the SVG can be checked and scripted.
 """
@@ -21,12 +22,11 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
-import subprocess
-from collections.abc import Iterable, Sequence
+import threading
+from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -37,13 +37,13 @@ matplotlib.use("Agg", force=False)  # no display: never open a window, whatever 
 
 import networkx as nx  # noqa: E402
 from matplotlib import dates as mdates  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
 from matplotlib import lines as mlines  # noqa: E402
 from matplotlib import ticker as mticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from sqlalchemy import Connection, case, func, select  # noqa: E402
 
+from engine.analytics.fonts import cjk_font, installed_cjk_families  # noqa: E402
 from engine.analytics.measures import Filters, conditions, bottlenecks  # noqa: E402
 from engine.persistence import tables as t  # noqa: E402
 
@@ -59,11 +59,6 @@ Format = Literal["svg", "png"]
 #: The analytics chart kinds (the Gantt is per project and is not among them).
 KINDS: tuple[str, ...] = ("stage_boxplots", "weekly_rates", "department_bottlenecks")
 
-#: CJK fonts tried first, by family name (the rest of the installed fonts are scanned for the glyphs after).
-_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-                 "WenQuanYi Zen Hei", "Droid Sans Fallback", "Microsoft YaHei", "SimHei", "PingFang SC",
-                 "Hiragino Sans GB", "AR PL UMing CN", "AR PL UKai CN", "Noto Serif CJK SC")
-_PROBE = "审批阶段"
 _SHORT_TYPES = {"gov_building": "政府房建", "gov_municipal": "政府市政", "social_general": "社会一般",
                 "social_small": "小型低风险", "land_with_scheme": "带方案出让"}
 _STAGE_ORDER = {"S0": 0, "S1": 1, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
@@ -71,52 +66,29 @@ _s = t.subjects
 
 
 # -- fonts --------------------------------------------------------------------------------------------------------
-def _covers(path: str, text: str = _PROBE) -> bool:
-    try:
-        from matplotlib.ft2font import FT2Font
-
-        font = FT2Font(path)
-        return all(font.get_char_index(ord(ch)) for ch in text)
-    except Exception:  # noqa: BLE001 - an unreadable font file is just not a candidate
-        return False
+# the shipped CJK font and the real-coverage check live in engine/analytics/fonts (the analyst pages serve the file)
 
 
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of an installed font with Chinese glyphs, or None (then labels are English).
+#: matplotlib's rcParams are one global dict: ``rc_context`` sets and then restores them, so two threads drawing
+#: at once (the API draws in its thread pool; a page asks for several charts together) would restore each
+#: other's fonts mid-draw and a chart would fall back to DejaVu Sans (boxes for Chinese). One re-entrant lock
+#: makes building and saving a figure one critical section.
+_STYLE_LOCK = threading.RLock()
 
-    matplotlib's font cache may predate a font installed later, so fontconfig (``fc-list :lang=zh``) is asked
-    too and its files are added to matplotlib's font manager.
-    """
-    manager = font_manager.fontManager
-    if shutil.which("fc-list"):
-        try:
-            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            listed = ""
-        known = {f.fname for f in manager.ttflist}
-        for line in listed.splitlines():
-            path = line.split(":")[0].strip()
-            if path and path not in known and Path(path).suffix.lower() in (".ttf", ".otf", ".ttc"):
-                try:
-                    manager.addfont(path)
-                except Exception:  # noqa: BLE001 - a font matplotlib cannot read is skipped
-                    continue
-    by_name = {f.name: f.fname for f in manager.ttflist}
-    for family in _CJK_FAMILIES:
-        if family in by_name and _covers(by_name[family]):
-            return family
-    for entry in manager.ttflist[:400]:
-        if _covers(entry.fname):
-            return entry.name
-    log.warning("no CJK font installed (checked fontconfig `fc-list :lang=zh` and matplotlib's fonts): charts use "
-                "English labels and ids; install one (e.g. Debian `fonts-wqy-microhei`) for Chinese labels")
-    return None
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """The charts' rcParams (the CJK font first), held for the whole block and for no other thread."""
+    with _STYLE_LOCK, matplotlib.rc_context(_rc()):
+        yield
 
 
 def _rc() -> dict[str, Any]:
     family = cjk_font()
-    return {"font.family": "sans-serif", "font.sans-serif": ([family] if family else []) + ["DejaVu Sans"],
+    # the shipped font first; installed CJK fonts after it for a character outside its subset (matplotlib falls
+    # back glyph by glyph along this list)
+    others = [f for f in installed_cjk_families() if f != family] if family else []
+    return {"font.family": "sans-serif", "font.sans-serif": ([family] if family else []) + others + ["DejaVu Sans"],
             "axes.unicode_minus": False, "svg.fonttype": "path", "svg.hashsalt": "gongai", "font.size": 9}
 
 
@@ -166,7 +138,7 @@ def render(fig: Figure, fmt: Format = "svg") -> bytes:
     if fmt not in ("svg", "png"):
         raise ValueError(f"format must be svg or png, not {fmt!r}")
     buffer = io.BytesIO()
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.savefig(buffer, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
     # the constrained layout is solved at the first save; keeping it makes the next format half the work
     fig.set_layout_engine("none")
@@ -174,7 +146,7 @@ def render(fig: Figure, fmt: Format = "svg") -> bytes:
 
 
 def _figure(width: float, height: float) -> Figure:
-    with matplotlib.rc_context(_rc()):
+    with _style():
         return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -195,7 +167,7 @@ def stage_boxplots_figure(conn: Connection, filters: Filters = Filters(), *, cat
         values.setdefault(stage, {}).setdefault(ptype, []).append(float(days))
     stages = sorted(values, key=lambda s: (_STAGE_ORDER.get(s, 9), s))
     label = _Labels(catalogue)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         ncols = min(4, max(1, len(stages)))
         nrows = -(-max(1, len(stages)) // ncols)
         fig = _figure(max(4.5, 3.4 * ncols), 3.3 * nrows + 0.6)
@@ -255,7 +227,7 @@ def weekly_rates_figure(conn: Connection, filters: Filters = Filters(), *, catal
     """办件逾期率 (committed limit) and 超时默许率 of the matters finished in each ISO week, with the counts."""
     weeks = _weekly_counts(conn, filters)
     label = _Labels(catalogue)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(max(6.0, 0.35 * len(weeks) + 3), 4.0)
         ax = fig.subplots()
         if not weeks:
@@ -298,7 +270,7 @@ def department_bottlenecks_figure(conn: Connection, filters: Filters = Filters()
     how often the department's matter was the one that held its stage open (关键路径)."""
     rows = bottlenecks(conn, filters, by="department", top=top)
     label = _Labels(catalogue if catalogue is not None else _catalogue(None, filters))
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(7.5, max(2.5, 0.42 * len(rows) + 1.4))
         ax = fig.subplots()
         if not rows:
@@ -427,7 +399,7 @@ def project_gantt_figure(source: Any, project_id: str, *, catalogue: Any = None,
         ptype = source.execute(select(t.projects.c.project_type).where(t.projects.c.id == project_id)).scalar()
     label = _Labels(catalogue)
     local = (lambda d: d.astimezone(SHANGHAI))  # noqa: E731
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = _figure(11.0, max(2.5, 0.3 * len(rows) + 1.6))
         ax = fig.subplots()
         if not rows:
@@ -518,7 +490,8 @@ BUILDERS: dict[str, Any] = {"stage_boxplots": stage_boxplots_figure, "weekly_rat
 def slowest_projects(conn: Connection, filters: Filters = Filters(), *, count: int = 3) -> list[str]:
     """The projects with the longest whole-process approval time (finished or not), slowest first."""
     query = (select(_s.c.project_id).where(*conditions(Filters(project_type=filters.project_type,
-                                                                jurisdiction=filters.jurisdiction), "project"),
+                                                                jurisdiction=filters.jurisdiction,
+                                                                division=filters.division), "project"),
                                            _s.c.approval_working_days.is_not(None))
              .order_by(_s.c.approval_working_days.desc(), _s.c.project_id).limit(count))
     return [r[0] for r in conn.execute(query)]

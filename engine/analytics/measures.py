@@ -51,6 +51,7 @@ from sqlalchemy import (
 
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 
+from engine.domain.divisions import prefix as division_prefix
 from engine.persistence import tables as t
 from engine.persistence.facets import instant_us
 
@@ -81,6 +82,8 @@ class Filters:
     jurisdiction: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    division: str | None = None
+    """行政区划代码: a province, city or county code; a city takes in its counties (engine/domain/divisions.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v is not None}
@@ -95,6 +98,8 @@ def _facet_ids(f: Filters, level: Level) -> Any | None:
     if level in ("matter", "special", "check"):
         wanted.update(department=f.department, matter_id=f.matter)
     conds = [fc[name] == value for name, value in wanted.items() if value is not None]
+    if f.division is not None:  # a city takes in its counties: the code's prefix (360700 → 3607%)
+        conds.append(fc.division_code.like(division_prefix(f.division) + "%"))
     return select(fc.id).where(*conds) if conds else None
 
 
@@ -500,7 +505,7 @@ def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, sta
                .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
                       m.c.level.concat("") == "matter").scalar_subquery())
     conds = conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
-                                since=filters.since, until=filters.until), "stage")
+                                since=filters.since, until=filters.until, division=filters.division), "stage")
     query = select(func.count(), func.sum(case((several, 1), else_=0))).where(*conds, _s.c.ended_at.is_not(None))
     total, joint = conn.execute(_indexed(_indexed(query, "ix_subjects_facts"), "ix_subjects_keyed", m)).one()
     return _rate(joint, total)
@@ -527,7 +532,8 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     has_special = _specials_only(
         select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
         .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
-                                   jurisdiction=filters.jurisdiction), "special", sp)).distinct(), sp).subquery()
+                                   jurisdiction=filters.jurisdiction, division=filters.division), "special", sp))
+        .distinct(), sp).subquery()
     m = t.subjects.alias("m")
     conds = [m.c.level.concat("") == "matter", *conditions(filters, "matter", m)[1:]]
     with_special = conn.execute(_indexed(

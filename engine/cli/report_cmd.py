@@ -25,8 +25,8 @@ def write_chart_files(engine: Any, folder: Path, catalogue: Any, gantts: int = 3
     from engine.analytics.charts import cjk_font, write_charts
 
     if cjk_font() is None:
-        Console(stderr=True).print("[yellow]note:[/yellow] no CJK font installed: chart labels are in English "
-                                   "(install e.g. fonts-wqy-microhei for Chinese)", highlight=False)
+        Console(stderr=True).print("[yellow]note:[/yellow] the shipped CJK font (engine/analytics/fonts) is missing "
+                                   "and no installed font draws Chinese: chart labels are in English", highlight=False)
     paths = write_charts(engine, folder, catalogue=catalogue, gantt_projects=gantts, now=now)
     Console(stderr=True).print(f"wrote {len(paths)} chart files to {folder}", highlight=False)
     return paths

@@ -109,6 +109,10 @@ def demo(
 
     write_chart_files(db, out, service.catalogue,  # open bars of the Gantt end at the virtual 'now'
                       now=datetime.fromisoformat(run["virtual_end"]) if run.get("virtual_end") else None)
+    from engine.cli.analytics_cmd import write_scoring_files
+
+    write_scoring_files(db, out, service.catalogue,  # the scoring sheet: ranking of the divisions the demo drew
+                        now=datetime.fromisoformat(run["virtual_end"]) if run.get("virtual_end") else None)
     integrity = report.get("route_integrity") or {}
     if integrity:
         console.print(f"route integrity: {integrity['projects']} projects, "

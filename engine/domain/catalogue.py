@@ -312,6 +312,10 @@ class Profile(_Frozen):
     intake_limit_wd: WorkingDays = 5
     """一窗受理: the window decides within this many working days of a submission, else the filing is deemed
     accepted (行政许可法第三十二条)."""
+    stop_push: Literal["days", "hours"] = "days"
+    """How a clock stop (补正, 特别程序) pushes a due date: by the whole working days it covered (``days``: the
+    stop's day counts as worked, counting resumes the day after; as the Administrative Licensing Law counts
+    days) or by the stopped working time to the hour (``hours``). engine/domain/timing.py."""
     tolerance_requires_good_credit: StrictBool
     """容缺受理 only for owners without a 失信 record in the last ``credit_bar_days`` (the system's records,
     never the owner's own word)."""

@@ -273,16 +273,40 @@ class ProjectLedger:
         again at every later reading, growing in every span and overdue statistic.
         """
         closed = []
+        stopped: dict[str, str] = {}  # matter key → the kind of its open stop (补正, 前置条件: its resumption is logged)
         for subject in self.subjects.values():
             if subject.level == "project" or not subject.is_open:
                 continue
+            if subject.open_stop is not None and subject.open_stop.kind != "special":  # specials end with their own
+                stopped[subject.key] = subject.open_stop.kind
             subject.stops = [ClockStop(stop.start, at, stop.kind) if stop.end is None else stop for stop in subject.stops]
             subject.ended_at = at
             subject.outcome = subject.outcome or "cancelled"
             subject.attrs["reason"] = reason
             self._touch(subject)
             closed.append(subject)
+        self._log_cancelled(closed, stopped, at, reason)
         return closed
+
+    def _log_cancelled(self, closed: list[Subject], stopped: dict[str, str], at: datetime, reason: str) -> None:
+        """The event log ends what the ledger ended: each open clock stop resumes, each matter and stage completes
+        as cancelled (终止) — or a process-mining trace would show them started and never ended."""
+        order = {"special": 0, "matter": 1, "check": 2, "stage": 3}
+        data = {"outcome": "cancelled", "label": "终止", "cancelled": True, "reason": reason}
+        for subject in sorted(closed, key=lambda s: (order.get(s.level, 9), s.key)):
+            common = dict(stage=subject.stage, matter_id=subject.matter_id, department=subject.department)
+            if subject.level == "special":
+                key = subject.attrs.get("matter_key")
+                self.emit(Event("clock_resumed", at, matter_key=key, **common,
+                                data={"kind": "special", "cancelled": True}))
+                continue
+            if subject.level == "matter":
+                if subject.key in stopped:
+                    self.emit(Event("clock_resumed", at, matter_key=subject.key, **common,
+                                    data={"kind": stopped[subject.key], "cancelled": True}))
+                self.emit(Event("matter_completed", at, matter_key=subject.key, **common, data=dict(data)))
+            elif subject.level == "stage":
+                self.emit(Event("stage_completed", at, **common, data={"result": "cancelled", **data}))
 
     def start_matter(
         self,
@@ -481,6 +505,14 @@ class ProjectLedger:
                     stops.append(ClockStop(left, right, "correction"))
         if stops and subject.ended_at is None and stops[-1].end == horizon:
             stops[-1] = ClockStop(stops[-1].start, None, "correction")  # still stopped now
+        elif subject.ended_at is None:
+            # stopped from this very instant (the last open matter's 补正 starts now, or the last working matter
+            # ended now): no interval up to ``now`` shows it, yet the stop is open — the whole process, stored
+            # with this reading, must not go on counting until the next change
+            open_now = [m for m in matters if m.ended_at is None]
+            if open_now and all(any(s.end is None and s.start <= now and rule.stops_clock(s) for s in m.stops)
+                                for m in open_now):
+                stops.append(ClockStop(now, None, "correction"))
         return stops
 
     def stage_timing(self, stage: str, *, now: datetime, rule: TimingRule, calendar: WorkCalendar) -> Timing:
@@ -504,10 +536,16 @@ class ProjectLedger:
         end = max(s.ended_at for s in subjects) if finished else None  # type: ignore[type-var]
         horizon = end or now
         active: list[tuple[datetime, datetime]] = []
+        stopped_now = end is None  # every running stage's clock is stopped at ``now`` (none running: not stopped)
+        running = False
         for subject in subjects:
             s_end = subject.ended_at or now
             cursor = subject.started_at
-            for stop in self.stage_stops(subject.key, now=now, rule=rule):
+            stage_stops = self.stage_stops(subject.key, now=now, rule=rule)
+            if subject.ended_at is None:
+                running = True
+                stopped_now = stopped_now and bool(stage_stops) and stage_stops[-1].end is None
+            for stop in stage_stops:
                 if stop.start > cursor:  # type: ignore[operator]
                     active.append((cursor, stop.start))  # type: ignore[arg-type]
                 cursor = stop.end or s_end
@@ -528,6 +566,10 @@ class ProjectLedger:
             cursor = max(cursor, right)
         if cursor < horizon:
             gaps.append(ClockStop(cursor, None if end is None else horizon, "correction"))
+        elif running and stopped_now:
+            # every running stage stopped this very instant: an open gap from now, or the stored window would
+            # count the stop as approval time until the project next changes
+            gaps.append(ClockStop(cursor, None, "correction"))
         return start, end, gaps
 
 

@@ -39,12 +39,21 @@ class ProjectFiling(BaseModel):
     """情形: the owner's answers to the catalogue's questions (workflows/case.yaml); they decide which matters
     the project must do. Checked by the service against the questionnaire, defaults filled in."""
     location: str | None = Field(default=None, max_length=200)
+    division_code: str | None = Field(default=None, max_length=6,
+                                      description="行政区划代码 of the handling division (6 digits)")
     investment_wan_yuan: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     floor_area_m2: float | None = Field(default=None, ge=0, le=1e10, allow_inf_nan=False)
     include_planning: bool | None = None
     include_registration: bool | None = None
     unit_works: list[UnitWork] = Field(default_factory=lambda: [UnitWork(id="U1", name="1号单位工程")],
                                        max_length=MAX_UNIT_WORKS)
+
+    @field_validator("division_code")
+    @classmethod
+    def _division(cls, value: str | None) -> str | None:
+        from engine.domain.divisions import check_code  # GB/T 2260: six digits, a known province
+
+        return None if value is None else check_code(value)
 
     @field_validator("unit_works")
     @classmethod

@@ -12,6 +12,15 @@ These definitions are product requirements (see DOMAIN.md §4) and are implement
   (statutory) are tracked.
 - **remaining** working days: from ``now`` (or ``end``) to the committed due date. Because an open stop
   already pushes the due date up to ``now``, remaining time stays frozen while the clock is stopped.
+- **whole days** (the clerk's count): ``approval_days_used`` is the number of working days from the day after
+  acceptance to the day of the result (or today), less the working days a stop covered — a stop from day S to
+  day R covers the working days after S up to and including R (the stop's day still counts as worked; counting
+  resumes the day after the documents arrive, 次日起算). So an item finished by its due date has used at most
+  its limit, which the decimal ``approval_working_days`` (counted by the hour from the acceptance instant)
+  does not promise: 3.04 wd on a 3-wd limit is on time. ``span_days_used`` is the same without the stops.
+- **stop push** (``TimingRule.stop_push``, a profile setting): a stop pushes the due date by those whole
+  working days (``days``, the default: the Administrative Licensing Law counts days) or by the stopped
+  working time to the hour (``hours``: a stop of Tue 10:00 → Wed 15:00 moves 24:00 Fri to 05:00 Mon).
 - **status**: ``silent_consent`` (超时默许) when the caller says so; otherwise ``overdue`` (red) when finished
   after, or unfinished and now past, the committed due date; ``warning`` (yellow) when unfinished with at most
   ``warn_days`` committed working days left; else ``on_time``.
@@ -23,14 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from engine.domain.workcalendar import SHANGHAI, WorkCalendar
 
-__all__ = ["ClockStop", "TimingRule", "Timing", "Status", "measure", "due_date", "merge_intervals"]
+__all__ = ["ClockStop", "TimingRule", "Timing", "Status", "StopPush", "measure", "due_date", "merge_intervals",
+           "days_used", "stopped_days"]
 
 Status = Literal["on_time", "warning", "overdue", "silent_consent"]
+StopPush = Literal["days", "hours"]
 StopKind = Literal["correction", "special", "precondition"]
 _STOP_KINDS: frozenset[str] = frozenset({"correction", "special", "precondition"})
 
@@ -74,10 +85,15 @@ class TimingRule:
 
     special_stops_clock: bool
     warn_days: float
+    stop_push: StopPush = "days"
+    """How a clock stop pushes a due date: by the whole working days it covered (``days``) or by the stopped
+    working time (``hours``). The profile's ``stop_push``."""
 
     def __post_init__(self) -> None:
         if self.warn_days < 0:
             raise ValueError(f"warn_days must be >= 0, got {self.warn_days}")
+        if self.stop_push not in ("days", "hours"):
+            raise ValueError(f"stop_push must be 'days' or 'hours', got {self.stop_push!r}")
 
     def stops_clock(self, stop: ClockStop) -> bool:
         return stop.kind in ("correction", "precondition") or (stop.kind == "special" and self.special_stops_clock)
@@ -92,7 +108,7 @@ class TimingRule:
         clock measures special stops as running time.
         """
         return cls(special_stops_clock=bool(profile.special_procedures_stop_clock or profile.intermediary_stops_clock),
-                   warn_days=float(profile.warning_days))
+                   warn_days=float(profile.warning_days), stop_push=getattr(profile, "stop_push", "days"))
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,10 @@ class Timing:
     remaining_working_days: float | None
     status: Status
     statutory_overdue: bool
+    span_days_used: int = 0
+    """Whole working days from the day after acceptance to the day of the end (or of now), the clerk's count."""
+    approval_days_used: int = 0
+    """``span_days_used`` less the whole working days clock stops covered (受理次日起算, as a clerk counts)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: instants as ISO 8601 UTC strings (``…Z``), durations rounded to 4 decimals."""
@@ -136,6 +156,8 @@ class Timing:
             "span_working_days": days(self.span_working_days),
             "stopped_working_days": days(self.stopped_working_days),
             "approval_working_days": days(self.approval_working_days),
+            "span_days_used": self.span_days_used,
+            "approval_days_used": self.approval_days_used,
             "remaining_working_days": days(self.remaining_working_days),
             "status": self.status,
             "statutory_overdue": self.statutory_overdue,
@@ -155,9 +177,10 @@ def merge_intervals(intervals: Sequence[tuple[datetime, datetime]]) -> list[tupl
 
 
 def due_date(
-    start: datetime, limit_wd: int, stopped_working_days: float, calendar: WorkCalendar
+    start: datetime, limit_wd: int, stopped_working_days: float, calendar: WorkCalendar, *, stopped_days: int = 0
 ) -> datetime:
-    """24:00 Asia/Shanghai of the ``limit_wd``-th working day after acceptance, pushed by the stopped time.
+    """24:00 Asia/Shanghai of the ``limit_wd``-th working day after acceptance, pushed by the stopped time
+    (``stopped_working_days``, to the hour) or by whole stopped working days (``stopped_days``).
 
     受理次日起算: the acceptance day itself never counts, whatever the hour of acceptance. A limit of 0
     (即办件) is due at the end of the acceptance day.
@@ -165,9 +188,31 @@ def due_date(
     if limit_wd < 0:
         raise ValueError(f"limit must be >= 0 working days, got {limit_wd}")
     accepted_on = _aware(start, "start").astimezone(SHANGHAI).date()
-    last_day = calendar.add_working_days(accepted_on, limit_wd)
+    last_day = calendar.add_working_days(accepted_on, limit_wd + stopped_days)
     end_of_last_day = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
     return calendar.add_working_time(end_of_last_day, stopped_working_days)
+
+
+def _local_day(instant: datetime) -> date:
+    return instant.astimezone(SHANGHAI).date()
+
+
+def days_used(start: datetime, end: datetime, calendar: WorkCalendar) -> int:
+    """Working days after the day of ``start`` up to and including the day of ``end`` (受理次日起算)."""
+    first, last = _local_day(start), _local_day(end)
+    return sum(1 for n in range((last - first).days) if calendar.is_working_day(first + timedelta(days=n + 1)))
+
+
+def stopped_days(intervals: Sequence[tuple[datetime, datetime]], calendar: WorkCalendar) -> int:
+    """The whole working days clock stops covered: for a stop from day S to day R, the working days after S up
+    to and including R (the day it stopped counts as worked; counting resumes the day after it resumed).
+    Days covered by several stops count once."""
+    covered: set[date] = set()
+    for lo, hi in intervals:
+        first, last = _local_day(lo), _local_day(hi)
+        covered.update(d for d in (first + timedelta(days=n + 1) for n in range((last - first).days))
+                       if calendar.is_working_day(d))
+    return len(covered)
 
 
 def measure(
@@ -200,16 +245,21 @@ def measure(
         hi = min(now if stop.end is None else _aware(stop.end, "stop.end"), horizon)
         if hi > lo:
             clipped.append((lo, hi))
-    stopped = sum(calendar.working_days(lo, hi) for lo, hi in merge_intervals(clipped))
+    merged = merge_intervals(clipped)
+    stopped = sum(calendar.working_days(lo, hi) for lo, hi in merged)
+    whole_stopped = stopped_days(merged, calendar)
 
     span_natural = calendar.natural_days(start, horizon)
     span_working = calendar.working_days(start, horizon)
+    span_used = days_used(start, horizon, calendar)
+    push = {"stopped_working_days": 0.0, "stopped_days": whole_stopped} if rule.stop_push == "days" else \
+        {"stopped_working_days": stopped, "stopped_days": 0}
 
     committed_due = (
-        None if committed_limit_wd is None else due_date(start, committed_limit_wd, stopped, calendar)
+        None if committed_limit_wd is None else due_date(start, committed_limit_wd, calendar=calendar, **push)
     )
     statutory_due = (
-        None if statutory_limit_wd is None else due_date(start, statutory_limit_wd, stopped, calendar)
+        None if statutory_limit_wd is None else due_date(start, statutory_limit_wd, calendar=calendar, **push)
     )
     remaining = None if committed_due is None else calendar.working_days(horizon, committed_due)
 
@@ -239,4 +289,6 @@ def measure(
         remaining_working_days=remaining,
         status=status,
         statutory_overdue=statutory_due is not None and horizon > statutory_due,
+        span_days_used=span_used,
+        approval_days_used=span_used - whole_stopped,
     )

@@ -85,6 +85,8 @@ projects = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     Column("next_timer_at", UTCDateTime(), nullable=True, index=True),
     Column("version", Integer, nullable=False, default=1),
+    # 行政区划代码 (migration 0012_analytics_division): the handling division, engine/domain/divisions.py
+    Column("division_code", String(6), nullable=True, index=True),
     # listings walk projects in keyset order (migration 0011_throughput_indexes): every reader, and each owner
     Index("ix_projects_listing", "created_at", "id"),
     Index("ix_projects_owner_listing", "owner_id", "created_at", "id"),
@@ -157,6 +159,10 @@ subjects = Table(
     # 关键路径 (migration 0007): a finished matter that ended last in its project stage (it held the stage open);
     # kept by _flush_ledger, defined by engine.analytics.measures.last_to_finish
     Column("critical", Boolean, nullable=True),
+    # migration 0012_analytics_division: the project's 行政区划代码 (also inside ``facet``, which filters by it), and
+    # the whole working days used (受理次日起算, the clerk's count beside approval_working_days)
+    Column("division_code", String(6), nullable=True),
+    Column("approval_days_used", Integer, nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),
     Index("ix_subjects_level_matter", "level", "matter_id"),
@@ -172,6 +178,7 @@ subject_facets = Table(
     Column("stage", String(10), nullable=True),
     Column("department", String(40), nullable=True),
     Column("matter_id", String(80), nullable=True),
+    Column("division_code", String(6), nullable=True),  # migration 0012_analytics_division
 )
 
 # Analytics indexes (migrations 0004, 0007). The sorted ones are partial: only *finished* subjects are in them,

@@ -230,18 +230,19 @@ class SubjectRepository:
         return [Subject.from_dict(state) for state in rows]
 
     def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]], *,
-             profile: str) -> None:
+             profile: str, division_code: str | None = None) -> None:
         """Upsert the subjects with their figures and analytics keys (``engine.persistence.facets``)."""
         records = [
             dict(project_id=project_id, key=subject.key, level=subject.level, project_type=project_type,
                  stage=subject.stage, matter_id=subject.matter_id, department=subject.department,
                  started_at=subject.started_at, ended_at=subject.ended_at, outcome=subject.outcome,
-                 state=subject.to_dict(), **figures,
+                 state=subject.to_dict(), division_code=division_code, **figures,
                  **facets.keys(project_type, profile, subject.stage, subject.department, subject.matter_id,
-                               subject.started_at))
+                               subject.started_at, division_code))
             for subject, figures in rows
         ]
-        facets.ensure(self.conn, {(project_type, profile, r["stage"], r["department"], r["matter_id"]) for r in records},
+        facets.ensure(self.conn, {(project_type, profile, r["stage"], r["department"], r["matter_id"], division_code)
+                                  for r in records},
                       known=self.known_facets, pending=self.pending_facets)
         columns = {column for record in records for column in record}
         for record in records:  # one statement needs one shape: figures not measured yet are NULL

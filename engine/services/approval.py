@@ -204,6 +204,7 @@ class ApprovalService:
                 id=pid, name=filing.name, project_type=ptype.id, owner_id=filing.owner_id, profile=project.profile,
                 definition_id=definition["id"], status="running", result=None, filing=filing.model_dump(mode="json"),
                 plan=plan.model_dump(mode="json"), created_at=now, completed_at=None, next_timer_at=None,
+                division_code=filing.division_code,
             ))
             ledger = ProjectLedger(pid)
             ctx = self._context(project, ledger, actor)
@@ -747,7 +748,8 @@ class ApprovalService:
         """Write prepared rows (the project row itself is the caller's: it carries the version check)."""
         uow.tasks.close_many(writes.closed)
         uow.tasks.add_many(writes.new_tasks)
-        uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile)
+        uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile,
+                          division_code=project.filing.division_code)
         uow.events.append(project.id, project.project_type, writes.events)
         uow.notifications.add(writes.notices)
         uow.credit.add(writes.credit)
@@ -799,6 +801,7 @@ class ApprovalService:
                     "span_natural_days": round(timing.span_natural_days, 4),
                     "span_working_days": round(timing.span_working_days, 4),
                     "approval_working_days": round(timing.approval_working_days, 4),
+                    "approval_days_used": timing.approval_days_used,
                     "overdue": timing.status == "overdue",
                     "statutory_due": timing.statutory_due,
                     "statutory_overdue": timing.statutory_overdue,

@@ -188,8 +188,13 @@ def _unit(row: dict[str, Any]) -> str:
 # separate processes, each on its own virtual clock and SQLite file, and be merged into one database after.
 # Every decision is seeded by project, so the figures are identical whatever the number of shards.
 
-MERGED_TABLES = ("projects", "workflow_parts", "subjects", "tasks", "events", "notifications", "credit_records")
+MERGED_TABLES = ("projects", "workflow_parts", "subjects", "subject_facets", "tasks", "events", "notifications",
+                 "credit_records")
 _SURROGATE_ID = ("events", "notifications", "credit_records")  # autoincrement ids: renumbered on merge
+#: Rows every shard may hold alike (the facet combinations ``subjects.facet`` names): merged once, duplicates skipped.
+_SHARED_ROWS = ("subject_facets",)
+#: Tables the merged database already holds (deployed once before the run) or that a simulation never writes.
+NOT_MERGED = ("definitions", "users", "idempotency_keys")
 
 
 @dataclass(frozen=True)
@@ -280,7 +285,8 @@ def simulate_parallel(out_db: str, *, profile: str, seed: int, start: datetime, 
                 if table in _SURROGATE_ID:
                     columns = [c for c in columns if c != "id"]
                 names = ", ".join(columns)
-                connection.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM shard.{table}")
+                verb = "INSERT OR IGNORE" if table in _SHARED_ROWS else "INSERT"
+                connection.execute(f"{verb} INTO main.{table} ({names}) SELECT {names} FROM shard.{table}")
             connection.commit()
             connection.execute("DETACH DATABASE shard")
     finally:

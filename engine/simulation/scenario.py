@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from engine.clock import VirtualClock
+from engine.domain.project import ProjectFiling
 from engine.domain.actors import Actor
 from engine.domain.tasks import TaskIds
 from engine.services.approval import ApprovalService
@@ -74,9 +75,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 }
 _COMMON = frozenset({"at", "project", "do", "actor", "note"})
 _TOP = frozenset({"name", "description", "start", "profile", "projects", "actions"})
-_PROJECT_FIELDS = frozenset({"id", "at", "project_type", "owner", "owner_id", "name", "owner_name", "case",
-                             "location", "investment_wan_yuan", "floor_area_m2", "include_planning",
-                             "include_registration", "unit_works"})
+# a project takes every filing field (the filing model checks their values), so a new one needs no change here
+_PROJECT_FIELDS = frozenset({"id", "at", "owner"}) | frozenset(ProjectFiling.model_fields)
 
 
 class ScenarioError(ValueError):

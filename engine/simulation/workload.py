@@ -35,6 +35,9 @@ DEFAULT_MIX: dict[str, float] = {
 }
 
 UNIT_NAMES = ("1号楼", "2号楼", "3号楼", "地下车库", "配套用房")
+#: Of 策划生成 (S0) filings, the share that hand in a regional assessment's results (区域评估成果; drawn on its own
+#: stream, so no other draw changes).
+REGIONAL_ASSESSMENT_P = 0.4
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Workload:
         s = self.settings
         types = [t for t in s.mix if t in self.catalogue.project_types]
         weights = [s.mix[t] for t in types]
+        divisions = self.divisions()
         plans = []
         for i in range(count):
             rng = self.rng("project", i)
@@ -146,6 +150,8 @@ class Workload:
             }
             if self.catalogue.project_type(ptype).planning_stage:
                 filing["include_planning"] = rng.random() < s.planning_stage_p
+            if divisions:  # 行政区划: its own stream, so adding it changed none of the other draws
+                filing["division_code"] = self.rng("division", i).choice(divisions)
             arrival = self.calendar.add_working_time(start, rng.uniform(0, s.arrival_working_days))
             plans.append(ProjectPlan(pid, arrival, filing, bad_credit=rng.random() < s.credit_bad_p))
             if plans[-1].bad_credit:
@@ -153,6 +159,22 @@ class Workload:
             self._filings[pid] = filing
         plans.sort(key=lambda p: (p.arrival, p.id))
         return plans
+
+    def divisions(self) -> list[str]:
+        """The codes projects are drawn in: the listed counties of each ranked city, or the city itself when none
+        is listed (workflows/divisions.yaml), so every city the scoring sheet ranks has projects."""
+        from engine.domain.divisions import load_divisions
+
+        try:
+            known = load_divisions(self.catalogue.root)
+        except (OSError, ValueError):
+            return []
+        out: list[str] = []
+        for province in sorted({d.code[:2] for d in known.divisions}):
+            for city in known.cities(province + "0000"):
+                counties = [d.code for d in known.within(city) if d.code != city]
+                out += counties or [city]
+        return out
 
     def remember(self, project_id: str, filing: dict[str, Any], plan: dict[str, Any] | None = None) -> None:
         """Keep what a project filed and — once the service planned it — the matters its case selected."""
@@ -208,7 +230,10 @@ class Workload:
             first_filing = not (filed_before - {stage})
             filed_before.add(stage)
             at = wd(rng.uniform(0.05, 0.5)) if first_filing else nd(rng.uniform(*s.owner_next_stage_days))
-            return Decision(at, {}, actor)
+            payload: dict[str, Any] = {}
+            if stage == "S0" and self.rng(pid, "regional_assessment").random() < REGIONAL_ASSESSMENT_P:
+                payload["materials"] = ["s0_planning_conditions:regional_assessment"]  # 区域评估成果应用
+            return Decision(at, payload, actor)
         if spec == TaskIds.INTAKE:
             stage = task.get("stage") or ""
             at = wd(rng.uniform(0.05, 0.5)) if n == 0 else wd(rng.uniform(0.1, 1.0))
