@@ -1,10 +1,10 @@
-"""Routes for administrators: deploy process definitions (versioned) and manage users."""
+"""Routes for administrators: deploy process definitions (versioned), manage users, see and retry incidents."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from lxml import etree
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from engine.domain.actors import Actor
 from engine.domain.authorisation import ADMINISTRATORS, ANALYTICS_READERS
-from engine.services import queries
+from engine.services import incidents, queries
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/admin", tags=["administration"])
@@ -67,3 +67,21 @@ def disable_user(request: Request, name: str = Path(max_length=100), actor: Acto
     if name == actor.id:
         raise Conflict("name: administrators cannot revoke their own token")
     return request.app.state.users.disable(name)
+
+
+@router.get("/incidents", summary="Incidents: projects whose timers failed (open first by default: ?status=open)")
+def list_incidents(request: Request, actor: Actor = Depends(admins),
+                   status: Literal["open", "resolved"] | None = None,
+                   limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return incidents.list_incidents(request.app.state.service, status=status, limit=limit)
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with its error and traceback")
+def get_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return incidents.get_incident(request.app.state.service, incident_id)
+
+
+@router.post("/incidents/{incident_id}/retry",
+             summary="Run the project's due timers now: resolved if they run, else still open with the new error")
+def retry_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return incidents.retry_incident(request.app.state.service, incident_id, actor=actor)

@@ -7,6 +7,7 @@ print one line and exit 1 — never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -244,20 +245,31 @@ def worker(
     interval: float = typer.Option(30.0, "--interval", min=0.0, help="Seconds between timer sweeps."),
     once: bool = typer.Option(False, "--once", help="Fire the due timers once and exit (for tests and cron)."),
     profile: str = typer.Option("default", "--profile", help="Catalogue profile (jurisdiction)."),
+    max_backoff: float = typer.Option(60.0, "--max-backoff", min=0.0,
+                                      help="Longest wait between rounds while the database is unavailable."),
 ) -> None:
     """Fire due timers (warnings, overdue marks, 超时默许, commitment deadlines) on the real clock, in a loop."""
     from engine.clock import SystemClock
+    from engine.services.timer_loop import TimerLoop
 
     engine = open_db(db)
     service = _service(engine, profile, SystemClock())
-    while True:
-        fired = service.fire_timers()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def report(fired: int) -> None:
         if fired or once:
             console.print(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} fired timers of {fired} project(s)",
                           highlight=False)
-        if once:
-            return
+
+    loop = TimerLoop(service, interval=interval, max_backoff=max_backoff, on_round=report)
+    if once:
         try:
-            time.sleep(interval)
-        except KeyboardInterrupt:  # pragma: no cover - interactive
-            return
+            report(service.fire_timers())
+        except Exception as exc:  # noqa: BLE001 - one line, exit 1 (cron sees the failure)
+            _fail(f"timer round failed: {type(exc).__name__}: {exc}")
+        return
+    try:
+        loop.run()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        return

@@ -14,30 +14,28 @@ from typing import Optional
 import typer
 
 from engine.cli import app
+from engine.services.timer_loop import TimerLoop
 
 log = logging.getLogger("gongai.timers")
 
 
 class TimerWorker(threading.Thread):
-    """Fire due timers every ``interval`` seconds until stopped; a failing round is logged and retried."""
+    """Fire due timers every ``interval`` seconds until stopped; failing rounds back off (engine.services.timer_loop)."""
 
     def __init__(self, service, interval: float = 5.0) -> None:
         super().__init__(name="gongai-timers", daemon=True)
         self.service = service
         self.interval = interval
-        self.stopped = threading.Event()
+        self.loop = TimerLoop(service, interval=interval)
+        self.stopped = self.loop.stopped
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                fired = self.service.fire_timers()
-                if fired:
-                    log.info("fired timers of %d project(s)", fired)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad round
-                log.exception("timer round failed; retrying in %.1f s", self.interval)
+        delay = self.interval
+        while not self.stopped.wait(delay):
+            delay = self.loop.round()
 
     def stop(self) -> None:
-        self.stopped.set()
+        self.loop.stop()
 
 
 @app.command()

@@ -295,7 +295,27 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+#: Projects whose timers could not run (their workflow would not load or step): 事故 an administrator sees,
+#: fixes and retries (engine/services/incidents.py). The timer query skips a project while it has an open one,
+#: so one broken project never stops the others (migration 0008_ops_incidents).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # timer
+    Column("status", String(20), nullable=False),  # open | resolved
+    Column("error", Text, nullable=False),  # exception type and message
+    Column("detail", Text, nullable=False),  # the traceback's tail, for the administrator
+    Column("attempts", Integer, nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("failed_at", UTCDateTime(), nullable=False),  # the latest failure
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Index("ix_incidents_project_status", "project_id", "status"),
+)
+
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "UTCDateTime",
 ]

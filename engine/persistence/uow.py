@@ -16,6 +16,7 @@ from sqlalchemy import update as sa_update  # ``upsert`` has a parameter named u
 
 from engine.domain.ledger import Event, Subject
 from engine.persistence import facets, tables as t
+from engine.persistence.incidents import IncidentRepository, no_open_incident
 
 
 def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *,
@@ -159,7 +160,8 @@ class ProjectRepository:
 
     def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
         rows = self.conn.execute(
-            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now))
+            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now,
+                                               no_open_incident(t.projects.c.id)))  # incidents wait for an admin
             .order_by(t.projects.c.next_timer_at).limit(limit)
         ).scalars()
         return list(rows)
@@ -405,6 +407,7 @@ class UnitOfWork:
         self.tasks = TaskRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
+        self.incidents = IncidentRepository(self.conn)
         return self
 
     def commit(self) -> None:

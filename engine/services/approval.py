@@ -59,6 +59,7 @@ from engine.domain.tasks import (
     responsibility,
 )
 from engine.domain.workcalendar import WorkCalendar
+from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
 from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
@@ -670,20 +671,34 @@ class ApprovalService:
 
     # -- timers ---------------------------------------------------------------------------------------------------
     def fire_timers(self, *, limit: int = 500) -> int:
-        """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran."""
+        """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran.
+
+        A project that fails to load or step becomes an incident (engine/services/incidents.py) and the round
+        goes on with the others; a database outage (``is_outage``) ends the round for the caller to back off.
+        """
         now = self.clock.now()
         with UnitOfWork(self.db, read_only=True) as uow:
             due = uow.projects.due_for_timers(now, limit)
         fired = 0
         for project_id in due:
             try:
-                self._operate(project_id, SYSTEM, lambda uow, p, runtime, wf, ctx: runtime.advance(wf, self.clock))
+                self.run_timers(project_id)
                 fired += 1
             except ConcurrentUpdate:
                 log.info("project %s changed while firing timers; it will be retried", project_id)
-            except ModelFailure:
-                pass  # logged with the project and element by _running_model; the other projects still run
+            except Exception as exc:  # noqa: BLE001 - one broken project (ModelFailure included) must not stop the others
+                if is_outage(exc):
+                    raise
+                with UnitOfWork(self.db) as uow:
+                    incident = uow.incidents.record(project_id, "timer", exc, self.clock.now())
+                    uow.commit()
+                log.error("timers of project %s failed; incident %s opened, its timers wait for an administrator",
+                          project_id, incident, exc_info=exc, extra={"project": project_id, "incident": incident})
         return fired
+
+    def run_timers(self, project_id: str) -> None:
+        """Fire whatever is due in one project (one transaction)."""
+        self._operate(project_id, SYSTEM, lambda uow, p, runtime, wf, ctx: runtime.advance(wf, self.clock))
 
     def next_timer_at(self) -> datetime | None:
         with UnitOfWork(self.db, read_only=True) as uow:
