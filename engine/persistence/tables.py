@@ -315,7 +315,17 @@ incidents = Table(
     Index("ix_incidents_project_status", "project_id", "status"),
 )
 
+#: Counters for identifiers that must be unique across processes and restarts (migration 0009_ops_project_ids):
+#: on SQLite the ``project`` row is the project-number counter (incremented inside the writing transaction, which
+#: BEGIN IMMEDIATE serialises); on PostgreSQL the sequence ``project_id_seq`` is (engine/persistence/ids.py).
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "UTCDateTime",
 ]

@@ -59,6 +59,7 @@ from engine.domain.tasks import (
     responsibility,
 )
 from engine.domain.workcalendar import WorkCalendar
+from engine.persistence.ids import next_project_number
 from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
@@ -134,7 +135,6 @@ class ApprovalService:
         # live workflows between operations, bounded in estimated bytes (GONGAI_CACHE_MB, default 128 MB)
         self._cache: WorkflowCache[_Cached] = WorkflowCache(
             default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
-        self._project_seq = 0
         self.rules = load_matter_rules(catalogue)
 
     # -- definitions ----------------------------------------------------------------------------------------------
@@ -172,8 +172,11 @@ class ApprovalService:
 
     # -- projects -------------------------------------------------------------------------------------------------
     def start_project(self, filing: ProjectFiling | Mapping[str, Any], *, actor: Actor = SYSTEM,
-                      project_id: str | None = None) -> str:
-        """Register a project and start its approval process at its first stage's filing."""
+                      project_id: str | None = None, also: Callable[[UnitOfWork, str], None] | None = None) -> str:
+        """Register a project and start its approval process at its first stage's filing.
+
+        ``also`` runs inside the filing's transaction with the new id (the API stores idempotency keys so).
+        """
         if not isinstance(filing, ProjectFiling):
             filing = ProjectFiling.model_validate(dict(filing))
         if not may_act_for_owner(actor, filing.owner_id):
@@ -224,6 +227,8 @@ class ApprovalService:
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
             version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
+            if also is not None:
+                also(uow, pid)
             uow.commit()
         self._remember(pid, _Cached(version, workflow, ledger, ready))
         return pid
@@ -303,9 +308,9 @@ class ApprovalService:
         return {"owner_id": owner_id, "at": row["at"].isoformat(), "reason": row["reason"]}
 
     def _new_project_id(self, uow: UnitOfWork, now: datetime) -> str:
-        while True:
-            self._project_seq += 1
-            candidate = f"P{now.year}-{self._project_seq:06d}"
+        """P<year>-<number>: the number from the database (engine/persistence/ids.py), safe across processes."""
+        while True:  # skips only numbers an explicitly chosen id (project_id=…) already took
+            candidate = f"P{now.year}-{next_project_number(uow.conn):06d}"
             if uow.projects.get(candidate) is None:
                 return candidate
 
@@ -638,7 +643,8 @@ class ApprovalService:
             payload["note"] = note
         return self.complete_task(match[0]["id"], payload, actor=actor)
 
-    def withdraw(self, project_id: str, *, actor: Actor, reason: str) -> dict[str, Any]:
+    def withdraw(self, project_id: str, *, actor: Actor, reason: str,
+                 also: Callable[[UnitOfWork, dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """撤回申请: the owner (or its agent) withdraws a running project; everything still open ends with it."""
         if not reason or not reason.strip():
             raise Invalid("reason: a withdrawal needs a reason")
@@ -656,7 +662,10 @@ class ApprovalService:
             ctx.project_result = "withdrawn"
             ctx.notify("withdrawn", text=f"项目已撤回：{reason}")
             workflow.cancel()
-            return {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
+            result = {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
+            if also is not None:
+                also(uow, result)
+            return result
 
         return self._operate(project_id, actor, work)
 
