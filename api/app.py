@@ -80,7 +80,7 @@ def readiness(service: ApprovalService) -> dict[str, dict[str, Any]]:
         return checks
     try:
         current = is_current(service.db)
-        checks["migrations"] = {"ok": current, "detail": "current" if current else "behind: run `gongai migrate`"}
+        checks["migrations"] = {"ok": current, "detail": "current" if current else "behind: run `gongai db upgrade`"}
     except Exception as exc:  # noqa: BLE001
         checks["migrations"] = {"ok": False, "detail": f"cannot read: {type(exc).__name__}"}
     try:

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "engine.cli.simulate_cmd",
     "engine.cli.analytics_cmd",
     "engine.cli.rules_cmd",
+    "engine.cli.db_cmd",
 )
 
 for _name in _COMMAND_MODULES:

@@ -59,12 +59,25 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+#: The PostgreSQL advisory lock key migrations hold (any constant; "gongai" in ASCII).
+MIGRATION_LOCK = 0x676F6E676169
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the database to the newest schema."""
+    """Upgrade the database to the newest schema (``gongai db upgrade``), one process at a time.
+
+    Several processes starting together on a new database must not all create the tables: the migration runs
+    in one transaction that first takes a lock — a transaction-scoped advisory lock on PostgreSQL, the write
+    lock (BEGIN IMMEDIATE) on SQLite — so the others wait, then find the schema current and do nothing.
+    """
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        connection = connection.execution_options(gongai_write=True)  # SQLite: BEGIN IMMEDIATE (see make_engine)
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
 
 def is_current(engine: Engine) -> bool:

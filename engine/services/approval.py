@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy.exc import IntegrityError
 
 from engine.bpmn.runtime import ProcessRuntime, content_hash
 from engine.bpmn.sandbox import capture_output
@@ -147,12 +148,23 @@ class ApprovalService:
                 return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
             load_definition(files, process_id, main=process_id == MAIN_PROCESS)  # raises Invalid with every problem
             text = {name: data.decode("utf-8") for name, data in files.items()}
-            definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
-                                                at=self.clock.now(), by=by)
-            uow.commit()
+            try:
+                definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
+                                                    at=self.clock.now(), by=by)
+                uow.commit()
+            except IntegrityError:  # another process deployed at the same moment (two starting together)
+                uow.rollback()
+                return self._deployed_meanwhile(digest)
             row = uow.definitions.get(definition_id)
         assert row is not None
         return {"id": definition_id, "process_id": process_id, "version": row["version"], "created": True}
+
+    def _deployed_meanwhile(self, digest: str) -> dict[str, Any]:
+        with UnitOfWork(self.db, read_only=True) as uow:
+            existing = uow.definitions.by_hash(digest)
+        if existing is None:
+            raise Conflict("another definition was deployed at the same moment; deploy again")
+        return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
 
     def deploy_bundled(self) -> dict[str, Any]:
         """Deploy the product's own models from ``bpmn/`` (idempotent)."""
