@@ -83,3 +83,24 @@ def test_gongai_db_upgrade_and_status(tmp_path: Path) -> None:
     again = runner.invoke(cli, ["db", "upgrade", "--db", url])
     assert again.exit_code == 0 and "already current" in again.output
     assert runner.invoke(cli, ["db", "status", "--db", url]).exit_code == 0
+
+
+def test_ready_on_4_january_2027_without_a_2027_holiday_file(tmp_path: Path, caplog) -> None:
+    from datetime import datetime, timezone
+
+    from prometheus_client import REGISTRY
+
+    db = make_engine(f"sqlite:///{tmp_path / 'ny.db'}")
+    migrate(db)
+    clock = VirtualClock(datetime(2027, 1, 4, 1, 0, tzinfo=timezone.utc))  # Monday 4 January 2027, 09:00 in Beijing
+    service = ApprovalService(db, catalogue=load_catalogue(), clock=clock)
+    assert not service.calendar.covers(clock.now().date()), "this test needs a year without holiday data"
+    client = TestClient(create_app(service))
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready" and body["checks"]["holidays"]["ok"] is True
+    assert "2027" in body["checks"]["holidays"]["warning"] and body["warnings"][0].startswith("holidays: no holiday data")
+    assert "GONGAI_HOLIDAYS_DIR" in body["checks"]["holidays"]["warning"]
+    assert "no holiday data for 2027" in caplog.text
+    assert REGISTRY.get_sample_value("gongai_holiday_data_missing") == 1.0
