@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from api import admin, analytics, catalogue, charts, credit, pages, problems, projects, tasks
+from api import admin, analytics, catalogue, charts, credit, observability, pages, problems, projects, tasks
 from api.inputs import JsonGuard
 from api.security import FailedAuthLimiter, SecurityHeaders
+from engine.ops.metrics import watch_pool
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
@@ -27,7 +28,8 @@ log = logging.getLogger("gongai.readiness")
 
 
 def create_app(service: ApprovalService | None = None, *, database_url: str | None = None, profile: str = "default",
-               max_body_bytes: int = MAX_BODY_BYTES, deploy_bundled: bool = True) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, deploy_bundled: bool = True,
+               metrics_token: str | None = None) -> FastAPI:
     if service is None:
         from engine.domain.catalogue import load_catalogue
 
@@ -51,8 +53,11 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     problems.install(app)
     app.add_middleware(JsonGuard)  # inside the body limit: non-finite numbers, lone surrogates → 422
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(SecurityHeaders)  # outermost: every response, problems included
-    for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
+    app.add_middleware(SecurityHeaders)  # every response, problems included
+    app.add_middleware(observability.Observe)  # outermost: request id, access log, latency by route
+    app.state.metrics_token = observability.metrics_token(metrics_token)
+    watch_pool(service.db)
+    for module in (projects, catalogue, tasks, analytics, charts, credit, admin, observability):
         app.include_router(module.router)
     pages.install(app)  # the web pages (/, /ui/…), /static and /docs
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import retrying
 from engine.domain.actors import Actor
+from engine.ops.metrics import COMPLETIONS
 from engine.services.errors import Conflict
 from engine.services.idempotency import IdempotencyStore, request_hash
 
@@ -24,8 +25,10 @@ def complete(request: Request, actor: Actor, task_id: str, payload: dict[str, An
     """Complete ``task_id`` once. With a key, a retry returns the first response instead of working again."""
     service = request.app.state.service
     digest = request_hash(request.url.path, task_id, payload)
-    return once(request, actor, idempotency_key, digest,
-                lambda record: service.complete_task(task_id, payload, actor=actor, also=record))
+    result = once(request, actor, idempotency_key, digest,
+                  lambda record: service.complete_task(task_id, payload, actor=actor, also=record))
+    COMPLETIONS.labels(actor.role).inc()
+    return result
 
 
 def once(request: Request, actor: Actor, idempotency_key: str | None, digest: str,

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, TimeoutError as PoolT
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.ops.metrics import DB_UNAVAILABLE
 from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate
 from engine.services.errors import ServiceError
@@ -80,6 +81,7 @@ def install(app: FastAPI) -> None:
             return await _unexpected(request, exc)
         # the pool checks connections before use (pool_pre_ping), so the next request after the outage works
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        DB_UNAVAILABLE.inc()
         return problem(503, "the database is unavailable; nothing was changed, retry later", _where(request),
                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 

@@ -14,6 +14,7 @@ from engine.domain.actors import Actor
 from engine.domain.authorisation import OWNER_SIDE
 from engine.domain.project import ProjectFiling
 from engine.domain.tasks import TaskIds
+from engine.ops.metrics import PROJECTS_FILED
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
 from engine.services.idempotency import request_hash
@@ -87,7 +88,9 @@ def create_project(body: NewProject, request: Request, actor: Actor = Depends(re
         return {"project_id": service.start_project(filing, actor=actor, also=also)}
 
     digest = request_hash(request.url.path, _jsonable(filing))
-    return shown(once(request, actor, idempotency_key, digest, work, status=201))
+    result = shown(once(request, actor, idempotency_key, digest, work, status=201))
+    PROJECTS_FILED.inc()
+    return result
 
 
 @router.get("", summary="Projects the caller may see, oldest first; when more exist the X-Next-Cursor and Link "

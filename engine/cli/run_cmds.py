@@ -7,7 +7,6 @@ print one line and exit 1 — never a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 import time
@@ -242,20 +241,21 @@ def deploy(
 @app.command()
 def worker(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    interval: float = typer.Option(30.0, "--interval", min=0.0, help="Seconds between timer sweeps."),
+    interval: float = typer.Option(30.0, "--interval", min=0.0, envvar="GONGAI_TIMER_INTERVAL", help="Seconds between timer sweeps."),
     once: bool = typer.Option(False, "--once", help="Fire the due timers once and exit (for tests and cron)."),
-    profile: str = typer.Option("default", "--profile", help="Catalogue profile (jurisdiction)."),
+    profile: str = typer.Option("default", "--profile", envvar="GONGAI_PROFILE", help="Catalogue profile (jurisdiction)."),
     max_backoff: float = typer.Option(60.0, "--max-backoff", min=0.0,
                                       help="Longest wait between rounds while the database is unavailable."),
 ) -> None:
     """Fire due timers (warnings, overdue marks, 超时默许, commitment deadlines) on the real clock, in a loop."""
     from engine.clock import SystemClock
+    from engine.ops.logs import configure_logging
     from engine.services.timer_loop import TimerLoop
 
     engine = open_db(db)
     service = _service(engine, profile, SystemClock())
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not once:
+        configure_logging()  # JSON lines on stderr (GONGAI_LOG_FORMAT=text for a terminal)
 
     def report(fired: int) -> None:
         if fired or once:

@@ -159,12 +159,17 @@ class ProjectRepository:
         return list(self.conn.execute(select(t.projects.c.id).order_by(t.projects.c.id)).scalars())
 
     def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
+        return [pid for pid, _ in self.due_timers(now, limit)]
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """(project id, when its earliest timer was due), most overdue first; projects with an open incident
+        wait for an administrator (engine/services/incidents.py)."""
         rows = self.conn.execute(
-            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now,
+            select(t.projects.c.id, t.projects.c.next_timer_at).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now,
                                                no_open_incident(t.projects.c.id)))  # incidents wait for an admin
             .order_by(t.projects.c.next_timer_at).limit(limit)
-        ).scalars()
-        return list(rows)
+        )
+        return [(row.id, row.next_timer_at) for row in rows]
 
     def next_timer_at(self) -> datetime | None:
         return self.conn.execute(

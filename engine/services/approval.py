@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.exc import IntegrityError
 
+from engine.assets import bundled_dir
 from engine.bpmn.runtime import ProcessRuntime, content_hash
 from engine.bpmn.sandbox import capture_output
 from engine.clock import Clock, SystemClock
@@ -60,6 +61,7 @@ from engine.domain.tasks import (
     responsibility,
 )
 from engine.domain.workcalendar import WorkCalendar
+from engine.ops import metrics
 from engine.persistence.ids import next_project_number
 from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
@@ -71,7 +73,7 @@ from engine.services.models import load_definition
 
 log = logging.getLogger(__name__)
 
-BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
+BPMN_DIR = bundled_dir("bpmn")  # installed package or checkout (engine/assets.py)
 MAIN_PROCESS = "project_approval"
 FOUR_STAGES = ("S1", "S2", "S3", "S23", "S4")
 
@@ -699,12 +701,15 @@ class ApprovalService:
         """
         now = self.clock.now()
         with UnitOfWork(self.db, read_only=True) as uow:
-            due = uow.projects.due_for_timers(now, limit)
+            due = uow.projects.due_timers(now, limit)
+        metrics.TIMERS_DUE.set(len(due))
         fired = 0
-        for project_id in due:
+        for project_id, due_at in due:
             try:
                 self.run_timers(project_id)
                 fired += 1
+                metrics.TIMERS_FIRED.inc()
+                metrics.TIMERS_LATE.observe(max(0.0, (now - due_at).total_seconds()))
             except ConcurrentUpdate:
                 log.info("project %s changed while firing timers; it will be retried", project_id)
             except Exception as exc:  # noqa: BLE001 - one broken project (ModelFailure included) must not stop the others
@@ -713,8 +718,11 @@ class ApprovalService:
                 with UnitOfWork(self.db) as uow:
                     incident = uow.incidents.record(project_id, "timer", exc, self.clock.now())
                     uow.commit()
+                metrics.INCIDENTS_OPENED.inc()
                 log.error("timers of project %s failed; incident %s opened, its timers wait for an administrator",
                           project_id, incident, exc_info=exc, extra={"project": project_id, "incident": incident})
+        with UnitOfWork(self.db, read_only=True) as uow:
+            metrics.INCIDENTS_OPEN.set(uow.incidents.count_open())
         return fired
 
     def run_timers(self, project_id: str) -> None:

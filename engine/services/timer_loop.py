@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from engine.ops.metrics import TIMER_ROUND_FAILURES
 from engine.persistence.incidents import is_outage
 
 log = logging.getLogger("gongai.timers")
@@ -32,6 +33,7 @@ class TimerLoop:
             fired = self.service.fire_timers()
         except Exception as exc:  # noqa: BLE001 - the loop must outlive any single round
             self.failures += 1
+            TIMER_ROUND_FAILURES.inc()
             delay = min(self.max_backoff, max(self.interval, 0.5) * 2 ** (self.failures - 1))
             if is_outage(exc):
                 log.warning("database unavailable (%s); timer round %d failed, retrying in %.1f s",
