@@ -58,7 +58,8 @@ def list_users(request: Request, actor: Actor = Depends(admins)) -> list[dict[st
 
 @router.post("/users", status_code=201, summary="Create a user; the response carries its token, once")
 def add_user(body: UserIn, request: Request, actor: Actor = Depends(admins)) -> dict[str, Any]:
-    user, token = request.app.state.users.add(body.name, body.role, department=body.department, owner_ids=body.owner_ids)
+    user, token = request.app.state.users.add(body.name, body.role, department=body.department, owner_ids=body.owner_ids,
+                                              by=actor.id)
     return user | {"token": token}
 
 
@@ -66,7 +67,23 @@ def add_user(body: UserIn, request: Request, actor: Actor = Depends(admins)) -> 
 def disable_user(request: Request, name: str = Path(max_length=100), actor: Actor = Depends(admins)) -> dict[str, Any]:
     if name == actor.id:
         raise Conflict("name: administrators cannot revoke their own token")
-    return request.app.state.users.disable(name)
+    return request.app.state.users.disable(name, by=actor.id)
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["owner", "agent", "window", "agency", "lead", "analyst", "admin"]
+    department: str | None = Field(default=None, max_length=40)
+    owner_ids: list[str] = Field(default_factory=list)
+
+
+@router.put("/users/{name}/role", summary="Change a user's role (recorded with who changed it)")
+def change_role(body: RoleIn, request: Request, name: str = Path(max_length=100),
+                actor: Actor = Depends(admins)) -> dict[str, Any]:
+    if name == actor.id and body.role != "admin":
+        raise Conflict("role: administrators cannot take away their own administrator role")
+    return request.app.state.users.change_role(name, body.role, department=body.department, owner_ids=body.owner_ids,
+                                               by=actor.id)
 
 
 @router.get("/incidents", summary="Incidents: projects whose timers failed (open first by default: ?status=open)")

@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "engine.cli.analytics_cmd",
     "engine.cli.rules_cmd",
     "engine.cli.db_cmd",
+    "engine.cli.audit_cmd",
 )
 
 for _name in _COMMAND_MODULES:

@@ -115,6 +115,11 @@ events = Table(
     Column("actor", String(100), nullable=True),
     Column("task_id", String(40), nullable=True),
     Column("data", JSON, nullable=False),
+    # the audit chain (migration 0010_ops_audit_chain, engine/persistence/audit.py): the event's number in its
+    # project's chain and the hash linking it to the one before
+    Column("seq", BigInteger, nullable=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index("ix_events_project_at", "project_id", "at", "id"),
     Index("ix_events_type_at", "type", "at"),
     # the stages with a signed commitment (告知承诺), for the commitment share: tiny, and no event rows read
@@ -325,7 +330,31 @@ id_counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+#: The last link of every audit chain ("project:<id>", "admin"): a deleted last event or a dropped chain shows.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("chain", String(80), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: Administrative events (user created, role changed, token revoked …) with who did them, in the "admin" chain.
+admin_events = Table(
+    "admin_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("subject", String(100), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "UTCDateTime",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 from sqlalchemy import update as sa_update  # ``upsert`` has a parameter named update
 
 from engine.domain.ledger import Event, Subject
-from engine.persistence import facets, tables as t
+from engine.persistence import audit, facets, tables as t
 from engine.persistence.incidents import IncidentRepository, no_open_incident
 
 
@@ -212,6 +212,7 @@ class EventRepository:
             for e in events
         ]
         if rows:
+            audit.chain_rows(self.conn, audit.project_chain(project_id), rows, audit.EVENT_FIELDS)  # tamper evidence
             self.conn.execute(insert(t.events), rows)
 
     def for_project(self, project_id: str) -> list[dict[str, Any]]:
