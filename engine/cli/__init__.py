@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "engine.cli.rules_cmd",
     "engine.cli.db_cmd",
     "engine.cli.audit_cmd",
+    "engine.cli.backup_cmd",
 )
 
 for _name in _COMMAND_MODULES:
