@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from engine.domain.actors import Actor
 from engine.domain.authorisation import ADMINISTRATORS, ANALYTICS_READERS
-from engine.services import incidents, queries
+from engine.services import incidents, queries, versions
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/admin", tags=["administration"])
@@ -102,3 +102,18 @@ def get_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor =
              summary="Run the project's due timers now: resolved if they run, else still open with the new error")
 def retry_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor = Depends(admins)) -> dict[str, Any]:
     return incidents.retry_incident(request.app.state.service, incident_id, actor=actor)
+
+
+class MigrateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_version: int | None = Field(default=None, ge=1, description="target version (default: the newest)")
+    mapping: dict[str, str] = Field(default_factory=dict, description="old element id → new element id")
+    dry_run: bool = False
+
+
+@router.post("/projects/{project_id}/migrate",
+             summary="Move a running project to a new definition version (409 naming what does not map)")
+def migrate_project(body: MigrateIn, request: Request, project_id: str = Path(max_length=40),
+                    actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return versions.migrate_project(request.app.state.service, project_id, to_version=body.to_version,
+                                    mapping=body.mapping, actor=actor, dry_run=body.dry_run)

@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "engine.cli.db_cmd",
     "engine.cli.audit_cmd",
     "engine.cli.backup_cmd",
+    "engine.cli.versions_cmd",
 )
 
 for _name in _COMMAND_MODULES:
