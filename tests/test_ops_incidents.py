@@ -172,10 +172,13 @@ def test_gongai_worker_survives_a_postgresql_restart(tmp_path: Path) -> None:
         pid = _waiting_projects(service, 1)[0]
         db.dispose()
         out = tmp_path / "worker.log"
+        server.pause()  # a worker started while the database is down waits for it
         with out.open("w") as sink:
             worker = subprocess.Popen([str(Path(sys.executable).parent / "gongai"), "worker", "--db", url, "--interval", "0.2",
                                        "--max-backoff", "0.5"], stdout=sink, stderr=subprocess.STDOUT,
                                       env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        _wait_for(out, "database unavailable at start")
+        server.resume()
         seen = _wait_for(out, "fired timers of 1 project(s)")  # the project's timers are due on the real clock
         server.pause()
         seen = _wait_for(out, "database unavailable", after=seen)

@@ -238,6 +238,25 @@ def deploy(
     console.print(f"{result['process_id']} version {result['version']} (definition {result['id']}) {state}", highlight=False)
 
 
+def _open_when_reachable(db: Optional[str], *, max_backoff: float, retry: bool) -> Any:
+    """The migrated database; a worker started while the database is down waits for it instead of exiting."""
+    import logging
+
+    from engine.persistence.incidents import is_outage
+
+    delay = 1.0
+    while True:
+        try:
+            return open_db(db)
+        except Exception as exc:  # noqa: BLE001 - only outages are waited out
+            if not retry or not is_outage(exc):
+                raise
+            logging.getLogger("gongai.timers").warning(
+                "database unavailable at start (%s); retrying in %.1f s", type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(max(max_backoff, 1.0), delay * 2)
+
+
 @app.command()
 def worker(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
@@ -252,10 +271,10 @@ def worker(
     from engine.ops.logs import configure_logging
     from engine.services.timer_loop import TimerLoop
 
-    engine = open_db(db)
-    service = _service(engine, profile, SystemClock())
     if not once:
         configure_logging()  # JSON lines on stderr (GONGAI_LOG_FORMAT=text for a terminal)
+    engine = _open_when_reachable(db, max_backoff=max_backoff, retry=not once)
+    service = _service(engine, profile, SystemClock())
 
     def report(fired: int) -> None:
         if fired or once:
