@@ -73,6 +73,7 @@ class RedactTokens(logging.Filter):
 class _Json(JsonFormatter):
     def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_record, record, message_dict)
+        log_record.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         for name in CONTEXT_FIELDS:
             if log_record.get(name) is None:
                 log_record.pop(name, None)
