@@ -104,3 +104,26 @@ def test_ready_on_4_january_2027_without_a_2027_holiday_file(tmp_path: Path, cap
     assert "GONGAI_HOLIDAYS_DIR" in body["checks"]["holidays"]["warning"]
     assert "no holiday data for 2027" in caplog.text
     assert REGISTRY.get_sample_value("gongai_holiday_data_missing") == 1.0
+
+
+def test_a_missing_driver_or_a_bad_url_is_one_clear_line(monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    from engine.persistence.db import DatabaseConfigError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the postgres extra were not installed
+    with pytest.raises(DatabaseConfigError, match=r"pip install 'gongai\[postgres\]'"):
+        make_engine("postgresql+psycopg://gongai:secret@127.0.0.1/gongai")
+    with pytest.raises(DatabaseConfigError) as bad:
+        make_engine("no-such-scheme://gongai:secret@host/db")
+    assert "secret" not in str(bad.value)
+    from tests.ops_support import GONGAI
+
+    result = subprocess.run([GONGAI, "db", "status", "--db", "nonsense://u:hunter2@h/d"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    assert result.stderr.startswith("error: GONGAI_DATABASE_URL / --db is not a usable database URL")
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    assert make_engine("postgresql://gongai:secret@127.0.0.1:1/gongai").dialect.driver == "psycopg"

@@ -43,4 +43,10 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    from engine.persistence.db import DatabaseConfigError
+
+    try:
+        app()
+    except DatabaseConfigError as exc:  # one line, not a traceback: the operator's configuration is wrong
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
