@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from engine.simulation.cases import typical_case
+
 GONGAI = str(Path(sys.executable).parent / "gongai")
-FILING = {"project_type": "social_general", "include_planning": False}
+FILING = {"project_type": "social_general", "include_planning": False, "case": typical_case("social_general")}
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from engine.domain.actors import Actor
+from engine.simulation.cases import typical_case
 from engine.services.approval import BPMN_DIR
 from engine.services.errors import Conflict
 from engine.services.versions import migrate_project, running_on_older_versions
@@ -42,7 +43,7 @@ def test_a_running_project_keeps_its_version_until_moved_with_a_mapping(env) -> 
     assert v2["version"] == 2 and service.project(pid)["version"] >= 1
     assert running_on_older_versions(service, "project_approval") == [pid]
     newer = service.start_project({"name": "新项目", "project_type": "social_general", "owner_id": "owner-1",
-                                   "include_planning": False})
+                                   "include_planning": False, "case": typical_case("social_general")})
     assert running_on_older_versions(service, "project_approval") == [pid]  # new projects start on version 2
 
     with pytest.raises(Conflict) as refused:  # the waiting warning timers lost their element

@@ -1,15 +1,15 @@
 """incidents: projects whose timers failed to load or step (engine/services/incidents.py)
 
-Revision ID: 0008_ops_incidents
-Revises: 0007
+Revision ID: 0009_ops_incidents
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
 
 import engine.persistence.tables
 
-revision = "0008_ops_incidents"
-down_revision = "0007"
+revision = "0009_ops_incidents"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
