@@ -35,7 +35,7 @@ TIMERS_LATE = Histogram("gongai_timer_lateness_seconds", "How long after it was 
                         buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 6 * 3600, 86400))
 TIMER_ROUND_FAILURES = Counter("gongai_timer_round_failures_total", "Timer rounds that failed (database errors)")
 INCIDENTS_OPENED = Counter("gongai_incidents_opened_total", "Incidents opened (a project's timers failed)")
-INCIDENTS_OPEN = Gauge("gongai_incidents_open", "Open incidents at the latest timer round", multiprocess_mode="liveall")
+INCIDENTS_OPEN = Gauge("gongai_incidents_open", "Open incidents at the latest timer round", multiprocess_mode="livemax")
 DB_UNAVAILABLE = Counter("gongai_database_unavailable_total", "Requests answered 503 because the database was down")
 DB_POOL_IN_USE = Gauge("gongai_db_pool_checked_out", "Database connections in use", multiprocess_mode="livesum")
 DB_POOL_SIZE = Gauge("gongai_db_pool_size", "Database connections held by the pool", multiprocess_mode="livesum")
