@@ -49,6 +49,10 @@ def test_json_logs_carry_request_id_actor_and_project_and_never_a_token(tmp_path
         assert response.status_code == 200 and response.headers["x-request-id"] == "req-42"
         assert client.get("/projects", headers={"Authorization": "Bearer not-a-real-token-123"}).status_code == 401
         logging.getLogger("gongai.test").warning("a client sent Authorization: Bearer sekret-token-value-1")
+        try:
+            raise ValueError("bad header Bearer exc-token-value-2")
+        except ValueError:
+            logging.getLogger("gongai.test").exception("failed")
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
@@ -59,7 +63,7 @@ def test_json_logs_carry_request_id_actor_and_project_and_never_a_token(tmp_path
     assert mine and mine[0]["actor"] == "owner-1" and mine[0]["project"] == pid
     assert mine[0]["route"] == "/projects/{project_id}" and mine[0]["status"] == 200 and "time" in mine[0]
     assert all(line.get("request_id") for line in access)
-    for secret in (*tokens.values(), "not-a-real-token-123", "sekret-token-value-1"):
+    for secret in (*tokens.values(), "not-a-real-token-123", "sekret-token-value-1", "exc-token-value-2"):
         assert secret not in text
     assert "Bearer [redacted]" in text
 

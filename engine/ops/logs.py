@@ -64,19 +64,31 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _TOKEN.sub(lambda m: m.group(1) + "[redacted]", message)
+        cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
 
 
+def redact(text: str) -> str:
+    return _TOKEN.sub(lambda m: m.group(1) + "[redacted]", text)
+
+
 class _Json(JsonFormatter):
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatException(ei))
+
     def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_record, record, message_dict)
         log_record.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         for name in CONTEXT_FIELDS:
             if log_record.get(name) is None:
                 log_record.pop(name, None)
+
+
+class _Text(logging.Formatter):
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatException(ei))
 
 
 def json_formatter() -> logging.Formatter:
@@ -89,7 +101,7 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     fmt = (fmt or os.environ.get(FORMAT_ENV) or "json").lower()
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_Text("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(json_formatter())
     install_filters(handler)
