@@ -40,6 +40,8 @@ def once(request: Request, actor: Actor, idempotency_key: str | None, digest: st
     key is returned through ``replay`` (which may rebuild the full representation from what was stored).
     """
     store: IdempotencyStore = request.app.state.idempotency
+    if not isinstance(idempotency_key, str):  # None, or the Header default when a page calls the route function
+        idempotency_key = None
     if idempotency_key is None:
         return retrying(lambda: work(None))
     stored = store.lookup(actor.id, idempotency_key, digest)
