@@ -72,14 +72,14 @@ def test_a_running_project_keeps_its_version_until_moved_with_a_mapping(env) -> 
     assert service.project(newer)["status"] == "running"
 
 
-def test_a_change_that_drops_a_waiting_task_is_refused_clearly(env) -> None:  # noqa: F811
+def test_a_change_that_drops_a_waiting_element_is_refused_clearly(env) -> None:  # noqa: F811
     service, _, _ = env
     pid = _in_review(service)
-    service.deploy(_renamed("Task_Review", "Task_Examine"), by="admin-1")
+    service.deploy(_renamed("Timer_Overdue", "Timer_Late"), by="admin-1")  # no mapping given for it
     with pytest.raises(Conflict) as refused:
         migrate_project(service, pid, actor=ADMIN)
     message = str(refused.value)
-    assert "cannot move from version 1 to 2" in message and "waiting task 'Task_Review'" in message
+    assert "cannot move from version 1 to 2" in message and "waiting task 'Timer_Overdue'" in message
     assert service.project(pid)["status"] == "running"
     assert migrate_project(service, pid, to_version=1, actor=ADMIN)["migrated"] is False  # already there
 

@@ -678,7 +678,7 @@ class ApprovalService:
             workflow.cancel()
             result = {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
             if also is not None:
-                also(uow, result)
+                uow.later(lambda writer: also(writer, result))  # inside the writing transaction
             return result
 
         return self._operate(project_id, actor, work)

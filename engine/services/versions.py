@@ -94,7 +94,7 @@ def migrate_project(service: ApprovalService, project_id: str, *, to_version: in
             raise Conflict(f"project {project_id} is {row['status']}; only running projects move to a new version")
         if target["id"] == current["id"]:
             return summary | {"migrated": False, "detail": f"already at version {target['version']}"}
-        service._cache.pop(project_id, None)
+        service._cache.take(project_id)  # the identity map must not keep the old version's workflow
         new_runtime = service._runtime(target["id"], uow)
         top, parts = uow.parts.load(project_id)
         workflow = service._runtime(current["id"], uow).load(top, parts)
