@@ -79,7 +79,7 @@ def revoke(
     from engine.services.errors import ServiceError
 
     try:
-        _store(db).disable(name)
+        _store(db).disable(name, by=_operator())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -95,7 +95,7 @@ def reissue(
     from engine.services.errors import ServiceError
 
     try:
-        _, token = _store(db).reissue(name)
+        _, token = _store(db).reissue(name, by=_operator())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

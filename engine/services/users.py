@@ -137,15 +137,16 @@ class UserStore:
             append_admin_event(conn, "user_revoked", actor=by, subject=name)
         return self.get(name)
 
-    def reissue(self, name: str) -> tuple[dict[str, Any], str]:
+    def reissue(self, name: str, *, by: str = "cli") -> tuple[dict[str, Any], str]:
         """A new token for ``name`` (the old one stops working; a revoked user is enabled again). The user's
         ``created_at`` becomes the new token's issue time, from which its expiry counts."""
         token = secrets.token_urlsafe(32)
         with self.db.begin() as conn:
             result = conn.execute(update(t.users).where(t.users.c.name == name).values(
                 token_hash=hash_token(token), created_at=self.now(), disabled=False))
-        if result.rowcount != 1:
-            raise NotFound(f"user '{name}' does not exist")
+            if result.rowcount != 1:
+                raise NotFound(f"user '{name}' does not exist")
+            append_admin_event(conn, "user_token_reissued", actor=by, subject=name)
         return self.get(name), token
 
     def actor_for_token(self, token: str) -> Actor | None:
