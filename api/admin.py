@@ -1,10 +1,10 @@
-"""Routes for administrators: deploy process definitions (versioned) and manage users."""
+"""Routes for administrators: deploy process definitions (versioned), manage users, see and retry incidents."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from lxml import etree
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from engine.domain.actors import Actor
 from engine.domain.authorisation import ADMINISTRATORS, ANALYTICS_READERS
-from engine.services import queries
+from engine.services import incidents, queries, versions
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/admin", tags=["administration"])
@@ -58,7 +58,8 @@ def list_users(request: Request, actor: Actor = Depends(admins)) -> list[dict[st
 
 @router.post("/users", status_code=201, summary="Create a user; the response carries its token, once")
 def add_user(body: UserIn, request: Request, actor: Actor = Depends(admins)) -> dict[str, Any]:
-    user, token = request.app.state.users.add(body.name, body.role, department=body.department, owner_ids=body.owner_ids)
+    user, token = request.app.state.users.add(body.name, body.role, department=body.department, owner_ids=body.owner_ids,
+                                              by=actor.id)
     return user | {"token": token}
 
 
@@ -66,4 +67,53 @@ def add_user(body: UserIn, request: Request, actor: Actor = Depends(admins)) -> 
 def disable_user(request: Request, name: str = Path(max_length=100), actor: Actor = Depends(admins)) -> dict[str, Any]:
     if name == actor.id:
         raise Conflict("name: administrators cannot revoke their own token")
-    return request.app.state.users.disable(name)
+    return request.app.state.users.disable(name, by=actor.id)
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["owner", "agent", "window", "agency", "lead", "analyst", "admin"]
+    department: str | None = Field(default=None, max_length=40)
+    owner_ids: list[str] = Field(default_factory=list)
+
+
+@router.put("/users/{name}/role", summary="Change a user's role (recorded with who changed it)")
+def change_role(body: RoleIn, request: Request, name: str = Path(max_length=100),
+                actor: Actor = Depends(admins)) -> dict[str, Any]:
+    if name == actor.id and body.role != "admin":
+        raise Conflict("role: administrators cannot take away their own administrator role")
+    return request.app.state.users.change_role(name, body.role, department=body.department, owner_ids=body.owner_ids,
+                                               by=actor.id)
+
+
+@router.get("/incidents", summary="Incidents: projects whose timers failed (open first by default: ?status=open)")
+def list_incidents(request: Request, actor: Actor = Depends(admins),
+                   status: Literal["open", "resolved"] | None = None,
+                   limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return incidents.list_incidents(request.app.state.service, status=status, limit=limit)
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with its error and traceback")
+def get_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return incidents.get_incident(request.app.state.service, incident_id)
+
+
+@router.post("/incidents/{incident_id}/retry",
+             summary="Run the project's due timers now: resolved if they run, else still open with the new error")
+def retry_incident(request: Request, incident_id: int = Path(ge=1), actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return incidents.retry_incident(request.app.state.service, incident_id, actor=actor)
+
+
+class MigrateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_version: int | None = Field(default=None, ge=1, description="target version (default: the newest)")
+    mapping: dict[str, str] = Field(default_factory=dict, description="old element id → new element id")
+    dry_run: bool = False
+
+
+@router.post("/projects/{project_id}/migrate",
+             summary="Move a running project to a new definition version (409 naming what does not map)")
+def migrate_project(body: MigrateIn, request: Request, project_id: str = Path(max_length=40),
+                    actor: Actor = Depends(admins)) -> dict[str, Any]:
+    return versions.migrate_project(request.app.state.service, project_id, to_version=body.to_version,
+                                    mapping=body.mapping, actor=actor, dry_run=body.dry_run)

@@ -7,25 +7,29 @@ models, which is what ``gongai serve`` does.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from api import admin, analytics, catalogue, charts, credit, pages, problems, projects, tasks
+from api import admin, analytics, catalogue, charts, credit, observability, pages, problems, projects, tasks
 from api.inputs import JsonGuard
 from api.security import FailedAuthLimiter, SecurityHeaders
+from engine.ops.metrics import watch_pool
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
 from engine.services.users import UserStore
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
+log = logging.getLogger("gongai.readiness")
 
 
 def create_app(service: ApprovalService | None = None, *, database_url: str | None = None, profile: str = "default",
-               max_body_bytes: int = MAX_BODY_BYTES, deploy_bundled: bool = True) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, deploy_bundled: bool = True,
+               metrics_token: str | None = None) -> FastAPI:
     if service is None:
         from engine.domain.catalogue import load_catalogue
 
@@ -49,8 +53,11 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     problems.install(app)
     app.add_middleware(JsonGuard)  # inside the body limit: non-finite numbers, lone surrogates → 422
     app.add_middleware(problems.BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(SecurityHeaders)  # outermost: every response, problems included
-    for module in (projects, catalogue, tasks, analytics, charts, credit, admin):
+    app.add_middleware(SecurityHeaders)  # every response, problems included
+    app.add_middleware(observability.Observe)  # outermost: request id, access log, latency by route
+    app.state.metrics_token = observability.metrics_token(metrics_token)
+    watch_pool(service.db)
+    for module in (projects, catalogue, tasks, analytics, charts, credit, admin, observability):
         app.include_router(module.router)
     pages.install(app)  # the web pages (/, /ui/…), /static and /docs
 
@@ -58,11 +65,12 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: database reachable, migrations current, schema complete, holidays cover today")
+    @app.get("/readyz", tags=["health"], summary="Readiness (can serve): database reachable, migrations current, schema complete; missing holiday data is a warning")
     def readyz(request: Request) -> Any:
         checks = readiness(request.app.state.service)
         if all(c["ok"] for c in checks.values()):
-            return {"status": "ready", "checks": checks}
+            warnings = [f"{name}: {c['warning']}" for name, c in checks.items() if c.get("warning")]
+            return {"status": "ready", "checks": checks, "warnings": warnings}
         failing = "; ".join(f"{name}: {c['detail']}" for name, c in checks.items() if not c["ok"])
         return problems.problem(503, f"not ready: {failing}", request.url.path, checks=checks)
 
@@ -80,7 +88,7 @@ def readiness(service: ApprovalService) -> dict[str, dict[str, Any]]:
         return checks
     try:
         current = is_current(service.db)
-        checks["migrations"] = {"ok": current, "detail": "current" if current else "behind: run `gongai migrate`"}
+        checks["migrations"] = {"ok": current, "detail": "current" if current else "behind: run `gongai db upgrade`"}
     except Exception as exc:  # noqa: BLE001
         checks["migrations"] = {"ok": False, "detail": f"cannot read: {type(exc).__name__}"}
     try:
@@ -90,10 +98,40 @@ def readiness(service: ApprovalService) -> dict[str, dict[str, Any]]:
                             "recreate them (see engine/persistence/tables.py) or restore the database"}
     except Exception as exc:  # noqa: BLE001
         checks["schema"] = {"ok": False, "detail": f"cannot read: {type(exc).__name__}"}
+    checks["holidays"] = holiday_check(service)
+    return checks
+
+
+_warned_years: set[int] = set()
+
+
+def holiday_check(service: ApprovalService) -> dict[str, Any]:
+    """Missing holiday data for this year is a warning, never an outage: the engine serves on the documented
+    fallback calendar (engine/domain/workcalendar.py), and every replica leaving the load balancer on
+    1 January would stop the whole service for a data file. The warning shows here, in the log (once per
+    year and process) and in the ``gongai_holiday_data_missing`` metric."""
+    from engine.domain.workcalendar import HOLIDAYS_DIR_ENV
+
     today = service.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
     covered = service.calendar.covers(today)
-    checks["holidays"] = {"ok": covered, "detail": f"{today} covered" if covered else
-                          f"no holiday data for {today.year}: add workflows/holidays/{today.year}.yaml"}
-    return checks
+    _holidays_missing(not covered)
+    if covered:
+        return {"ok": True, "detail": f"{today} covered"}
+    warning = (f"no holiday data for {today.year}: due dates use the fallback calendar (weekends and fixed-date "
+               f"holidays only); add {today.year}.yaml to the folder named by {HOLIDAYS_DIR_ENV} "
+               f"(or workflows/holidays/) and restart")
+    if today.year not in _warned_years:
+        _warned_years.add(today.year)
+        log.warning(warning)
+    return {"ok": True, "warning": warning, "detail": warning}
+
+
+def _holidays_missing(missing: bool) -> None:
+    """Tell the metrics (if any are collected in this process) whether this year's holiday data is missing."""
+    try:
+        from engine.ops.metrics import HOLIDAY_DATA_MISSING
+    except ImportError:  # pragma: no cover - before the metrics module exists
+        return
+    HOLIDAY_DATA_MISSING.set(1 if missing else 0)
 
 

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.domain.actors import Actor
+from engine.ops.logs import note
 from engine.persistence.uow import ConcurrentUpdate
 from engine.services.approval import ApprovalService
 from engine.services.errors import Forbidden, ServiceError
@@ -47,6 +48,7 @@ def current_actor(request: Request, credentials: HTTPAuthorizationCredentials | 
         if limiter is not None:
             limiter.failed(address)
         raise Unauthenticated("Authorization: unknown, revoked or expired token (`gongai users reissue` issues a new one)")
+    note(actor=actor.id, project=request.path_params.get("project_id"))  # the request's log context
     return actor
 
 

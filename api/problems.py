@@ -15,9 +15,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, DisconnectionError, TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.ops.metrics import DB_UNAVAILABLE
+from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate
 from engine.services.errors import ServiceError
 
@@ -27,7 +30,9 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:gongai:problem:"
 SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
          409: "conflict", 413: "body-too-large", 415: "unsupported-media-type", 422: "invalid",
-         429: "too-many-requests", 500: "internal"}
+         429: "too-many-requests", 500: "internal", 503: "unavailable"}
+#: What a client is told to wait before retrying while the database is unavailable (seconds).
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(status: int, detail: str, instance: str, *, headers: dict[str, str] | None = None,
@@ -67,6 +72,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(request: Request, exc: ConcurrentUpdate) -> JSONResponse:
         return problem(409, f"{exc}: the project kept changing while this request ran", _where(request))
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_outage(exc):
+            return await _unexpected(request, exc)
+        # the pool checks connections before use (pool_pre_ping), so the next request after the outage works
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        DB_UNAVAILABLE.inc()
+        return problem(503, "the database is unavailable; nothing was changed, retry later", _where(request),
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,15 +7,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import current_actor, require, retrying
-from api.completion import IdemKey, complete
+from api.auth import current_actor, require
+from api.completion import IdemKey, complete, once
 from api.paging import next_page
 from engine.domain.actors import Actor
 from engine.domain.authorisation import OWNER_SIDE
 from engine.domain.project import ProjectFiling
 from engine.domain.tasks import TaskIds
+from engine.ops.metrics import PROJECTS_FILED
 from engine.services import queries
 from engine.services.errors import Conflict, Invalid
+from engine.services.idempotency import request_hash
 
 router = APIRouter(prefix="/projects", tags=["projects (owners, agents, progress)"])
 
@@ -69,16 +71,26 @@ class DocumentsIn(BaseModel):
 
 
 @router.post("", status_code=201, summary="File a new project (validated against the catalogue)")
-def create_project(body: NewProject, request: Request,
-                   actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+def create_project(body: NewProject, request: Request, actor: Actor = Depends(require(*OWNER_SIDE)),
+                   idempotency_key: str | None = IdemKey) -> dict[str, Any]:
     filing = body.model_dump()
     if filing["owner_id"] is None:
         if actor.role == "agent":
             raise Invalid("owner_id: an agent must name the owner it files for")
         filing["owner_id"] = actor.id
     service = request.app.state.service
-    project_id = service.start_project(filing, actor=actor)
-    return service.project(project_id) | {"links": _links(project_id)}
+
+    def shown(stored: dict[str, Any]) -> dict[str, Any]:  # a retry with the key shows the project filed first
+        return service.project(stored["project_id"]) | {"links": _links(stored["project_id"])}
+
+    def work(record: Any) -> dict[str, Any]:
+        also = None if record is None else (lambda uow, pid: record(uow, {"project_id": pid}))
+        return {"project_id": service.start_project(filing, actor=actor, also=also)}
+
+    digest = request_hash(request.url.path, _jsonable(filing))
+    result = shown(once(request, actor, idempotency_key, digest, work, status=201))
+    PROJECTS_FILED.inc()
+    return result
 
 
 @router.get("", summary="Projects the caller may see, oldest first; when more exist the X-Next-Cursor and Link "
@@ -151,10 +163,12 @@ def submit_filing(body: FilingIn, request: Request, project_id: str = _pid(), id
 
 @router.post("/{project_id}/withdraw", summary="Withdraw a running project (撤回申请); every open task and clock ends")
 def withdraw(body: WithdrawIn, request: Request, project_id: str = _pid(),
-             actor: Actor = Depends(require(*OWNER_SIDE))) -> dict[str, Any]:
+             actor: Actor = Depends(require(*OWNER_SIDE)), idempotency_key: str | None = IdemKey) -> dict[str, Any]:
     service = request.app.state.service
     queries.visible_project(service.db, actor, project_id)
-    return retrying(lambda: service.withdraw(project_id, actor=actor, reason=body.reason))
+    digest = request_hash(request.url.path, project_id, body.reason)
+    return once(request, actor, idempotency_key, digest,
+                lambda record: service.withdraw(project_id, actor=actor, reason=body.reason, also=record))
 
 
 @router.post("/{project_id}/commitment", summary="Sign the commitment (告知承诺书) of a tolerated filing")
@@ -214,3 +228,9 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     from api.auth import public
 
     return public(row)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))

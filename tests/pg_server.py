@@ -130,8 +130,17 @@ class PostgresServer:
               "-E", "UTF8", "--locale=C", "--no-sync"], self.user)
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off " \
                   f"-c synchronous_commit=off -c full_page_writes=off {settings}".strip()
+        self.options = options
+        self.resume()
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (a database restart, as an operator's maintenance would be)."""
+        _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"], self.user)
+
+    def resume(self) -> None:
+        """Start the (initialised) cluster again on the same port."""
         _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-              "-o", options, "-w", "-t", "60", "start"], self.user)
+              "-o", self.options, "-w", "-t", "60", "start"], self.user)
 
     def stop(self) -> None:
         try:

@@ -28,6 +28,10 @@ _COMMAND_MODULES = (
     "engine.cli.simulate_cmd",
     "engine.cli.analytics_cmd",
     "engine.cli.rules_cmd",
+    "engine.cli.db_cmd",
+    "engine.cli.audit_cmd",
+    "engine.cli.backup_cmd",
+    "engine.cli.versions_cmd",
 )
 
 for _name in _COMMAND_MODULES:
@@ -39,4 +43,10 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    from engine.persistence.db import DatabaseConfigError
+
+    try:
+        app()
+    except DatabaseConfigError as exc:  # one line, not a traceback: the operator's configuration is wrong
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -242,26 +242,57 @@ def deploy(
     console.print(f"{result['process_id']} version {result['version']} (definition {result['id']}) {state}", highlight=False)
 
 
+def _open_when_reachable(db: Optional[str], *, max_backoff: float, retry: bool) -> Any:
+    """The migrated database; a worker started while the database is down waits for it instead of exiting."""
+    import logging
+
+    from engine.persistence.incidents import is_outage
+
+    delay = 1.0
+    while True:
+        try:
+            return open_db(db)
+        except Exception as exc:  # noqa: BLE001 - only outages are waited out
+            if not retry or not is_outage(exc):
+                raise
+            logging.getLogger("gongai.timers").warning(
+                "database unavailable at start (%s); retrying in %.1f s", type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(max(max_backoff, 1.0), delay * 2)
+
+
 @app.command()
 def worker(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-    interval: float = typer.Option(30.0, "--interval", min=0.0, help="Seconds between timer sweeps."),
+    interval: float = typer.Option(30.0, "--interval", min=0.0, envvar="GONGAI_TIMER_INTERVAL", help="Seconds between timer sweeps."),
     once: bool = typer.Option(False, "--once", help="Fire the due timers once and exit (for tests and cron)."),
-    profile: str = typer.Option("default", "--profile", help="Catalogue profile (jurisdiction)."),
+    profile: str = typer.Option("default", "--profile", envvar="GONGAI_PROFILE", help="Catalogue profile (jurisdiction)."),
+    max_backoff: float = typer.Option(60.0, "--max-backoff", min=0.0,
+                                      help="Longest wait between rounds while the database is unavailable."),
 ) -> None:
     """Fire due timers (warnings, overdue marks, 超时默许, commitment deadlines) on the real clock, in a loop."""
     from engine.clock import SystemClock
+    from engine.ops.logs import configure_logging
+    from engine.services.timer_loop import TimerLoop
 
-    engine = open_db(db)
+    if not once:
+        configure_logging()  # JSON lines on stderr (GONGAI_LOG_FORMAT=text for a terminal)
+    engine = _open_when_reachable(db, max_backoff=max_backoff, retry=not once)
     service = _service(engine, profile, SystemClock())
-    while True:
-        fired = service.fire_timers()
+
+    def report(fired: int) -> None:
         if fired or once:
             console.print(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} fired timers of {fired} project(s)",
                           highlight=False)
-        if once:
-            return
+
+    loop = TimerLoop(service, interval=interval, max_backoff=max_backoff, on_round=report)
+    if once:
         try:
-            time.sleep(interval)
-        except KeyboardInterrupt:  # pragma: no cover - interactive
-            return
+            report(service.fire_timers())
+        except Exception as exc:  # noqa: BLE001 - one line, exit 1 (cron sees the failure)
+            _fail(f"timer round failed: {type(exc).__name__}: {exc}")
+        return
+    try:
+        loop.run()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        return

@@ -14,39 +14,38 @@ from typing import Optional
 import typer
 
 from engine.cli import app
+from engine.ops.logs import configure_logging
+from engine.services.timer_loop import TimerLoop
 
 log = logging.getLogger("gongai.timers")
 
 
 class TimerWorker(threading.Thread):
-    """Fire due timers every ``interval`` seconds until stopped; a failing round is logged and retried."""
+    """Fire due timers every ``interval`` seconds until stopped; failing rounds back off (engine.services.timer_loop)."""
 
     def __init__(self, service, interval: float = 5.0) -> None:
         super().__init__(name="gongai-timers", daemon=True)
         self.service = service
         self.interval = interval
-        self.stopped = threading.Event()
+        self.loop = TimerLoop(service, interval=interval)
+        self.stopped = self.loop.stopped
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                fired = self.service.fire_timers()
-                if fired:
-                    log.info("fired timers of %d project(s)", fired)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad round
-                log.exception("timer round failed; retrying in %.1f s", self.interval)
+        delay = self.interval
+        while not self.stopped.wait(delay):
+            delay = self.loop.round()
 
     def stop(self) -> None:
-        self.stopped.set()
+        self.loop.stop()
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
-    port: int = typer.Option(8000, help="TCP port"),
+    host: str = typer.Option("127.0.0.1", envvar="GONGAI_HOST", help="interface to listen on"),
+    port: int = typer.Option(8000, envvar="GONGAI_PORT", help="TCP port"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: GONGAI_DATABASE_URL or sqlite:///gongai.db)"),
-    profile: str = typer.Option("default", help="catalogue profile (jurisdiction), e.g. default or jiangxi"),
-    timer_interval: float = typer.Option(5.0, help="seconds between timer rounds"),
+    profile: str = typer.Option("default", envvar="GONGAI_PROFILE", help="catalogue profile (jurisdiction), e.g. default or jiangxi"),
+    timer_interval: float = typer.Option(5.0, envvar="GONGAI_TIMER_INTERVAL", help="seconds between timer rounds"),
     timers: bool = typer.Option(True, "--timers/--no-timers", help="run the timer worker in this process"),
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) with the timer worker running."""
@@ -54,14 +53,14 @@ def serve(
 
     from api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # JSON lines (GONGAI_LOG_FORMAT=text for a terminal), engine/ops/logs.py
     application = create_app(database_url=db, profile=profile)
     worker = TimerWorker(application.state.service, timer_interval) if timers else None
     if worker:
         worker.start()
     typer.echo(f"gongai API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        uvicorn.run(application, host=host, port=port, log_level="info", log_config=None, access_log=False)
     finally:
         if worker:
             worker.stop()

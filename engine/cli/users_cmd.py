@@ -23,6 +23,16 @@ def _store(db: str | None):
     return UserStore(engine, departments=load_catalogue().departments)
 
 
+def _operator() -> str:
+    """Who ran the command, for the audit chain: ``cli:<operating-system user>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no user name (some containers)
+        return "cli"
+
+
 @users_app.command("add")
 def add(
     name: str = typer.Argument(..., help="user id; an owner's name is its owner_id"),
@@ -35,7 +45,7 @@ def add(
     from engine.services.errors import ServiceError
 
     try:
-        user, token = _store(db).add(name, role, department=department, owner_ids=owner)
+        user, token = _store(db).add(name, role, department=department, owner_ids=owner, by=_operator())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -69,7 +79,7 @@ def revoke(
     from engine.services.errors import ServiceError
 
     try:
-        _store(db).disable(name)
+        _store(db).disable(name, by=_operator())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -85,7 +95,7 @@ def reissue(
     from engine.services.errors import ServiceError
 
     try:
-        _, token = _store(db).reissue(name)
+        _, token = _store(db).reissue(name, by=_operator())
     except ServiceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.assets import bundled_dir, catalogue_root
 from engine.domain.case import CaseQuestionnaire
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
     "load_catalogue",
 ]
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "workflows"
+DEFAULT_ROOT = bundled_dir("workflows")  # the product's own catalogue; catalogue_root() honours GONGAI_CATALOGUE_DIR
 """The repository's ``workflows/`` directory, where the base catalogue and profiles live."""
 
 PROFILES_DIR = "profiles"
@@ -604,7 +605,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 def list_profiles(root: Path | None = None) -> list[str]:
     """Ids of the profiles in ``<root>/profiles`` (file stems), sorted."""
-    base = Path(root) if root is not None else DEFAULT_ROOT
+    base = Path(root) if root is not None else catalogue_root()
     return sorted(p.stem for p in (base / PROFILES_DIR).glob("*.yaml"))
 
 
@@ -614,7 +615,7 @@ def load_catalogue(profile: str = "default", root: Path | None = None) -> Catalo
     ``profile`` is a profile id in ``<root>/profiles`` or a path to a profile YAML file.
     Raises :class:`CatalogueError` listing every problem found, one per line.
     """
-    base = Path(root) if root is not None else DEFAULT_ROOT
+    base = Path(root) if root is not None else catalogue_root()
     return _Loader(base, _resolve_profile(profile, base)).load()
 
 

@@ -34,6 +34,8 @@ import chinese_calendar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.assets import bundled_dir
+
 __all__ = [
     "SHANGHAI",
     "FALLBACK_RULE",
@@ -55,7 +57,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLIDAYS_DIR_ENV = "GONGAI_HOLIDAYS_DIR"
 """Environment variable naming extra holiday directories (os.pathsep-separated); they override the repo's."""
 
-REPO_HOLIDAYS_DIR = Path(__file__).resolve().parents[2] / "workflows" / "holidays"
+REPO_HOLIDAYS_DIR = bundled_dir("workflows") / "holidays"  # installed package or checkout (engine/assets.py)
 """The holiday data shipped with the repository."""
 
 FALLBACK_RULE = (

@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///gongai.db"
@@ -24,8 +25,29 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("GONGAI_DATABASE_URL") or DEFAULT_URL
 
 
+class DatabaseConfigError(RuntimeError):
+    """The database URL cannot be used (malformed, or its driver is not installed); the message says what to do."""
+
+
 def make_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (or ``GONGAI_DATABASE_URL``); a bad URL or missing driver is one clear error."""
     url = database_url(url)
+    for plain in ("postgresql://", "postgres://"):  # the driver gongai ships with (the postgres extra): psycopg 3
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url[len(plain):]
+    try:
+        return _make_engine(url)
+    except ModuleNotFoundError as exc:
+        raise DatabaseConfigError(
+            f"the database driver '{exc.name}' is not installed: for PostgreSQL run pip install 'gongai[postgres]' "
+            "(psycopg 3; URLs look like postgresql+psycopg://user:password@host/database)") from None
+    except ArgumentError:  # its message would repeat the URL, password included
+        raise DatabaseConfigError(
+            "GONGAI_DATABASE_URL / --db is not a usable database URL: expected e.g. "
+            "postgresql+psycopg://user:password@host/database or sqlite:///gongai.db") from None
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -59,12 +81,25 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+#: The PostgreSQL advisory lock key migrations hold (any constant; "gongai" in ASCII).
+MIGRATION_LOCK = 0x676F6E676169
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the database to the newest schema."""
+    """Upgrade the database to the newest schema (``gongai db upgrade``), one process at a time.
+
+    Several processes starting together on a new database must not all create the tables: the migration runs
+    in one transaction that first takes a lock — a transaction-scoped advisory lock on PostgreSQL, the write
+    lock (BEGIN IMMEDIATE) on SQLite — so the others wait, then find the schema current and do nothing.
+    """
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        connection = connection.execution_options(gongai_write=True)  # SQLite: BEGIN IMMEDIATE (see make_engine)
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
 
 def is_current(engine: Engine) -> bool:

@@ -117,6 +117,11 @@ events = Table(
     Column("actor", String(100), nullable=True),
     Column("task_id", String(40), nullable=True),
     Column("data", JSON, nullable=False),
+    # the audit chain (migration 0014_ops_audit_chain, engine/persistence/audit.py): the event's number in its
+    # project's chain and the hash linking it to the one before
+    Column("seq", BigInteger, nullable=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index("ix_events_project_at", "project_id", "at", "id"),
     Index("ix_events_type_at", "type", "at"),
     # the stages with a signed commitment (告知承诺), for the commitment share: tiny, and no event rows read
@@ -302,7 +307,61 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+#: Projects whose timers could not run (their workflow would not load or step): 事故 an administrator sees,
+#: fixes and retries (engine/services/incidents.py). The timer query skips a project while it has an open one,
+#: so one broken project never stops the others (migration 0012_ops_incidents).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # timer
+    Column("status", String(20), nullable=False),  # open | resolved
+    Column("error", Text, nullable=False),  # exception type and message
+    Column("detail", Text, nullable=False),  # the traceback's tail, for the administrator
+    Column("attempts", Integer, nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("failed_at", UTCDateTime(), nullable=False),  # the latest failure
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Index("ix_incidents_project_status", "project_id", "status"),
+)
+
+#: Counters for identifiers that must be unique across processes and restarts (migration 0013_ops_project_ids):
+#: on SQLite the ``project`` row is the project-number counter (incremented inside the writing transaction, which
+#: BEGIN IMMEDIATE serialises); on PostgreSQL the sequence ``project_id_seq`` is (engine/persistence/ids.py).
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+#: The last link of every audit chain ("project:<id>", "admin"): a deleted last event or a dropped chain shows.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("chain", String(80), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: Administrative events (user created, role changed, token revoked …) with who did them, in the "admin" chain.
+admin_events = Table(
+    "admin_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("subject", String(100), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "UTCDateTime",
 ]

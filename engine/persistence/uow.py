@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 from sqlalchemy import update as sa_update  # ``upsert`` has a parameter named update
 
 from engine.domain.ledger import Event, Subject
-from engine.persistence import facets, tables as t
+from engine.persistence import audit, facets, tables as t
+from engine.persistence.incidents import IncidentRepository, no_open_incident
 
 
 def upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *,
@@ -158,11 +159,17 @@ class ProjectRepository:
         return list(self.conn.execute(select(t.projects.c.id).order_by(t.projects.c.id)).scalars())
 
     def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
+        return [pid for pid, _ in self.due_timers(now, limit)]
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[str, datetime]]:
+        """(project id, when its earliest timer was due), most overdue first; projects with an open incident
+        wait for an administrator (engine/services/incidents.py)."""
         rows = self.conn.execute(
-            select(t.projects.c.id).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now))
+            select(t.projects.c.id, t.projects.c.next_timer_at).where(and_(t.projects.c.status == "running", t.projects.c.next_timer_at < now,
+                                               no_open_incident(t.projects.c.id)))  # incidents wait for an admin
             .order_by(t.projects.c.next_timer_at).limit(limit)
-        ).scalars()
-        return list(rows)
+        )
+        return [(row.id, row.next_timer_at) for row in rows]
 
     def next_timer_at(self) -> datetime | None:
         return self.conn.execute(
@@ -205,6 +212,7 @@ class EventRepository:
             for e in events
         ]
         if rows:
+            audit.chain_rows(self.conn, audit.project_chain(project_id), rows, audit.EVENT_FIELDS)  # tamper evidence
             self.conn.execute(insert(t.events), rows)
 
     def for_project(self, project_id: str) -> list[dict[str, Any]]:
@@ -406,6 +414,7 @@ class UnitOfWork:
         self.tasks = TaskRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
+        self.incidents = IncidentRepository(self.conn)
         return self
 
     def commit(self) -> None:

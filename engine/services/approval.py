@@ -21,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy.exc import IntegrityError
 
+from engine.assets import bundled_dir
 from engine.bpmn.runtime import ProcessRuntime, content_hash
 from engine.bpmn.sandbox import capture_output
 from engine.clock import Clock, SystemClock
@@ -59,6 +61,9 @@ from engine.domain.tasks import (
     responsibility,
 )
 from engine.domain.workcalendar import WorkCalendar
+from engine.ops import metrics
+from engine.persistence.ids import next_project_number
+from engine.persistence.incidents import is_outage
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import functions
 from engine.services.cache import WorkflowCache, default_max_bytes, estimate_bytes
@@ -68,7 +73,7 @@ from engine.services.models import load_definition
 
 log = logging.getLogger(__name__)
 
-BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
+BPMN_DIR = bundled_dir("bpmn")  # installed package or checkout (engine/assets.py)
 MAIN_PROCESS = "project_approval"
 FOUR_STAGES = ("S1", "S2", "S3", "S23", "S4")
 
@@ -133,7 +138,6 @@ class ApprovalService:
         # live workflows between operations, bounded in estimated bytes (GONGAI_CACHE_MB, default 128 MB)
         self._cache: WorkflowCache[_Cached] = WorkflowCache(
             default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
-        self._project_seq = 0
         self.rules = load_matter_rules(catalogue)
 
     # -- definitions ----------------------------------------------------------------------------------------------
@@ -146,12 +150,23 @@ class ApprovalService:
                 return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
             load_definition(files, process_id, main=process_id == MAIN_PROCESS)  # raises Invalid with every problem
             text = {name: data.decode("utf-8") for name, data in files.items()}
-            definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
-                                                at=self.clock.now(), by=by)
-            uow.commit()
+            try:
+                definition_id = uow.definitions.add(process_id=process_id, content_hash=digest, files=text,
+                                                    at=self.clock.now(), by=by)
+                uow.commit()
+            except IntegrityError:  # another process deployed at the same moment (two starting together)
+                uow.rollback()
+                return self._deployed_meanwhile(digest)
             row = uow.definitions.get(definition_id)
         assert row is not None
         return {"id": definition_id, "process_id": process_id, "version": row["version"], "created": True}
+
+    def _deployed_meanwhile(self, digest: str) -> dict[str, Any]:
+        with UnitOfWork(self.db, read_only=True) as uow:
+            existing = uow.definitions.by_hash(digest)
+        if existing is None:
+            raise Conflict("another definition was deployed at the same moment; deploy again")
+        return {"id": existing["id"], "process_id": existing["process_id"], "version": existing["version"], "created": False}
 
     def deploy_bundled(self) -> dict[str, Any]:
         """Deploy the product's own models from ``bpmn/`` (idempotent)."""
@@ -171,8 +186,11 @@ class ApprovalService:
 
     # -- projects -------------------------------------------------------------------------------------------------
     def start_project(self, filing: ProjectFiling | Mapping[str, Any], *, actor: Actor = SYSTEM,
-                      project_id: str | None = None) -> str:
-        """Register a project and start its approval process at its first stage's filing."""
+                      project_id: str | None = None, also: Callable[[UnitOfWork, str], None] | None = None) -> str:
+        """Register a project and start its approval process at its first stage's filing.
+
+        ``also`` runs inside the filing's transaction with the new id (the API stores idempotency keys so).
+        """
         if not isinstance(filing, ProjectFiling):
             filing = ProjectFiling.model_validate(dict(filing))
         if not may_act_for_owner(actor, filing.owner_id):
@@ -224,6 +242,8 @@ class ApprovalService:
                 workflow = runtime.new_workflow(data)
                 runtime.advance(workflow, self.clock)
             version, ready = self._sync(uow, project, 1, runtime, workflow, ctx, new=True)
+            if also is not None:
+                also(uow, pid)
             uow.commit()
         self._remember(pid, _Cached(version, workflow, ledger, ready))
         return pid
@@ -303,9 +323,9 @@ class ApprovalService:
         return {"owner_id": owner_id, "at": row["at"].isoformat(), "reason": row["reason"]}
 
     def _new_project_id(self, uow: UnitOfWork, now: datetime) -> str:
-        while True:
-            self._project_seq += 1
-            candidate = f"P{now.year}-{self._project_seq:06d}"
+        """P<year>-<number>: the number from the database (engine/persistence/ids.py), safe across processes."""
+        while True:  # skips only numbers an explicitly chosen id (project_id=…) already took
+            candidate = f"P{now.year}-{next_project_number(uow.conn):06d}"
             if uow.projects.get(candidate) is None:
                 return candidate
 
@@ -638,7 +658,8 @@ class ApprovalService:
             payload["note"] = note
         return self.complete_task(match[0]["id"], payload, actor=actor)
 
-    def withdraw(self, project_id: str, *, actor: Actor, reason: str) -> dict[str, Any]:
+    def withdraw(self, project_id: str, *, actor: Actor, reason: str,
+                 also: Callable[[UnitOfWork, dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """撤回申请: the owner (or its agent) withdraws a running project; everything still open ends with it."""
         if not reason or not reason.strip():
             raise Invalid("reason: a withdrawal needs a reason")
@@ -656,7 +677,10 @@ class ApprovalService:
             ctx.project_result = "withdrawn"
             ctx.notify("withdrawn", text=f"项目已撤回：{reason}")
             workflow.cancel()
-            return {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
+            result = {"project_id": project.id, "status": "withdrawn", "withdrawn_at": now.isoformat(), "reason": reason}
+            if also is not None:
+                uow.later(lambda writer: also(writer, result))  # inside the writing transaction
+            return result
 
         return self._operate(project_id, actor, work)
 
@@ -671,20 +695,40 @@ class ApprovalService:
 
     # -- timers ---------------------------------------------------------------------------------------------------
     def fire_timers(self, *, limit: int = 500) -> int:
-        """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran."""
+        """Advance every project whose earliest timer is due on the engine's clock. Returns how many ran.
+
+        A project that fails to load or step becomes an incident (engine/services/incidents.py) and the round
+        goes on with the others; a database outage (``is_outage``) ends the round for the caller to back off.
+        """
         now = self.clock.now()
         with UnitOfWork(self.db, read_only=True) as uow:
-            due = uow.projects.due_for_timers(now, limit)
+            due = uow.projects.due_timers(now, limit)
+        metrics.TIMERS_DUE.set(len(due))
         fired = 0
-        for project_id in due:
+        for project_id, due_at in due:
             try:
-                self._operate(project_id, SYSTEM, lambda uow, p, runtime, wf, ctx: runtime.advance(wf, self.clock))
+                self.run_timers(project_id)
                 fired += 1
+                metrics.TIMERS_FIRED.inc()
+                metrics.TIMERS_LATE.observe(max(0.0, (now - due_at).total_seconds()))
             except ConcurrentUpdate:
                 log.info("project %s changed while firing timers; it will be retried", project_id)
-            except ModelFailure:
-                pass  # logged with the project and element by _running_model; the other projects still run
+            except Exception as exc:  # noqa: BLE001 - one broken project (ModelFailure included) must not stop the others
+                if is_outage(exc):
+                    raise
+                with UnitOfWork(self.db) as uow:
+                    incident = uow.incidents.record(project_id, "timer", exc, self.clock.now())
+                    uow.commit()
+                metrics.INCIDENTS_OPENED.inc()
+                log.error("timers of project %s failed; incident %s opened, its timers wait for an administrator",
+                          project_id, incident, exc_info=exc, extra={"project": project_id, "incident": incident})
+        with UnitOfWork(self.db, read_only=True) as uow:
+            metrics.INCIDENTS_OPEN.set(uow.incidents.count_open())
         return fired
+
+    def run_timers(self, project_id: str) -> None:
+        """Fire whatever is due in one project (one transaction)."""
+        self._operate(project_id, SYSTEM, lambda uow, p, runtime, wf, ctx: runtime.advance(wf, self.clock))
 
     def next_timer_at(self) -> datetime | None:
         with UnitOfWork(self.db, read_only=True) as uow:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.domain.actors import Actor
 from engine.domain.authorisation import DEPARTMENT_SIDE
 from engine.persistence import tables as t
+from engine.persistence.audit import append_admin_event
 from engine.services.errors import Conflict, Invalid, NotFound
 
 #: roles a user may have (the engine's own ``system`` actor is not a user)
@@ -59,11 +60,29 @@ class UserStore:
         self.now = now
 
     def add(self, name: str, role: str, *, department: str | None = None,
-            owner_ids: Iterable[str] = ()) -> tuple[dict[str, Any], str]:
-        """Create a user; returns (user, token). The token is not stored and cannot be shown again."""
-        owners = sorted(set(owner_ids))
+            owner_ids: Iterable[str] = (), by: str = "cli") -> tuple[dict[str, Any], str]:
+        """Create a user; returns (user, token). The token is not stored and cannot be shown again.
+
+        ``by`` (the administrator, or ``cli`` for the command line) is recorded in the audit chain.
+        """
         if not _NAME.match(name or ""):
             raise Invalid("name: 1–100 letters, digits, '_', '.', '-', '@' or Chinese characters")
+        department, owners = self._check_role(role, department, owner_ids)
+        token = secrets.token_urlsafe(32)
+        row = dict(name=name, role=role, department=department, owner_ids=owners, token_hash=hash_token(token),
+                   created_at=datetime.now(timezone.utc), disabled=False)
+        try:
+            with self.db.begin() as conn:
+                conn.execute(insert(t.users).values(**row))
+                append_admin_event(conn, "user_created", actor=by, subject=name, at=row["created_at"],
+                                   data={"role": role, "department": department, "owner_ids": owners})
+        except IntegrityError:
+            raise Conflict(f"name: user '{name}' already exists") from None
+        return _public(row), token
+
+    def _check_role(self, role: str, department: str | None, owner_ids: Iterable[str]) -> tuple[str | None, list[str]]:
+        """The (department, owners) a user of ``role`` gets, or the refusal naming the field."""
+        owners = sorted(set(owner_ids))
         if role not in USER_ROLES:
             raise Invalid(f"role: unknown role '{role}' (known: {', '.join(USER_ROLES)})")
         if role in DEPARTMENT_SIDE:
@@ -80,15 +99,22 @@ class UserStore:
             raise Invalid("owner_ids: an agent (帮办代办) acts only for named owners; give at least one")
         if role != "agent" and owners:
             raise Invalid(f"owner_ids: only an agent acts for owners, not role '{role}'")
-        token = secrets.token_urlsafe(32)
-        row = dict(name=name, role=role, department=department, owner_ids=owners, token_hash=hash_token(token),
-                   created_at=datetime.now(timezone.utc), disabled=False)
-        try:
-            with self.db.begin() as conn:
-                conn.execute(insert(t.users).values(**row))
-        except IntegrityError:
-            raise Conflict(f"name: user '{name}' already exists") from None
-        return _public(row), token
+        return department, owners
+
+    def change_role(self, name: str, role: str, *, department: str | None = None, owner_ids: Iterable[str] = (),
+                    by: str = "cli") -> dict[str, Any]:
+        """Give a user another role (and department / principals); recorded with ``by`` in the audit chain."""
+        department, owners = self._check_role(role, department, owner_ids)
+        with self.db.begin() as conn:
+            before = conn.execute(select(t.users).where(t.users.c.name == name)).mappings().first()
+            if before is None:
+                raise NotFound(f"user '{name}' does not exist")
+            conn.execute(update(t.users).where(t.users.c.name == name)
+                         .values(role=role, department=department, owner_ids=owners))
+            append_admin_event(conn, "user_role_changed", actor=by, subject=name, data={
+                "from": {"role": before["role"], "department": before["department"]},
+                "to": {"role": role, "department": department, "owner_ids": owners}})
+        return self.get(name)
 
     def list(self) -> list[dict[str, Any]]:
         with self.db.connect() as conn:
@@ -102,23 +128,25 @@ class UserStore:
             raise NotFound(f"user '{name}' does not exist")
         return _public(dict(row))
 
-    def disable(self, name: str) -> dict[str, Any]:
-        """Revoke a user's token (users are never deleted: the event log names them)."""
+    def disable(self, name: str, *, by: str = "cli") -> dict[str, Any]:
+        """Revoke a user's token (users are never deleted: the event log names them); recorded with ``by``."""
         with self.db.begin() as conn:
             result = conn.execute(update(t.users).where(t.users.c.name == name).values(disabled=True))
-        if result.rowcount != 1:
-            raise NotFound(f"user '{name}' does not exist")
+            if result.rowcount != 1:
+                raise NotFound(f"user '{name}' does not exist")
+            append_admin_event(conn, "user_revoked", actor=by, subject=name)
         return self.get(name)
 
-    def reissue(self, name: str) -> tuple[dict[str, Any], str]:
+    def reissue(self, name: str, *, by: str = "cli") -> tuple[dict[str, Any], str]:
         """A new token for ``name`` (the old one stops working; a revoked user is enabled again). The user's
         ``created_at`` becomes the new token's issue time, from which its expiry counts."""
         token = secrets.token_urlsafe(32)
         with self.db.begin() as conn:
             result = conn.execute(update(t.users).where(t.users.c.name == name).values(
                 token_hash=hash_token(token), created_at=self.now(), disabled=False))
-        if result.rowcount != 1:
-            raise NotFound(f"user '{name}' does not exist")
+            if result.rowcount != 1:
+                raise NotFound(f"user '{name}' does not exist")
+            append_admin_event(conn, "user_token_reissued", actor=by, subject=name)
         return self.get(name), token
 
     def actor_for_token(self, token: str) -> Actor | None:

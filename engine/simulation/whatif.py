@@ -39,11 +39,12 @@ from typing import Any
 
 import yaml
 
+from engine.assets import bundled_dir
 from engine.domain.catalogue import Catalogue, Matter, MatterOverride, load_catalogue
 from engine.simulation.workload import WorkloadSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-BPMN_DIR = ROOT / "bpmn"
+BPMN_DIR = bundled_dir("bpmn")  # installed package or checkout (engine/assets.py)
 VARIANTS_DIR = BPMN_DIR / "variants"
 SERIAL_MODEL = VARIANTS_DIR / "stage_approval_serial.bpmn"
 SERIAL_PROCESS = "stage_approval_serial"
