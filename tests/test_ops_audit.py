@@ -116,6 +116,6 @@ def test_existing_events_are_chained_by_the_migration(tmp_path) -> None:
     config = alembic_config(db)
     with db.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0013_ops_project_ids")
+        command.downgrade(config, "0014_ops_project_ids")
     migrate(db)
     assert _problems(db) == [] and [e["seq"] for e in service.events(pid)][:2] == [1, 2]

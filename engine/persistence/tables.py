@@ -117,7 +117,7 @@ events = Table(
     Column("actor", String(100), nullable=True),
     Column("task_id", String(40), nullable=True),
     Column("data", JSON, nullable=False),
-    # the audit chain (migration 0014_ops_audit_chain, engine/persistence/audit.py): the event's number in its
+    # the audit chain (migration 0015_ops_audit_chain, engine/persistence/audit.py): the event's number in its
     # project's chain and the hash linking it to the one before
     Column("seq", BigInteger, nullable=True),
     Column("prev_hash", String(64), nullable=True),
@@ -309,7 +309,7 @@ idempotency_keys = Table(
 
 #: Projects whose timers could not run (their workflow would not load or step): 事故 an administrator sees,
 #: fixes and retries (engine/services/incidents.py). The timer query skips a project while it has an open one,
-#: so one broken project never stops the others (migration 0012_ops_incidents).
+#: so one broken project never stops the others (migration 0013_ops_incidents).
 incidents = Table(
     "incidents",
     metadata,
@@ -327,7 +327,7 @@ incidents = Table(
     Index("ix_incidents_project_status", "project_id", "status"),
 )
 
-#: Counters for identifiers that must be unique across processes and restarts (migration 0013_ops_project_ids):
+#: Counters for identifiers that must be unique across processes and restarts (migration 0014_ops_project_ids):
 #: on SQLite the ``project`` row is the project-number counter (incremented inside the writing transaction, which
 #: BEGIN IMMEDIATE serialises); on PostgreSQL the sequence ``project_id_seq`` is (engine/persistence/ids.py).
 id_counters = Table(

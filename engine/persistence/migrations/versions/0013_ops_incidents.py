@@ -1,15 +1,15 @@
 """incidents: projects whose timers failed to load or step (engine/services/incidents.py)
 
-Revision ID: 0012_ops_incidents
-Revises: 0011_throughput_indexes
+Revision ID: 0013_ops_incidents
+Revises: 0012_analytics_division
 """
 from alembic import op
 import sqlalchemy as sa
 
 import engine.persistence.tables
 
-revision = "0012_ops_incidents"
-down_revision = "0011_throughput_indexes"
+revision = "0013_ops_incidents"
+down_revision = "0012_analytics_division"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """project numbers from a sequence (PostgreSQL) or a counter row (SQLite), started past the existing ids
 
-Revision ID: 0013_ops_project_ids
-Revises: 0012_ops_incidents
+Revision ID: 0014_ops_project_ids
+Revises: 0013_ops_incidents
 """
 from alembic import op
 import sqlalchemy as sa
 
 from engine.persistence.ids import COUNTER, SEQUENCE, highest_number
 
-revision = "0013_ops_project_ids"
-down_revision = "0012_ops_incidents"
+revision = "0014_ops_project_ids"
+down_revision = "0013_ops_incidents"
 branch_labels = None
 depends_on = None
 

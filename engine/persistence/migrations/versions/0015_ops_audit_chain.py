@@ -2,8 +2,8 @@
 
 Existing events are chained in the order they were written (their id), project by project, in batches.
 
-Revision ID: 0014_ops_audit_chain
-Revises: 0013_ops_project_ids
+Revision ID: 0015_ops_audit_chain
+Revises: 0014_ops_project_ids
 """
 from alembic import op
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import engine.persistence.tables
 from engine.persistence import audit
 
-revision = "0014_ops_audit_chain"
-down_revision = "0013_ops_project_ids"
+revision = "0015_ops_audit_chain"
+down_revision = "0014_ops_project_ids"
 branch_labels = None
 depends_on = None
 
