@@ -189,12 +189,15 @@ def _unit(row: dict[str, Any]) -> str:
 # Every decision is seeded by project, so the figures are identical whatever the number of shards.
 
 MERGED_TABLES = ("projects", "workflow_parts", "subjects", "subject_facets", "tasks", "events", "notifications",
-                 "credit_records")
-_SURROGATE_ID = ("events", "notifications", "credit_records")  # autoincrement ids: renumbered on merge
+                 "credit_records", "audit_heads", "incidents")
+# autoincrement ids: renumbered on merge (the audit chain hashes every event column but ``id``, so it survives)
+_SURROGATE_ID = ("events", "notifications", "credit_records", "incidents")
 #: Rows every shard may hold alike (the facet combinations ``subjects.facet`` names): merged once, duplicates skipped.
 _SHARED_ROWS = ("subject_facets",)
 #: Tables the merged database already holds (deployed once before the run) or that a simulation never writes.
-NOT_MERGED = ("definitions", "users", "idempotency_keys")
+NOT_MERGED = ("definitions", "users", "idempotency_keys",
+              "admin_events",  # user administration: a simulation creates no users
+              "id_counters")  # the service's own project numbers; simulated projects carry their own ids
 
 
 @dataclass(frozen=True)
