@@ -228,3 +228,16 @@ def test_admin_uploads_a_model_and_creates_a_user_whose_token_is_shown_once(hz: 
     assert hz.client.get("/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     bad = hz.client.post("/ui/admin/users", data={"csrf": csrf, "name": "officer-x", "role": "agency"})
     assert bad.status_code == 422 and 'id="err-department"' in bad.text
+
+
+def test_analyst_filters_by_division_and_downloads_the_scoring_sheet(hz: Harness) -> None:
+    hz.post("owner1", "/projects", FILING | {"division_code": "360102"}, status=201)
+    sign_in(hz, "owner1")
+    assert hz.client.get("/ui/analytics/scoring.xlsx").status_code == 403
+    sign_in(hz, "analyst1")
+    page = hz.client.get("/ui/analytics?division=360100")
+    assert page.status_code == 200 and 'value="360100"' in page.text and "scoring.xlsx?" in page.text
+    bad = hz.client.get("/ui/analytics?division=36")
+    assert bad.status_code == 422 and "行政区划代码为 6 位数字" in bad.text
+    sheet = hz.client.get("/ui/analytics/scoring.xlsx?division=360100")
+    assert sheet.status_code == 200 and sheet.content[:2] == b"PK"  # an xlsx is a zip

@@ -36,7 +36,7 @@ from engine.domain.actors import Actor
 from engine.services.errors import ServiceError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-FILTERS = ("project_type", "stage", "department", "matter", "jurisdiction", "since", "until")
+FILTERS = ("project_type", "stage", "department", "matter", "jurisdiction", "since", "until", "division")
 
 
 # -- sign-in ---------------------------------------------------------------------------------------------------------
@@ -91,7 +91,13 @@ def _when(value: str, field: str) -> datetime | None:
 def _filter_args(f: dict[str, Any]) -> dict[str, Any]:
     return {"project_type": f["project_type"] or None, "stage": f["stage"] or None, "department": f["department"] or None,
             "matter": f["matter"] or None, "jurisdiction": f["jurisdiction"] or None,
-            "since": _when(f["since"], "since"), "until": _when(f["until"], "until")}
+            "since": _when(f["since"], "since"), "until": _when(f["until"], "until"), "division": _division(f["division"])}
+
+
+def _division(value: str) -> str | None:
+    if value and not (len(value) == 6 and value.isdigit()):
+        raise FormRejected({"division": "行政区划代码为 6 位数字，如 360100"})
+    return value or None
 
 
 @router.get("/ui/analytics")
@@ -124,6 +130,16 @@ async def chart(request: Request, kind: chart_api.Kind, actor: Actor = Depends(a
 def events_csv(request: Request, actor: Actor = Depends(actor_of),
                project_id: str | None = Query(default=None, max_length=40)) -> Response:
     return analytics_api.events_csv(request, analytics_api.readers(actor), project_id=project_id or None, since_id=0)
+
+
+@router.get("/ui/analytics/scoring.xlsx")
+def scoring_xlsx(request: Request, actor: Actor = Depends(actor_of)) -> Response:
+    """评分细则 as a spreadsheet for the chosen division (the province's peers when none is chosen)."""
+    f = _filters(request)
+    args = _filter_args(f)
+    return analytics_api.scoring_sheet_xlsx(request, analytics_api.readers(actor), division=args["division"] or "360000",
+                                            since=args["since"], until=args["until"], project_type=args["project_type"],
+                                            jurisdiction=args["jurisdiction"])
 
 
 @router.get("/ui/analytics/events.xes")
