@@ -31,6 +31,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from engine.bpmn.problems import BpmnLoadError
 from engine.bpmn.safe_xml import parse_xml
 from engine.bpmn.sandbox import ExpressionRejected, check_expression, make_script_engine
+from engine.domain.catalogue import Catalogue
 from engine.domain.plan import RuleDecision
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
@@ -97,6 +98,12 @@ class DmnMatterRules:
             sub = DecisionTable(table.id, table.name, table.hit_policy)
             sub.inputs, sub.outputs, sub.rules = table.inputs, table.outputs, rules
             self._by_matter[matter_id] = DMNEngine(sub)
+
+    @classmethod
+    def for_catalogue(cls, catalogue: Catalogue, path: Path | None = None) -> DmnMatterRules:
+        """The table at ``path`` (default: the profile's own), checked against this catalogue's questions and matters."""
+        return cls.load(path or catalogue.matter_rules_path, question_ids=catalogue.case.ids(),
+                        matter_ids=list(catalogue.matters))
 
     @classmethod
     def load(cls, path: Path, *, question_ids: Collection[str], matter_ids: Collection[str]) -> DmnMatterRules:

@@ -40,7 +40,7 @@ def check(
 
     catalogue = _catalogue(profile)
     try:
-        rules = DmnMatterRules.load(file, question_ids=catalogue.case.ids(), matter_ids=list(catalogue.matters))
+        rules = DmnMatterRules.for_catalogue(catalogue, file)
     except DecisionTableError as exc:
         for problem in exc.problems:
             typer.echo(f"{file}: {problem}")
@@ -66,8 +66,7 @@ def preview(
     catalogue = _catalogue(profile)
     try:
         answers = json.loads(case.read_text(encoding="utf-8")) if case else {}
-        table = (DmnMatterRules.load(rules, question_ids=catalogue.case.ids(), matter_ids=list(catalogue.matters))
-                 if rules else load_matter_rules(catalogue))
+        table = DmnMatterRules.for_catalogue(catalogue, rules) if rules else load_matter_rules(catalogue)
         checked = catalogue.case.validate_answers(catalogue.project_type(project_type).id, answers)
         plan = build_plan(catalogue, project_type, catalogue.route_stages(project_type), checked, table)
     except (CaseError, DecisionTableError, PlanConflict, UnknownIdError, json.JSONDecodeError, OSError) as exc:

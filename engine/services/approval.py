@@ -1022,8 +1022,7 @@ def _project_from_row(row: Mapping[str, Any]) -> Project:
 def load_matter_rules(catalogue: Catalogue) -> DmnMatterRules:
     """The profile's decision table, validated against its questions and matters (refused with row and column)."""
     try:
-        return DmnMatterRules.load(catalogue.matter_rules_path, question_ids=catalogue.case.ids(),
-                                   matter_ids=list(catalogue.matters))
+        return DmnMatterRules.for_catalogue(catalogue)
     except DecisionTableError as exc:
         raise CatalogueError([str(exc)]) from None
 

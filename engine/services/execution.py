@@ -116,21 +116,15 @@ class ExecutionContext:
     def precondition_status(self, matter: dict[str, Any]) -> str:
         """``issued`` when every precondition of ``matter`` on this route has its result, ``refused`` when one
         was refused (or ended without a permit), ``pending`` otherwise (the dependant waits: 依法出证)."""
-        status = "issued"
         matters = list(self.ledger.of_level("matter"))
-        for key in matter.get("requires_keys") or []:  # the previous phase of a phased permit
-            earlier = [s for s in matters if s.key == key]
-            if any(s.outcome in ("refused", "terminated") for s in earlier):
-                return "refused"
-            if not earlier or any(s.ended_at is None or s.outcome not in ISSUED for s in earlier):
-                status = "pending"
-        for required in matter.get("requires") or []:
-            results = [s for s in matters if s.matter_id == required]
-            if any(s.outcome in ("refused", "terminated") for s in results):
-                return "refused"
-            if not results or any(s.ended_at is None or s.outcome not in ISSUED for s in results):
-                status = "pending"
-        return status
+        # each precondition: the previous phase of a phased permit (by key), or a matter (every instance of it)
+        groups = [[s for s in matters if s.key == key] for key in matter.get("requires_keys") or []]
+        groups += [[s for s in matters if s.matter_id == required] for required in matter.get("requires") or []]
+        if any(s.outcome in ("refused", "terminated") for group in groups for s in group):
+            return "refused"
+        if any(not group or any(s.ended_at is None or s.outcome not in ISSUED for s in group) for group in groups):
+            return "pending"
+        return "issued"
 
     def acceptance_units(self, project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
         matters = self._stage_matters(project_type, "S4")
