@@ -14,6 +14,7 @@
 #   GONGAI_CATALOGUE_DIR    the jurisdiction's catalogue folder (default: the bundled one)
 #   GONGAI_HOLIDAYS_DIR     extra holiday-year files (e.g. next year's, before 1 January)
 #   GONGAI_LOG_FORMAT       json (default) or text
+#   GONGAI_FORWARDED_ALLOW_IPS  reverse proxies trusted for X-Forwarded-For (default 127.0.0.1)
 #   GONGAI_METRICS_TOKEN    bearer token Prometheus sends to GET /metrics (metrics are off without it)
 #   PROMETHEUS_MULTIPROC_DIR  optional: one /metrics for all processes (prometheus_client multiprocess mode)
 #   GONGAI                  the gongai command (default: gongai on PATH)

@@ -110,3 +110,39 @@ def test_cli_revoke_and_reissue(tmp_path) -> None:
     reissued = runner.invoke(cli, ["users", "reissue", "window7", "--db", url])
     fresh = reissued.stdout.strip().splitlines()[-1]
     assert reissued.exit_code == 0 and fresh != token and store.actor_for_token(fresh) is not None
+
+
+def test_behind_a_trusted_proxy_one_clients_bad_tokens_do_not_lock_out_another(tmp_path) -> None:
+    """The limit counts per client address: `gongai serve` takes the address from X-Forwarded-For when the
+    request comes from a proxy listed in GONGAI_FORWARDED_ALLOW_IPS (default 127.0.0.1), so one bad client
+    behind the service centre's reverse proxy cannot lock every user out."""
+    import httpx
+
+    from tests.ops_support import ApiProcess
+
+    with ApiProcess(f"sqlite:///{tmp_path / 'proxy.db'}", tmp_path / "serve.log",
+                    extra_env={"GONGAI_FORWARDED_ALLOW_IPS": "127.0.0.1"}) as api:
+        bad = {"Authorization": "Bearer guess"}
+        for _ in range(20):
+            assert httpx.get(f"{api.base}/projects", headers={**bad, "X-Forwarded-For": "10.0.0.1"}).status_code == 401
+        locked = httpx.get(f"{api.base}/projects", headers={**bad, "X-Forwarded-For": "10.0.0.1"})
+        assert locked.status_code == 429
+        other = httpx.get(f"{api.base}/projects", headers={**bad, "X-Forwarded-For": "10.0.0.2"})
+        assert other.status_code == 401  # another client behind the same proxy is not locked out
+
+
+def test_a_client_that_is_not_a_trusted_proxy_cannot_escape_the_limit_with_a_forged_header(tmp_path) -> None:
+    """With only another host trusted as proxy, X-Forwarded-For from this client is ignored: changing the header
+    does not reset its count (the setting reaches uvicorn)."""
+    import httpx
+
+    from tests.ops_support import ApiProcess
+
+    with ApiProcess(f"sqlite:///{tmp_path / 'proxy.db'}", tmp_path / "serve.log",
+                    extra_env={"GONGAI_FORWARDED_ALLOW_IPS": "192.0.2.10"}) as api:
+        bad = {"Authorization": "Bearer guess"}
+        for n in range(20):
+            forged = {**bad, "X-Forwarded-For": f"10.0.1.{n}"}
+            assert httpx.get(f"{api.base}/projects", headers=forged).status_code == 401
+        r = httpx.get(f"{api.base}/projects", headers={**bad, "X-Forwarded-For": "10.0.1.99"})
+        assert r.status_code == 429

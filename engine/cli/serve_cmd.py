@@ -47,6 +47,11 @@ def serve(
     profile: str = typer.Option("default", envvar="GONGAI_PROFILE", help="catalogue profile (jurisdiction), e.g. default or jiangxi"),
     timer_interval: float = typer.Option(5.0, envvar="GONGAI_TIMER_INTERVAL", help="seconds between timer rounds"),
     timers: bool = typer.Option(True, "--timers/--no-timers", help="run the timer worker in this process"),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1", envvar="GONGAI_FORWARDED_ALLOW_IPS",
+        help="reverse proxies trusted to say the client's address (X-Forwarded-For), comma-separated IPs or '*'; "
+             "the failed-sign-in limit counts per client address, so list your proxy here or one bad client behind "
+             "it locks every user out"),
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) with the timer worker running."""
     import uvicorn
@@ -60,7 +65,8 @@ def serve(
         worker.start()
     typer.echo(f"gongai API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     try:
-        uvicorn.run(application, host=host, port=port, log_level="info", log_config=None, access_log=False)
+        uvicorn.run(application, host=host, port=port, log_level="info", log_config=None, access_log=False,
+                    proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
     finally:
         if worker:
             worker.stop()

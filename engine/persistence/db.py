@@ -117,28 +117,37 @@ def missing_schema(engine: Engine) -> list[str]:
     may have been migrated by a draft of a migration), and the analytics queries name theirs (SQLite
     ``INDEXED BY``): a missing one would fail every report instead of only slowing it.
     """
-    from sqlalchemy import inspect
-
     from engine.persistence import tables as t
 
-    inspector = inspect(engine)
-    present = set(inspector.get_table_names())
+    present, indexes = _schema_names(engine)
     missing = [f"table {name}" for name in t.metadata.tables if name not in present]
     for name, table in t.metadata.tables.items():
-        if name not in present:
-            continue
-        have = _index_names(engine, inspector, name)
-        missing += [f"index {ix.name}" for ix in table.indexes if ix.name not in have]
+        if name in present:
+            missing += [f"index {ix.name}" for ix in table.indexes if ix.name not in indexes]
     return missing
 
 
-def _index_names(engine: Engine, inspector, table: str) -> set[str]:
-    """Index names of ``table``, expression indexes included (SQLAlchemy's SQLite reflection skips those)."""
-    if engine.dialect.name == "sqlite":
-        from sqlalchemy import text
+def _schema_names(engine: Engine) -> tuple[set[str], set[str]]:
+    """Every table name and index name of the database in one catalogue query (expression indexes included,
+    which SQLAlchemy's SQLite reflection skips): readiness probes call this every few seconds, so it must not
+    reflect table by table (≈ 0.7 s on SQLite for the whole schema)."""
+    from sqlalchemy import text
 
-        with engine.connect() as conn:
-            return set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
-                                    {"t": table}).scalars())
-    return {ix["name"] for ix in inspector.get_indexes(table)}
+    if engine.dialect.name == "sqlite":
+        query = "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')"
+    elif engine.dialect.name == "postgresql":
+        query = ("SELECT 'table', tablename FROM pg_tables WHERE schemaname = current_schema() "
+                 "UNION ALL SELECT 'index', indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    else:  # any other dialect: SQLAlchemy's reflection, slower but general
+        from sqlalchemy import inspect
+
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        return tables, {ix["name"] for name in tables for ix in inspector.get_indexes(name)}
+    tables: set[str] = set()
+    indexes: set[str] = set()
+    with engine.connect() as conn:
+        for kind, name in conn.execute(text(query)):
+            (tables if kind == "table" else indexes).add(name)
+    return tables, indexes
 
