@@ -61,6 +61,23 @@ def test_legal_order_keeps_only_preconditions_on_the_route() -> None:
     assert plan_for("social_general").dependants("s2_design_scheme_review") == ["s2_construction_planning_permit"]
 
 
+def test_selected_matters_come_in_legal_order_whatever_the_catalogue_order() -> None:
+    """A dependant listed before its precondition still comes after it (a sequential review would wait forever)."""
+    plan = plan_for("social_general")
+    stage = plan.get("s2_construction_planning_permit").stage
+    reversed_plan = plan.model_copy(update={"matters": tuple(reversed(plan.matters))})
+    for p in (plan, reversed_plan):
+        ids = p.selected_ids(stage)
+        assert set(ids) == set(plan.selected_ids(stage))
+        for matter_id in ids:
+            for pre in p.requires(matter_id):
+                if pre in ids:
+                    assert ids.index(pre) < ids.index(matter_id), (matter_id, pre, ids)
+    assert "s2_design_scheme_review" in reversed_plan.selected_ids(stage)
+    assert reversed_plan.selected_ids(stage).index("s2_design_scheme_review") < \
+        reversed_plan.selected_ids(stage).index("s2_construction_planning_permit")
+
+
 def test_answers_are_checked_per_question() -> None:
     with pytest.raises(CaseError) as err:
         CATALOGUE.case.validate_answers("social_general", {"investment_mode": "approval", "floor_area_m2": -1,

@@ -98,7 +98,19 @@ class ProjectPlan(BaseModel):
         return [m for m in self.matters if m.stage == stage and m.selected]
 
     def selected_ids(self, stage: str | None = None) -> list[str]:
-        return [m.matter_id for m in self.matters if m.selected and (stage is None or m.stage == stage)]
+        """The selected matters (of ``stage``) in legal order: each after the preconditions it ``requires``,
+        otherwise in catalogue order. Parallel review does not care, but a sequential run (the serial what-if
+        variant, a city that reviews one by one) would wait forever on a dependant listed before its
+        precondition."""
+        pending = [m for m in self.matters if m.selected and (stage is None or m.stage == stage)]
+        listed = {m.matter_id for m in pending}
+        ordered: list[str] = []
+        while pending:
+            # requires has no cycle (checked when the catalogue loads), so some matter is always free
+            free = next(m for m in pending if all(r in ordered or r not in listed for r in m.requires))
+            ordered.append(free.matter_id)
+            pending.remove(free)
+        return ordered
 
     def get(self, matter_id: str) -> PlannedMatter | None:
         return next((m for m in self.matters if m.matter_id == matter_id), None)
