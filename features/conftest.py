@@ -683,6 +683,28 @@ def unit_result(world: World, unit: str, label: str) -> None:
     assert len(events) == 1 and events[0]["data"]["label"] == label, events
 
 
+@then("单位工程不单独办理竣工验收备案")
+def no_unit_filing(world: World) -> None:
+    """联合验收意见书 replaces each unit's 竣工验收备案: no matter of S4 is keyed by a unit and is the final one."""
+    finals = {m for m, v in _CATALOGUE.matters.items() if v.acceptance_role == "final"}
+    ran = [e["matter_key"] for e in world.events("matter_started")] or [
+        e["key"] for e in world.svc.timing(world.pid)["matters"]]
+    per_unit = [k for k in ran if k.startswith("S4/") and k.count("/") == 2 and k.rsplit("/", 1)[-1] in finals]
+    assert not per_unit, per_unit
+    assert not [r for r in world.ready(stage="S4", spec=REVIEW_TASKS) if r["matter_key"].rsplit("/", 1)[-1] in finals]
+
+
+@then(parsers.parse('单位工程 "{unit}" 的先行验收承诺为 "{status}"'))
+def early_acceptance_status(world: World, unit: str, status: str) -> None:
+    assert (world.timing_entry("S4").get("early_acceptance") or {}).get(unit) == status
+    assert [e["data"]["status"] for e in world.events("early_acceptance") if e["data"]["unit"] == unit][-1] == status
+
+
+@then(parsers.parse('不动产首次登记以 "{matter}" 为前置事项'))
+def registration_requires(world: World, matter: str) -> None:
+    assert _planned(world, "s5_first_registration")["requires"] == [matter]
+
+
 @then(parsers.parse('"{stage}" 阶段的受理方式为 "{intake}"'))
 def stage_intake_kind(world: World, stage: str, intake: str) -> None:
     assert world.timing_entry(stage)["intake"] == intake

@@ -119,7 +119,7 @@ def test_every_reference_resolves(profile: str) -> None:
 
 def test_filings_and_safety_matters(default: Catalogue) -> None:
     assert default.matter("s1_project_filing").kind == "filing"
-    assert default.matter("s4_completion_filing").kind == "filing"
+    assert default.matter("s4_joint_acceptance_opinion").kind == "filing"
     for mid in ("s3_drawing_review", "s4_fire_acceptance", "s2_civil_defense_design_opinion", "s2_eia_approval"):
         m = default.matter(mid)
         assert not m.tolerance_allowed
@@ -204,7 +204,7 @@ def test_merged_stage_takes_s2_and_s3_matters(default: Catalogue) -> None:
 def test_joint_acceptance_roles(default: Catalogue) -> None:
     for pt in PROJECT_TYPES:
         s4 = default.matters_for(pt, "S4")
-        assert [m.id for m in s4 if m.acceptance_role == "final"] == ["s4_completion_filing"]
+        assert [m.id for m in s4 if m.acceptance_role == "final"] == ["s4_joint_acceptance_opinion"]
     archives = default.matter("s4_archives_acceptance")
     assert archives.acceptance_role == "item" and archives.commitment_allowed
 

@@ -948,6 +948,8 @@ class ApprovalService:
                 entry["intake"] = subject.attrs.get("intake")
                 if subject.attrs.get("units"):
                     entry["units"] = dict(subject.attrs["units"])
+                if subject.attrs.get("early_acceptance"):
+                    entry["early_acceptance"] = dict(subject.attrs["early_acceptance"])
             bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks"}
             if subject.level == "project":
                 out["project"] = entry
