@@ -625,6 +625,14 @@ def file_project_with_case(world: World, owner: str, answers: str, ptype: str) -
     )
 
 
+@given(parsers.parse('使用 "{profile}" 口径'))
+def use_profile(world: World, profile: str) -> None:
+    """The jurisdiction's profile (workflows/profiles/<profile>.yaml) on the same database and clock."""
+    assert world.project_id is None, "choose the profile before filing"
+    world.svc = ApprovalService(world.svc.db, catalogue=load_catalogue(profile), calendar=world.svc.calendar,
+                                clock=world.clock)
+
+
 def _planned(world: World, matter: str) -> dict[str, Any]:
     plan = world.svc.plan(world.pid)
     hits = [m for s in plan["stages"] for m in s["matters"] if m["matter_id"] == matter]

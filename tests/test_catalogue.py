@@ -465,3 +465,23 @@ def test_new_city_is_only_a_new_file(data_root: Path) -> None:
     assert "newcity" in list_profiles(data_root)
     cat = load_catalogue("newcity", root=data_root)
     assert cat.profile.name == "新城市" and cat.profile.warning_days == 5
+
+
+# --------------------------------------------------------------------------- 分阶段施工许可 (phased_permit)
+
+
+def test_profiles_choose_which_phase_ends_the_construction_permit_stage(default: Catalogue, jiangxi: Catalogue) -> None:
+    assert default.profile.phased_permit.stage_ends_after == "foundation"
+    assert jiangxi.profile.phased_permit.stage_ends_after == "superstructure"
+
+
+def test_phased_permit_naming_no_phase_is_refused(data_root: Path) -> None:
+    _edit(data_root / "profiles" / "default.yaml", lambda d: d.update(phased_permit={"stage_ends_after": "above_ground"}))
+    msg = _load_error(data_root, "default")
+    assert "default.yaml: phased_permit.stage_ends_after: 'above_ground' is not a phase of s3_construction_permit" in msg
+    assert "foundation, basement, superstructure" in msg
+
+
+def test_phased_permit_unknown_field_is_refused(data_root: Path) -> None:
+    _edit(data_root / "profiles" / "default.yaml", lambda d: d.update(phased_permit={"ends_after": "basement"}))
+    assert "phased_permit.ends_after" in _load_error(data_root, "default")
