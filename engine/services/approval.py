@@ -41,6 +41,7 @@ from engine.domain.authorisation import (
 from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
+from engine.services.rules import current_rules
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
@@ -139,6 +140,8 @@ class ApprovalService:
         self._cache: WorkflowCache[_Cached] = WorkflowCache(
             default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
         self.rules = load_matter_rules(catalogue)
+        """The profile's file; an administrator's deployed table, when there is one, is used instead (rules.py)."""
+        self._deployed_rules: dict[str, DmnMatterRules] = {}  # rules_version → checked table
 
     # -- definitions ----------------------------------------------------------------------------------------------
     def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
@@ -262,7 +265,7 @@ class ApprovalService:
         except CaseError as exc:
             raise Invalid(str(exc)) from None
         try:
-            return build_plan(self.catalogue, project_type, stages, case, self.rules)
+            return build_plan(self.catalogue, project_type, stages, case, current_rules(self))
         except PlanConflict as exc:
             raise Invalid(f"case: {exc}") from None
 
