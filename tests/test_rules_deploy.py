@@ -133,3 +133,24 @@ def test_only_administrators_deploy(hz, who: str) -> None:
 
 def test_unknown_rules_id_is_404(hz) -> None:
     assert hz.client.get("/admin/rules/99", headers=hz.h("admin")).status_code == 404
+
+
+def test_cli_deploys_a_table_and_refuses_a_broken_one(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+    from engine.persistence.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    edited, broken = tmp_path / "edited.dmn", tmp_path / "broken.dmn"
+    edited.write_text(EDITED, encoding="utf-8")
+    broken.write_text(BROKEN, encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["rules", "deploy", str(broken), "--profile", "default", "--db", url])
+    assert refused.exit_code == 1 and "row 25 (Rule_025), column '总建筑面积（m²）'" in refused.output
+    assert "nothing was deployed" in refused.output
+    ok = runner.invoke(app, ["rules", "deploy", str(edited), "--profile", "jiangxi", "--db", url])
+    assert ok.exit_code == 0 and "profile jiangxi rules version 1" in ok.output, ok.output
+    with make_engine(url).connect() as conn:
+        rows = conn.execute(select(t.rule_tables.c.profile, t.rule_tables.c.version, t.rule_tables.c.deployed_by)).all()
+    assert [tuple(r) for r in rows] == [("jiangxi", 1, "cli")]
