@@ -713,6 +713,20 @@ def registration_requires(world: World, matter: str) -> None:
     assert _planned(world, "s5_first_registration")["requires"] == [matter]
 
 
+@then(parsers.parse('"{stage}" 阶段的关键路径事项为 "{key}"'))
+def stage_critical_matter(world: World, stage: str, key: str) -> None:
+    """关键路径: the matter that ended last among those that held the stage open (subjects.critical)."""
+    from sqlalchemy import select
+
+    from engine.persistence import tables as t
+
+    s = t.subjects
+    with world.svc.db.connect() as conn:
+        rows = conn.execute(select(s.c.key).where(s.c.project_id == world.pid, s.c.stage == stage,
+                                                  s.c.critical.is_(True))).scalars().all()
+    assert rows == [key], rows
+
+
 @then(parsers.parse('"{stage}" 阶段的受理方式为 "{intake}"'))
 def stage_intake_kind(world: World, stage: str, intake: str) -> None:
     assert world.timing_entry(stage)["intake"] == intake

@@ -30,6 +30,8 @@
     并且 事项 "S3/s3_construction_permit@superstructure" 在事项 "S3/s3_construction_permit@basement" 之后出证
     并且 事项 "S4/U1/s4_fire_acceptance" 的结果为 "approved"
     并且 事项 "S4/U1/s4_fire_acceptance" 在事项 "S3/s3_construction_permit@superstructure" 之后出证
+    # 施工许可阶段的关键路径是基坑（阶段办结前出证的最后一项），不是阶段办结后才办理的后续阶段
+    并且 "S3" 阶段的关键路径事项为 "S3/s3_construction_permit@foundation"
     # 地下室自阶段办结时（9/3 10:00，周四）起计时，到 9/7 09:00（周一）出证：
     # 9/3 10:00 → 9/4 24:00 = 38 h，周末不计，9/7 00:00 → 09:00 = 9 h；共 47 h = 1.9583 个工作日
     并且 "S3/s3_construction_permit@basement" 的跨度用时为 3.9583 个自然日、1.9583 个工作日

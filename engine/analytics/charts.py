@@ -382,7 +382,9 @@ def gantt_rows(conn: Connection, project_id: str, *, now: datetime | None = None
     out: list[GanttRow] = []
     for stage in sorted(stages.values(), key=lambda s: (s.start, _STAGE_ORDER.get(s.stage, 9))):
         own = sorted((m for m in matters.values() if m.stage == stage.stage), key=lambda m: (m.start, m.key))
-        for key in critical_path(own, stage.start, stage.end, now):
+        # the stage's path runs through what held it open, not 分阶段施工许可 phases started after it closed
+        held = [m for m in own if stage.end is None or m.start < stage.end]
+        for key in critical_path(held, stage.start, stage.end, now):
             matters[key].critical = True
         out += [stage, *own]
     return out

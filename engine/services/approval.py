@@ -831,7 +831,10 @@ class ApprovalService:
                     ledger.subjects[key].attrs["parallel_after"] = value
                     ledger.dirty.add(key)
             # 关键路径: the finished matter that ended last held the stage open (measures.last_to_finish)
-            last = last_to_finish((m.key, m.matter_id, m.ended_at) for m in siblings)
+            # — among the matters that held it open: not 分阶段施工许可 phases started after the stage closed
+            closed = (ledger.find(stage) or Subject(key=stage, level="stage", name=stage)).ended_at
+            last = last_to_finish((m.key, m.matter_id, m.ended_at) for m in siblings
+                                  if closed is None or m.started_at < closed)
             for m in siblings:
                 critical = None if m.ended_at is None else m.key == last
                 if m.attrs.get("critical") != critical:
