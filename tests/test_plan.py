@@ -192,5 +192,10 @@ def test_the_profile_decides_which_phases_the_stage_waits_for(profile: str, in_s
     permit = plan.get("s3_construction_permit")
     assert permit.phases == ("foundation", "basement", "superstructure")
     assert (permit.stage_phases, permit.later_phases) == (in_stage, later)
+    from engine.services.approval import plan_view
+
+    shown = next(m for st in plan_view(catalogue, plan)["stages"] for m in st["matters"]
+                 if m["matter_id"] == "s3_construction_permit")
+    assert (tuple(shown["phases"]), tuple(shown["stage_phases"])) == (permit.phases, in_stage)
     unphased = plan_for("social_general", phased_construction_permit=False).get("s3_construction_permit")
     assert unphased.phases == () and unphased.later_phases == ()

@@ -1048,6 +1048,7 @@ def plan_view(catalogue: Catalogue, plan: ProjectPlan) -> dict[str, Any]:
                 "rule": m.rule.model_dump(), "requires": list(m.requires),
                 "requires_source": matter.requires_source if m.requires else None,
                 "materials": [mat.model_dump() for mat in matter.materials] if m.selected else [],
+                **({"phases": list(m.phases), "stage_phases": list(m.stage_phases)} if m.phases else {}),
             })
         stages.append({"stage": stage, "name": catalogue.stage(stage).name, "matters": matters})
     return {"project_type": plan.project_type, "case": plan.case, "rules_version": plan.rules_version,

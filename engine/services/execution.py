@@ -30,6 +30,7 @@ NOTICE_TITLES: dict[str, str] = {
     "permit_revoked": "撤销许可决定：{stage_name}",
     "withdrawn": "撤回申请确认",
     "awaiting_precondition": "待前置事项办结后出证：{matter_name}",
+    "early_acceptance": "先行验收意见（设备可进场，其余事项投入使用前验收）：{stage_name}",
     "revocation_notice": "拟撤销许可告知书（可陈述申辩）：{stage_name}",
     "deemed_accepted": "逾期视为受理：{stage_name}",
     "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
@@ -153,7 +154,9 @@ class ExecutionContext:
     def acceptance_units(self, project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """联合验收: per unit work its acceptance items in one batch, or two when it asked for 先行验收. No unit
         files 竣工验收备案 on its own: the one 联合验收意见书 (:meth:`joint_opinion`) replaces it."""
-        items = [m for m in self._stage_matters(project_type, "S4") if m.acceptance_role == "item"]
+        matters = self._stage_matters(project_type, "S4")
+        items = [m for m in matters if m.acceptance_role == "item"]
+        finals = [m for m in matters if m.acceptance_role == "final"]
         units = []
         for unit in unit_works:
             uid = unit["id"]
@@ -167,6 +170,9 @@ class ExecutionContext:
                 "early": bool(early),
                 "first_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in first],
                 "second_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in second],
+                # read only by projects still running a definition version from before the opinion replaced
+                # the per-unit filing (a running project keeps its version): they file it per unit, as then
+                **({"final": self._matter_data("S4", finals[0].id, f"S4/{uid}/{finals[0].id}")} if finals else {}),
             })
         return units
 
@@ -181,8 +187,9 @@ class ExecutionContext:
     def record_early_acceptance(self, unit: dict[str, Any]) -> None:
         """先行验收意见已出具: the commitment is open until the unit's remaining items pass (or fail)."""
         self.ledger.record_early_acceptance(unit.get("stage") or "S4", unit["key"], "open", self.now)
-        self.notify("result", stage=unit.get("stage") or "S4",
-                    text=f"{unit.get('name', unit['key'])}：先行验收意见已出具，设备可进场；其余事项须在投入使用前验收")
+        self.notify("early_acceptance", stage=unit.get("stage") or "S4",
+                    text=f"{unit.get('name', unit['key'])}：先行验收意见已出具，设备可进场；其余事项须在投入使用前验收",
+                    data={"unit": unit["key"]})
 
     def commitment_checks(self, project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
         matter_ids = list(dict.fromkeys(item["matter_id"] for item in missing))
