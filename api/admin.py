@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require
 from engine.domain.actors import Actor
 from engine.domain.authorisation import ADMINISTRATORS, ANALYTICS_READERS
-from engine.services import incidents, queries, versions
+from engine.services import incidents, queries, rules, versions
 from engine.services.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/admin", tags=["administration"])
@@ -49,6 +49,31 @@ def deploy(body: DeployIn, request: Request, actor: Actor = Depends(admins)) -> 
 @router.get("/definitions", summary="Deployed definitions and their versions")
 def definitions(request: Request, actor: Actor = Depends(require(*ANALYTICS_READERS))) -> list[dict[str, Any]]:
     return queries.definitions(request.app.state.service.db)
+
+
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: str = Field(min_length=1, max_length=100, description="the profile (jurisdiction) the table is for")
+    dmn: str = Field(min_length=1, description="the DMN 1.3 decision table (workflows/rules/matter_selection.dmn format)")
+
+
+@router.post("/rules", status_code=201,
+             summary="Validate and deploy a matter-selection decision table for a profile (a new rules version)")
+def deploy_rules(body: RulesIn, request: Request, actor: Actor = Depends(admins)) -> dict[str, Any]:
+    """Checked exactly as at service start; refused with 422 listing every fault (row and column) in
+    ``problems``, nothing stored. New filings of the profile use it; filed projects keep their plan."""
+    return rules.deploy_rules(request.app.state.service, body.dmn.encode("utf-8"), profile=body.profile, actor=actor)
+
+
+@router.get("/rules", summary="Deployed decision tables and their versions (in_use: what new filings use)")
+def list_rules(request: Request, actor: Actor = Depends(require(*ANALYTICS_READERS))) -> list[dict[str, Any]]:
+    return rules.list_rules(request.app.state.service)
+
+
+@router.get("/rules/{rules_id}", summary="One deployed decision table with its DMN text")
+def get_rules(request: Request, rules_id: int = Path(ge=1),
+              actor: Actor = Depends(require(*ANALYTICS_READERS))) -> dict[str, Any]:
+    return rules.get_rules(request.app.state.service, rules_id)
 
 
 @router.get("/users", summary="Users (tokens are never shown again)")

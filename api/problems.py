@@ -67,7 +67,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status, str(exc), _where(request), headers=getattr(exc, "headers", None))
+        extra = {"problems": [str(p) for p in exc.problems]} if getattr(exc, "problems", None) else {}
+        return problem(exc.status, str(exc), _where(request), headers=getattr(exc, "headers", None), **extra)
 
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(request: Request, exc: ConcurrentUpdate) -> JSONResponse:

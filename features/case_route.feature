@@ -46,24 +46,6 @@
     并且 部门 "zrzy" 于 "2026-09-03 10:00" 以 "设计方案不符合规划条件" 为由不予许可事项 "s2_design_scheme_review"
     那么 事项 "S2/s2_construction_planning_permit" 的结果为 "terminated"
 
-  场景: 分阶段施工许可：基坑、地下室、地上各自计时，一起审查、按顺序出证
-    假如 时钟为 "2026-09-01 09:00"
-    并且 建设单位 "owner-p" 申报 "social_general" 类型的项目，情形为 "phased_construction_permit=true"
-    并且 "S3" 之前的全部阶段已于 "2026-09-01 10:00" 办结
-    当 综合窗口于 "2026-09-02 09:00" 受理 "S3" 阶段申报（材料齐全）
-    那么 "S3" 阶段的待办事项为 "S3/s3_drawing_review,S3/s3_construction_permit@foundation,S3/s3_construction_permit@basement,S3/s3_construction_permit@superstructure"
-    当 部门 "zjj" 于 "2026-09-02 10:00" 批准事项 "S3/s3_drawing_review"
-    并且 部门 "zjj" 于 "2026-09-02 11:00" 批准事项 "S3/s3_construction_permit@basement"
-    那么 事项 "S3/s3_construction_permit@basement" 正在等待前置事项出证
-    当 部门 "zjj" 于 "2026-09-03 09:00" 批准事项 "S3/s3_construction_permit@foundation"
-    那么 事项 "S3/s3_construction_permit@basement" 的结果为 "approved"
-    并且 事项 "S3/s3_construction_permit@basement" 在事项 "S3/s3_construction_permit@foundation" 之后出证
-    # 基坑：9/2 09:00 受理 → 9/3 09:00 出证 = 1 个工作日
-    并且 "S3/s3_construction_permit@foundation" 的跨度用时为 1 个自然日、1 个工作日
-    当 部门 "zjj" 于 "2026-09-04 09:00" 批准事项 "S3/s3_construction_permit@superstructure"
-    并且 牵头部门 "zjj" 于 "2026-09-04 10:00" 对 "S3" 阶段综合出件
-    那么 "S3" 阶段结果为 "办结（通过）"
-
   场景: 水电气信联合报装与后续阶段并行，竣工验收备案在接入证明之后出具
     假如 时钟为 "2026-09-01 09:00"
     并且 建设单位 "owner-w" 申报 "social_small" 类型的项目，情形为 "utility_connection=water,power"

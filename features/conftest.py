@@ -625,6 +625,14 @@ def file_project_with_case(world: World, owner: str, answers: str, ptype: str) -
     )
 
 
+@given(parsers.parse('使用 "{profile}" 口径'))
+def use_profile(world: World, profile: str) -> None:
+    """The jurisdiction's profile (workflows/profiles/<profile>.yaml) on the same database and clock."""
+    assert world.project_id is None, "choose the profile before filing"
+    world.svc = ApprovalService(world.svc.db, catalogue=load_catalogue(profile), calendar=world.svc.calendar,
+                                clock=world.clock)
+
+
 def _planned(world: World, matter: str) -> dict[str, Any]:
     plan = world.svc.plan(world.pid)
     hits = [m for s in plan["stages"] for m in s["matters"] if m["matter_id"] == matter]
@@ -681,6 +689,42 @@ def unit_result(world: World, unit: str, label: str) -> None:
     assert UNIT_OUTCOME_LABELS.get(units.get(unit, "")) == label, units
     events = [e for e in world.events("unit_completed") if e["data"]["unit"] == unit]
     assert len(events) == 1 and events[0]["data"]["label"] == label, events
+
+
+@then("单位工程不单独办理竣工验收备案")
+def no_unit_filing(world: World) -> None:
+    """联合验收意见书 replaces each unit's 竣工验收备案: no matter of S4 is keyed by a unit and is the final one."""
+    finals = {m for m, v in _CATALOGUE.matters.items() if v.acceptance_role == "final"}
+    ran = [e["matter_key"] for e in world.events("matter_started")] or [
+        e["key"] for e in world.svc.timing(world.pid)["matters"]]
+    per_unit = [k for k in ran if k.startswith("S4/") and k.count("/") == 2 and k.rsplit("/", 1)[-1] in finals]
+    assert not per_unit, per_unit
+    assert not [r for r in world.ready(stage="S4", spec=REVIEW_TASKS) if r["matter_key"].rsplit("/", 1)[-1] in finals]
+
+
+@then(parsers.parse('单位工程 "{unit}" 的先行验收承诺为 "{status}"'))
+def early_acceptance_status(world: World, unit: str, status: str) -> None:
+    assert (world.timing_entry("S4").get("early_acceptance") or {}).get(unit) == status
+    assert [e["data"]["status"] for e in world.events("early_acceptance") if e["data"]["unit"] == unit][-1] == status
+
+
+@then(parsers.parse('不动产首次登记以 "{matter}" 为前置事项'))
+def registration_requires(world: World, matter: str) -> None:
+    assert _planned(world, "s5_first_registration")["requires"] == [matter]
+
+
+@then(parsers.parse('"{stage}" 阶段的关键路径事项为 "{key}"'))
+def stage_critical_matter(world: World, stage: str, key: str) -> None:
+    """关键路径: the matter that ended last among those that held the stage open (subjects.critical)."""
+    from sqlalchemy import select
+
+    from engine.persistence import tables as t
+
+    s = t.subjects
+    with world.svc.db.connect() as conn:
+        rows = conn.execute(select(s.c.key).where(s.c.project_id == world.pid, s.c.stage == stage,
+                                                  s.c.critical.is_(True))).scalars().all()
+    assert rows == [key], rows
 
 
 @then(parsers.parse('"{stage}" 阶段的受理方式为 "{intake}"'))

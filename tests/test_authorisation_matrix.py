@@ -112,6 +112,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("get", "/analytics/charts/{kind}.{fmt}"): ANALYTICS,
     ("get", "/admin/definitions"): ANALYTICS,
     ("post", "/admin/definitions"): {"admin"},
+    ("get", "/admin/rules"): ANALYTICS,
+    ("get", "/admin/rules/{rules_id}"): ANALYTICS,
+    ("post", "/admin/rules"): {"admin"},
     ("get", "/admin/users"): {"admin"},
     ("post", "/admin/users"): {"admin"},
     ("delete", "/admin/users/{name}"): {"admin"},
@@ -168,7 +171,8 @@ def _stub_runtime(monkeypatch) -> None:
 
 def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task: dict[str, Any], n: int):
     url = (path.replace("{project_id}", pid).replace("{task_id}", task["id"]).replace("{kind}", "stage_boxplots")
-           .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}").replace("{owner_id}", "owner1"))
+           .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}").replace("{owner_id}", "owner1")
+           .replace("{rules_id}", "1"))
     if path == "/catalogue/case-questions":
         url += "?project_type=social_general"
     n += 100 * len(path) + (7 if method == "post" else 0)  # unique user names per route
@@ -178,6 +182,7 @@ def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task
             "/projects": FILING | {"owner_id": "owner1"},
             "/admin/users": {"name": f"matrix{n}", "role": "analyst"},
             "/admin/definitions": {"files": _bundled()},
+            "/admin/rules": {"profile": "default", "dmn": _rules()},
             "/catalogue/plan-preview": {"project_type": "social_general"},
             "/admin/credit-records": {"owner_id": "someone-else", "reason": "矩阵测试"},
             f"/projects/{pid}/withdraw": {"reason": "矩阵测试"},
@@ -189,6 +194,12 @@ def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task
             f"/tasks/{task['id']}/complete": default_payload(task),
         }.get(url, {})
     return hz.client.request(method.upper(), url, headers=headers, json=body)
+
+
+def _rules() -> str:
+    from engine.domain.catalogue import load_catalogue
+
+    return load_catalogue().matter_rules_path.read_text("utf-8")
 
 
 def _bundled() -> dict[str, str]:
@@ -225,7 +236,7 @@ def test_every_route_for_every_role(world, monkeypatch, method: str, path: str) 
             if any(r["id"] == task["id"] and r.get("claimed_by") for r in row):
                 hz.service.release_task(task["id"], actor=SYSTEM)
         if response.status_code in (200, 201) and method != "get" and path not in (
-                "/admin/users", "/admin/users/{name}", "/admin/definitions", "/tasks/{task_id}/claim",
+                "/admin/users", "/admin/users/{name}", "/admin/definitions", "/admin/rules", "/tasks/{task_id}/claim",
                 "/admin/credit-records", "/admin/users/{name}/role", "/admin/incidents/{incident_id}/retry",
                 "/admin/projects/{project_id}/migrate"):
             pytest.fail(f"{role} changed state through {method} {path}: {response.text[:200]}")

@@ -119,7 +119,7 @@ def test_every_reference_resolves(profile: str) -> None:
 
 def test_filings_and_safety_matters(default: Catalogue) -> None:
     assert default.matter("s1_project_filing").kind == "filing"
-    assert default.matter("s4_completion_filing").kind == "filing"
+    assert default.matter("s4_joint_acceptance_opinion").kind == "filing"
     for mid in ("s3_drawing_review", "s4_fire_acceptance", "s2_civil_defense_design_opinion", "s2_eia_approval"):
         m = default.matter(mid)
         assert not m.tolerance_allowed
@@ -204,7 +204,7 @@ def test_merged_stage_takes_s2_and_s3_matters(default: Catalogue) -> None:
 def test_joint_acceptance_roles(default: Catalogue) -> None:
     for pt in PROJECT_TYPES:
         s4 = default.matters_for(pt, "S4")
-        assert [m.id for m in s4 if m.acceptance_role == "final"] == ["s4_completion_filing"]
+        assert [m.id for m in s4 if m.acceptance_role == "final"] == ["s4_joint_acceptance_opinion"]
     archives = default.matter("s4_archives_acceptance")
     assert archives.acceptance_role == "item" and archives.commitment_allowed
 
@@ -465,3 +465,23 @@ def test_new_city_is_only_a_new_file(data_root: Path) -> None:
     assert "newcity" in list_profiles(data_root)
     cat = load_catalogue("newcity", root=data_root)
     assert cat.profile.name == "新城市" and cat.profile.warning_days == 5
+
+
+# --------------------------------------------------------------------------- 分阶段施工许可 (phased_permit)
+
+
+def test_profiles_choose_which_phase_ends_the_construction_permit_stage(default: Catalogue, jiangxi: Catalogue) -> None:
+    assert default.profile.phased_permit.stage_ends_after == "foundation"
+    assert jiangxi.profile.phased_permit.stage_ends_after == "superstructure"
+
+
+def test_phased_permit_naming_no_phase_is_refused(data_root: Path) -> None:
+    _edit(data_root / "profiles" / "default.yaml", lambda d: d.update(phased_permit={"stage_ends_after": "above_ground"}))
+    msg = _load_error(data_root, "default")
+    assert "default.yaml: phased_permit.stage_ends_after: 'above_ground' is not a phase of s3_construction_permit" in msg
+    assert "foundation, basement, superstructure" in msg
+
+
+def test_phased_permit_unknown_field_is_refused(data_root: Path) -> None:
+    _edit(data_root / "profiles" / "default.yaml", lambda d: d.update(phased_permit={"ends_after": "basement"}))
+    assert "phased_permit.ends_after" in _load_error(data_root, "default")

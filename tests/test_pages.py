@@ -230,6 +230,28 @@ def test_admin_uploads_a_model_and_creates_a_user_whose_token_is_shown_once(hz: 
     assert bad.status_code == 422 and 'id="err-department"' in bad.text
 
 
+def test_admin_publishes_a_decision_table_and_sees_each_fault_with_row_and_column(hz: Harness) -> None:
+    csrf = sign_in(hz, "admin")
+    page = hz.client.get("/ui/admin")
+    assert "尚未发布：使用口径文件中的决策表" in page.text and 'name="dmn"' in page.text
+    dmn = (ROOT / "workflows" / "rules" / "matter_selection.dmn").read_text("utf-8")
+    broken = dmn.replace('<text>"s2_soil_water_conservation"</text>', '<text>"s2_soil_water"</text>')
+    refused = hz.client.post("/ui/admin/rules", data={"csrf": csrf, "profile": "default"},
+                             files=[("dmn", ("rules.dmn", broken.encode("utf-8"), "application/xml"))])
+    assert refused.status_code == 422 and "决策表校验未通过，未发布" in refused.text
+    assert "row 34 (Rule_034), column &#39;事项&#39;" in refused.text and hz.get("admin", "/admin/rules") == []
+    edited = dmn.replace("&gt;= 20000</text>", "&gt;= 5000</text>", 1)
+    published = hz.client.post("/ui/admin/rules", data={"csrf": csrf, "profile": "default"},
+                               files=[("dmn", ("rules.dmn", edited.encode("utf-8"), "application/xml"))])
+    assert published.status_code == 200 and "已发布 default 口径第 1 版规则" in published.text
+    assert "新申报项目使用" in published.text
+    forged = hz.client.post("/ui/admin/rules", data={"csrf": "x", "profile": "default"},
+                            files=[("dmn", ("rules.dmn", edited.encode("utf-8"), "application/xml"))])
+    assert forged.status_code == 403 and len(hz.get("admin", "/admin/rules")) == 1
+    missing = hz.client.post("/ui/admin/rules", data={"csrf": csrf, "profile": "default"})
+    assert missing.status_code == 422 and 'id="err-dmn"' in missing.text
+
+
 def test_analyst_filters_by_division_and_downloads_the_scoring_sheet(hz: Harness) -> None:
     hz.post("owner1", "/projects", FILING | {"division_code": "360102"}, status=201)
     sign_in(hz, "owner1")

@@ -177,3 +177,25 @@ def test_credit_standing_comes_from_the_records_and_bars_tolerance(tmp_path: Pat
                              headers=hz.h("window1"))
     assert refused.status_code == 422 and "credit" in refused.json()["detail"]
     assert any(t["id"] == intake["id"] for t in hz.get("window1", f"/tasks?project_id={pid}"))
+
+
+@pytest.mark.parametrize(("profile", "in_stage", "later"), [
+    ("default", ("foundation",), ("basement", "superstructure")),
+    ("jiangxi", ("foundation", "basement", "superstructure"), ()),
+])
+def test_the_profile_decides_which_phases_the_stage_waits_for(profile: str, in_stage: tuple, later: tuple) -> None:
+    """分阶段施工许可: the plan records, at filing, the phase that ends the stage (profile phased_permit)."""
+    catalogue = load_catalogue(profile)
+    case = catalogue.case.validate_answers("social_general", typical_case("social_general") | {"phased_construction_permit": True})
+    plan = build_plan(catalogue, "social_general", catalogue.route_stages("social_general", False), case,
+                      load_matter_rules(catalogue))
+    permit = plan.get("s3_construction_permit")
+    assert permit.phases == ("foundation", "basement", "superstructure")
+    assert (permit.stage_phases, permit.later_phases) == (in_stage, later)
+    from engine.services.approval import plan_view
+
+    shown = next(m for st in plan_view(catalogue, plan)["stages"] for m in st["matters"]
+                 if m["matter_id"] == "s3_construction_permit")
+    assert (tuple(shown["phases"]), tuple(shown["stage_phases"])) == (permit.phases, in_stage)
+    unphased = plan_for("social_general", phased_construction_permit=False).get("s3_construction_permit")
+    assert unphased.phases == () and unphased.later_phases == ()

@@ -179,12 +179,16 @@ def test_joint_acceptance_with_early_unit(tmp_path: Path) -> None:
     planning = matters["S4/U2/s4_planning_verification"]
     assert planning["stopped_working_days"] == pytest.approx(2.0, abs=1e-3)
     assert planning["approval_working_days"] == pytest.approx(53 / 24, abs=1e-3)  # 101 h span − 48 h
-    # S4: Mon 16 Nov 10:00 → Mon 23 Nov 15:00 = 14 + 4 × 24 + 15 = 125 h; from Thu 19 Nov 10:00 (1号楼 filed)
-    # to Fri 20 Nov 10:00 the only open matter is in 现场踏勘 → the stage clock stops 24 h
+    # S4: Mon 16 Nov 10:00 → Mon 23 Nov 15:00 = 14 + 4 × 24 + 15 = 125 h; from Wed 18 Nov 10:00 (every other
+    # item done; no unit files 竣工验收备案 any more) to Fri 20 Nov 10:00 the only open matter is in 现场踏勘 →
+    # the stage clock stops 48 h
     stage = by_key(timing["stages"])["S4"]
     assert stage["span_working_days"] == pytest.approx(125 / 24, abs=1e-3)
-    assert stage["stopped_working_days"] == pytest.approx(1.0, abs=1e-3)
-    assert stage["approval_working_days"] == pytest.approx(101 / 24, abs=1e-3)
+    assert stage["stopped_working_days"] == pytest.approx(2.0, abs=1e-3)
+    assert stage["approval_working_days"] == pytest.approx(77 / 24, abs=1e-3)
+    # one 联合验收意见书 for the project (Fri 20 Nov 15:00 → Mon 23 Nov 10:00), none per unit
+    assert "S4/s4_joint_acceptance_opinion" in matters
+    assert not [k for k in matters if k.endswith("/s4_joint_acceptance_opinion") and k.count("/") == 2]
     registration = by_key(timing["stages"])["S5"]
     assert registration["result_label"] == "办结（通过）"
     # 验登合一: registration accepted the moment the 联合验收意见书 was issued (Mon 23 Nov 15:00), no second filing

@@ -33,6 +33,7 @@ from api.pages.common import (
     safe_next,
 )
 from engine.domain.actors import Actor
+from engine.domain.catalogue import list_profiles
 from engine.services.errors import ServiceError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -157,10 +158,14 @@ def admin_page(request: Request, actor: Actor = Depends(actor_of)) -> Response:
 
 def _admin(request: Request, actor: Actor, *, status: int = 200, errors: dict[str, str] | None = None,
            heading: str | None = None, deployed: dict[str, Any] | None = None, created: dict[str, Any] | None = None,
-           problems: list[str] | None = None, form: dict[str, Any] | None = None) -> Response:
+           problems: list[str] | None = None, form: dict[str, Any] | None = None,
+           rules_deployed: dict[str, Any] | None = None, rules_problems: list[str] | None = None) -> Response:
     admin_api.admins(actor)
     return render(request, "admin.html", status=status, errors=errors or {}, heading=heading, deployed=deployed,
                   created=created, problems=problems or [], form=form or {},
+                  rules_deployed=rules_deployed, rules_problems=rules_problems or [],
+                  rule_tables=admin_api.list_rules(request, actor), profiles=list_profiles(),
+                  current_profile=request.app.state.service.catalogue.profile.id,
                   definitions=admin_api.definitions(request, actor), users=admin_api.list_users(request, actor),
                   roles=list(admin_api.UserIn.model_fields["role"].annotation.__args__),
                   departments=list(request.app.state.service.catalogue.departments.values()))
@@ -192,6 +197,32 @@ async def deploy(request: Request, actor: Actor = Depends(actor_of)) -> Response
         problems = [line.strip() for line in text.splitlines() if line.strip()]
         return _admin(request, actor, status=status, heading="模型校验未通过，未部署", problems=problems)
     return _admin(request, actor, deployed=deployed)
+
+
+@router.post("/ui/admin/rules")
+async def deploy_rules(request: Request, actor: Actor = Depends(actor_of)) -> Response:
+    """Upload a matter-selection table (DMN) for a profile; every fault comes back with its row and column."""
+    admin_api.admins(actor)
+    form = await request.form()
+    if not session.csrf_ok(request, form.get("csrf")):
+        raise CsrfRefused()
+    upload = form.get("dmn")
+    if not (hasattr(upload, "read") and upload.filename):
+        return _admin(request, actor, status=422, errors={"dmn": "请选择一个 .dmn 决策表文件"})
+    try:
+        text = (await upload.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        return _admin(request, actor, status=422, errors={"dmn": f"{upload.filename}：不是 UTF-8 编码的文本文件"})
+    try:
+        body = admin_api.RulesIn(profile=str(form.get("profile") or ""), dmn=text)
+        deployed = admin_api.deploy_rules(body, request, actor)
+    except (ServiceError, ValidationError) as exc:
+        found = list(getattr(exc, "problems", None) or [])
+        status, errors, heading = refusal(exc, ("profile", "dmn"))
+        if not found:
+            return _admin(request, actor, status=status, errors=errors, heading=heading)
+        return _admin(request, actor, status=status, heading="决策表校验未通过，未发布", rules_problems=found)
+    return _admin(request, actor, rules_deployed=deployed)
 
 
 @router.post("/ui/admin/users")

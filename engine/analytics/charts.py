@@ -327,7 +327,8 @@ def critical_path(matters: Sequence[GanttRow], accepted: datetime, result: datet
     """The longest chain of a stage's matters from 受理 to 出件, weighted by the matters' durations.
 
     The stage is a DAG: ``accepted`` → every matter → ``result``, and matter A → matter B when B started once A
-    had ended in the same group (the same unit work in 竣工验收, where the rest follow the 先行验收 batch). In a
+    had ended in the same group (the same unit work in 竣工验收, where the rest follow the 先行验收 batch) or in a
+    group inside B's (the stage's 联合验收意见书 follows every unit work's items). In a
     purely parallel stage that is the matter that ended last; with sequential batches it is the chain through
     the slowest matter of each batch. Ties (matters ending together) go to the first in (start, key) order.
     """
@@ -344,7 +345,9 @@ def critical_path(matters: Sequence[GanttRow], accepted: datetime, result: datet
         graph.nodes[m.key]["hours"] = hours
     for a in matters:
         for b in matters:
-            if a is not b and a.key.rsplit("/", 1)[0] == b.key.rsplit("/", 1)[0] and b.start >= end(a) and end(a) > a.start:
+            group = b.key.rsplit("/", 1)[0]
+            follows = a.key.rsplit("/", 1)[0] == group or a.key.startswith(group + "/")
+            if a is not b and follows and b.start >= end(a) and end(a) > a.start:
                 graph.add_edge(a.key, b.key, weight=graph.nodes[a.key]["hours"])
     if not matters:
         return []
@@ -379,7 +382,9 @@ def gantt_rows(conn: Connection, project_id: str, *, now: datetime | None = None
     out: list[GanttRow] = []
     for stage in sorted(stages.values(), key=lambda s: (s.start, _STAGE_ORDER.get(s.stage, 9))):
         own = sorted((m for m in matters.values() if m.stage == stage.stage), key=lambda m: (m.start, m.key))
-        for key in critical_path(own, stage.start, stage.end, now):
+        # the stage's path runs through what held it open, not 分阶段施工许可 phases started after it closed
+        held = [m for m in own if stage.end is None or m.start < stage.end]
+        for key in critical_path(held, stage.start, stage.end, now):
             matters[key].critical = True
         out += [stage, *own]
     return out

@@ -100,10 +100,16 @@ class DmnMatterRules:
             self._by_matter[matter_id] = DMNEngine(sub)
 
     @classmethod
-    def for_catalogue(cls, catalogue: Catalogue, path: Path | None = None) -> DmnMatterRules:
-        """The table at ``path`` (default: the profile's own), checked against this catalogue's questions and matters."""
-        return cls.load(path or catalogue.matter_rules_path, question_ids=catalogue.case.ids(),
-                        matter_ids=list(catalogue.matters))
+    def for_catalogue(cls, catalogue: Catalogue, path: Path | None = None, *, data: bytes | None = None,
+                      source: str | None = None) -> DmnMatterRules:
+        """The table at ``path`` (default: the profile's own) — or ``data``, a table an administrator uploads —
+        checked against this catalogue's questions and matters. The one check: service start, filing with a
+        deployed table, ``gongai rules check`` and the admin upload all come here."""
+        if data is None:
+            path = path or catalogue.matter_rules_path
+            data, source = path.read_bytes(), source or str(path)
+        return cls.from_bytes(data, source=source or "upload", question_ids=catalogue.case.ids(),
+                              matter_ids=list(catalogue.matters))
 
     @classmethod
     def load(cls, path: Path, *, question_ids: Collection[str], matter_ids: Collection[str]) -> DmnMatterRules:

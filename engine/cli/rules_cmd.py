@@ -78,3 +78,32 @@ def preview(
             mark = "办理  " if m.selected else "不办理"
             where = f"{m.rule.id}" + (f" row {m.rule.row}" if m.rule.row else "")
             typer.echo(f"  {mark} {m.matter_id:<34} {m.name}　依据：{m.rule.text}（{where}）")
+
+
+@rules_app.command("deploy")
+def deploy(
+    file: Annotated[Path, typer.Argument(help="A decision table (.dmn).", exists=True, dir_okay=False)],
+    profile: Annotated[str, typer.Option("--profile", help="The profile (jurisdiction) the table is for.")] = "default",
+    db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $GONGAI_DATABASE_URL or sqlite:///gongai.db).")] = None,
+) -> None:
+    """Publish a decision table for a profile (as POST /admin/rules): checked first, refused with every fault."""
+    from engine.clock import SystemClock
+    from engine.cli.report_cmd import open_db
+    from engine.domain.actors import Actor
+    from engine.domain.workcalendar import WorkCalendar
+    from engine.services.approval import ApprovalService
+    from engine.services.errors import ServiceError
+    from engine.services.rules import deploy_rules
+
+    service = ApprovalService(open_db(db), catalogue=_catalogue(profile), calendar=WorkCalendar.default(),
+                              clock=SystemClock())
+    try:
+        result = deploy_rules(service, file.read_bytes(), profile=profile, actor=Actor("cli", "admin"))
+    except ServiceError as exc:
+        for problem in getattr(exc, "problems", None) or [str(exc)]:
+            typer.echo(f"{file}: {problem}", err=True)
+        typer.echo(f"{file}: refused; nothing was deployed", err=True)
+        raise typer.Exit(1) from None
+    state = "deployed" if result["created"] else "already deployed"
+    typer.echo(f"{file}: profile {result['profile']} rules version {result['version']} "
+               f"({result['rules_version']}) {state}; new filings of {result['profile']} use it")

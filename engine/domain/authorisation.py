@@ -8,7 +8,7 @@
 | agency (审批部门) | read the projects its department has tasks in; claim and complete its department's agency tasks |
 | lead (牵头部门) | as agency, and the lead-lane tasks of its department (综合出件, 联合验收意见, 先行验收意见) |
 | analyst (工改办) | read everything (projects, analytics, definitions); change nothing |
-| admin | deploy definitions, manage users, record external credit records, release a claim; read everything; never act for owners or departments |
+| admin | deploy definitions and matter-selection tables (规则发布), manage users, record external credit records, release a claim; read everything; never act for owners or departments |
 | system | the engine itself (timers, simulations): anything |
 
 The service layer asks these functions; the API's role gates (``api.auth.require``) use the role groups below.
@@ -28,9 +28,9 @@ DEPARTMENT_SIDE: tuple[str, ...] = ("agency", "lead")
 READS_EVERYTHING: tuple[str, ...] = ("analyst", "admin", "window", "system")
 """Roles that may read every project (the window accepts every project's filings)."""
 ANALYTICS_READERS: tuple[str, ...] = ("analyst", "admin")
-"""Roles that read the analytics routes and the deployed definitions."""
+"""Roles that read the analytics routes and the deployed definitions and decision tables."""
 ADMINISTRATORS: tuple[str, ...] = ("admin",)
-"""Roles that deploy definitions and manage users."""
+"""Roles that deploy definitions and decision tables and manage users."""
 
 
 def may_act_for_owner(actor: Actor, owner_id: str) -> bool:

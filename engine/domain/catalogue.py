@@ -42,6 +42,7 @@ __all__ = [
     "Material",
     "Matter",
     "MatterOverride",
+    "PhasedPermit",
     "Profile",
     "ProjectType",
     "Route",
@@ -295,6 +296,16 @@ class ExtraExemption(_Frozen):
     source: str | None = None
 
 
+class PhasedPermit(_Frozen):
+    """分阶段施工许可: which phase's permit closes the stage (the later phases run on, each timed on its own)."""
+
+    stage_ends_after: AsciiId
+    """A phase id of every phased matter (``foundation`` / ``basement`` / ``superstructure``): when that phase is
+    issued the stage can close and the next one start; later phases are issued in order after it, and still
+    before whatever legally requires the permit (the acceptance items, ``requires`` in matters.yaml)."""
+    source: str | None = None
+
+
 class Profile(_Frozen):
     """The rules and numbers of one jurisdiction (工改办口径)."""
 
@@ -327,6 +338,8 @@ class Profile(_Frozen):
     precondition_wait_stops_clock: StrictBool = True
     """True: a matter approved before its precondition is issued waits with its clock stopped (the wait is
     recorded as its own interval); False: the wait counts in the matter's time."""
+    phased_permit: PhasedPermit | None = None
+    """分阶段施工许可: the phase that ends the stage; None: the stage closes after the last phase."""
     special_procedure_limits_wd: dict[AsciiId, WorkingDays] = Field(default_factory=dict)
     matter_overrides: dict[AsciiId, MatterOverride] = Field(default_factory=dict)
     type_committed_limits_wd: dict[AsciiId, dict[AsciiId, WorkingDays]] = Field(default_factory=dict)
@@ -665,6 +678,7 @@ class _Loader:
         self.profile_path = profile_path
         self.problems: list[str] = []
         self.pending_limit_checks: list[tuple[str, str, int]] = []
+        self.phased_matters: list[Matter] = []
         # ids seen in raw data, valid or not: references to an invalid item are not reported twice
         self.seen: dict[str, set[str]] = {}
         # labels for cross-reference messages: kind -> id -> "file: key[i] (id=…)"
@@ -786,6 +800,7 @@ class _Loader:
         self.check_matters(matters, stages)
         self.check_legal_order(matters, stages, routes)
         self.check_phases(matters, case)
+        self.phased_matters = [m for m in matters.values() if m.phases]
 
         profile = self.load_profile()
         if profile is not None:
@@ -1079,6 +1094,16 @@ class _Loader:
                     self.pending_limit_checks.append((pt, mid, days))
         for sp in profile.special_procedure_limits_wd:
             self.ref(label, "special procedure", sp, "special_procedure_limits_wd")
+        if profile.phased_permit is not None:
+            phased = [m for m in self.phased_matters if m.phases]
+            for m in phased:
+                ids = [ph.id for ph in m.phases]
+                if profile.phased_permit.stage_ends_after not in ids:
+                    self.problem(path, "phased_permit.stage_ends_after",
+                                 f"{profile.phased_permit.stage_ends_after!r} is not a phase of {m.id} "
+                                 f"(phases: {', '.join(ids)})")
+            if not phased:
+                self.problem(path, "phased_permit", "no matter of the catalogue is issued in phases")
         for field in profile.sources:
             if field not in Profile.model_fields or field == "sources":
                 self.problem(path, "sources", f"unknown profile field {field!r}")

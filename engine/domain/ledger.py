@@ -41,6 +41,11 @@ MATTER_OUTCOME_LABELS: dict[str, str] = {
 
 #: 单位工程 results in 联合验收.
 UNIT_OUTCOME_LABELS: dict[str, str] = {"accepted": "验收通过", "refused": "验收不通过"}
+EARLY_ACCEPTANCE_LABELS: dict[str, str] = {
+    "open": "先行验收（承诺其余事项投入使用前验收）", "fulfilled": "承诺兑现：其余事项验收通过",
+    "broken": "承诺未兑现：其余事项验收不通过，不得投入使用",
+}
+"""先行验收 + 承诺 (cases-shaanxi.txt:587–593): opened with the early opinion, closed by the remaining items."""
 
 
 class LedgerError(ValueError):
@@ -424,6 +429,19 @@ class ProjectLedger:
         self._touch(subject)
         self.emit(Event("unit_completed", at, stage=stage, data={"unit": unit, "outcome": outcome,
                                                                   "label": UNIT_OUTCOME_LABELS[outcome]}))
+        if subject.attrs.get("early_acceptance", {}).get(unit) == "open":
+            self.record_early_acceptance(stage, unit, "fulfilled" if outcome == "accepted" else "broken", at)
+
+    def record_early_acceptance(self, stage: str, unit: str, status: str, at: datetime) -> None:
+        """先行验收: the early opinion opens a commitment (equipment may move in, the remaining items must pass
+        before use); the unit's final result fulfils or breaks it. Kept on the stage per unit, with an event."""
+        if status not in EARLY_ACCEPTANCE_LABELS:
+            raise LedgerError(f"unknown early-acceptance status '{status}'")
+        subject = self.get(stage)
+        subject.attrs.setdefault("early_acceptance", {})[unit] = status
+        self._touch(subject)
+        self.emit(Event("early_acceptance", at, stage=stage, data={"unit": unit, "status": status,
+                                                                    "label": EARLY_ACCEPTANCE_LABELS[status]}))
 
     def record_warning(self, key: str, colour: str, at: datetime) -> bool:
         """黄牌 (yellow) / 红牌 (red): recorded once per matter and colour. Returns whether it was new."""

@@ -81,6 +81,21 @@ class PlannedMatter(BaseModel):
     """Selected preconditions on this project's route: issued before this matter may be issued."""
     phases: tuple[str, ...] = ()
     """Phase ids when the case asks for the phased issue (分阶段施工许可), issued in this order."""
+    stage_ends_after: str | None = None
+    """The phase whose issue closes the stage (the profile's ``phased_permit`` when the project was filed);
+    the phases after it run on beside the next stages. None: the stage closes after the last phase."""
+
+    @property
+    def stage_phases(self) -> tuple[str, ...]:
+        """The phases the stage itself waits for (up to ``stage_ends_after``)."""
+        if self.stage_ends_after in self.phases:
+            return self.phases[: self.phases.index(self.stage_ends_after) + 1]
+        return self.phases
+
+    @property
+    def later_phases(self) -> tuple[str, ...]:
+        """The phases issued after the stage has closed (分阶段施工许可 beyond ``stage_ends_after``)."""
+        return self.phases[len(self.stage_phases):]
 
 
 class ProjectPlan(BaseModel):
@@ -149,9 +164,12 @@ def build_plan(catalogue: Catalogue, project_type: str, stages: list[str], case:
                     rule = RuleRef(source="decision_table", id=decision.rule_id, row=decision.row, text=decision.basis)
                     selected = decision.applies
             phased = selected and matter.phases and matter.phases_when and case.get(matter.phases_when) is True
+            phases = tuple(p.id for p in matter.phases) if phased else ()
+            setting = catalogue.profile.phased_permit
+            ends = setting.stage_ends_after if phases and setting and setting.stage_ends_after != phases[-1] else None
             planned.append(PlannedMatter(matter_id=matter.id, name=matter.name, department=matter.department,
-                                         stage=stage, selected=selected, rule=rule,
-                                         phases=tuple(p.id for p in matter.phases) if phased else ()))
+                                         stage=stage, selected=selected, rule=rule, phases=phases,
+                                         stage_ends_after=ends))
     chosen = {m.matter_id for m in planned if m.selected}
     for m in planned:
         clash = sorted(set(catalogue.matter(m.matter_id).excludes) & chosen) if m.selected else []

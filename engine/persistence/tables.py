@@ -68,6 +68,20 @@ definitions = Table(
     UniqueConstraint("process_id", "version", name="uq_definition_version"),
 )
 
+rule_tables = Table(  # migration 0040_route_rule_tables: matter-selection tables deployed by administrators
+    "rule_tables",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("profile", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),  # the rules_version a plan records (DmnMatterRules.version)
+    Column("content", Text, nullable=False),  # the DMN 1.3 XML as uploaded
+    Column("deployed_at", UTCDateTime(), nullable=False),
+    Column("deployed_by", String(100), nullable=True),
+    UniqueConstraint("profile", "version", name="uq_rule_table_version"),
+    UniqueConstraint("profile", "content_hash", name="uq_rule_table_content"),
+)
+
 projects = Table(
     "projects",
     metadata,
@@ -363,5 +377,5 @@ admin_events = Table(
 
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "UTCDateTime",
+    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "rule_tables", "UTCDateTime",
 ]

@@ -107,6 +107,49 @@ class DefinitionRepository:
         return int(result.inserted_primary_key[0])
 
 
+class RuleTableRepository:
+    """Matter-selection decision tables deployed per profile (``rule_tables``), versioned by content."""
+
+    _LISTED = ("id", "profile", "version", "content_hash", "deployed_at", "deployed_by")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_hash(self, profile: str, content_hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.rule_tables).where(
+            t.rule_tables.c.profile == profile, t.rule_tables.c.content_hash == content_hash)).mappings().first()
+        return dict(row) if row else None
+
+    def get(self, rules_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.rule_tables).where(t.rule_tables.c.id == rules_id)).mappings().first()
+        return dict(row) if row else None
+
+    def latest(self, profile: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.rule_tables).where(t.rule_tables.c.profile == profile)
+                                .order_by(t.rule_tables.c.version.desc())).mappings().first()
+        return dict(row) if row else None
+
+    def latest_head(self, profile: str) -> dict[str, Any] | None:
+        """The newest version's id, version and hash (without its content: asked at every filing)."""
+        row = self.conn.execute(select(t.rule_tables.c.id, t.rule_tables.c.version, t.rule_tables.c.content_hash)
+                                .where(t.rule_tables.c.profile == profile)
+                                .order_by(t.rule_tables.c.version.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def list(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(*(t.rule_tables.c[c] for c in self._LISTED))
+                                 .order_by(t.rule_tables.c.profile, t.rule_tables.c.version)).mappings()
+        return [dict(r) for r in rows]
+
+    def add(self, *, profile: str, content_hash: str, content: str, at: datetime, by: str | None) -> int:
+        current = self.conn.execute(
+            select(func.max(t.rule_tables.c.version)).where(t.rule_tables.c.profile == profile)).scalar()
+        result = self.conn.execute(insert(t.rule_tables).values(
+            profile=profile, version=(current or 0) + 1, content_hash=content_hash, content=content,
+            deployed_at=at, deployed_by=by))
+        return int(result.inserted_primary_key[0])
+
+
 class ProjectRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -407,6 +450,7 @@ class UnitOfWork:
             self.conn = self.conn.execution_options(gongai_write=True)  # see engine.persistence.db (BEGIN IMMEDIATE)
         self._tx = self.conn.begin()
         self.definitions = DefinitionRepository(self.conn)
+        self.rule_tables = RuleTableRepository(self.conn)
         self.projects = ProjectRepository(self.conn)
         self.parts = WorkflowPartRepository(self.conn)
         self.events = EventRepository(self.conn)

@@ -41,6 +41,7 @@ from engine.domain.authorisation import (
 from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
+from engine.services.rules import current_rules
 from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
@@ -139,6 +140,8 @@ class ApprovalService:
         self._cache: WorkflowCache[_Cached] = WorkflowCache(
             default_max_bytes() if cache_bytes is None else cache_bytes, cache_size)
         self.rules = load_matter_rules(catalogue)
+        """The profile's file; an administrator's deployed table, when there is one, is used instead (rules.py)."""
+        self._deployed_rules: dict[str, DmnMatterRules] = {}  # rules_version → checked table
 
     # -- definitions ----------------------------------------------------------------------------------------------
     def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
@@ -262,7 +265,7 @@ class ApprovalService:
         except CaseError as exc:
             raise Invalid(str(exc)) from None
         try:
-            return build_plan(self.catalogue, project_type, stages, case, self.rules)
+            return build_plan(self.catalogue, project_type, stages, case, current_rules(self))
         except PlanConflict as exc:
             raise Invalid(f"case: {exc}") from None
 
@@ -828,7 +831,10 @@ class ApprovalService:
                     ledger.subjects[key].attrs["parallel_after"] = value
                     ledger.dirty.add(key)
             # 关键路径: the finished matter that ended last held the stage open (measures.last_to_finish)
-            last = last_to_finish((m.key, m.matter_id, m.ended_at) for m in siblings)
+            # — among the matters that held it open: not 分阶段施工许可 phases started after the stage closed
+            closed = (ledger.find(stage) or Subject(key=stage, level="stage", name=stage)).ended_at
+            last = last_to_finish((m.key, m.matter_id, m.ended_at) for m in siblings
+                                  if closed is None or m.started_at < closed)
             for m in siblings:
                 critical = None if m.ended_at is None else m.key == last
                 if m.attrs.get("critical") != critical:
@@ -948,6 +954,8 @@ class ApprovalService:
                 entry["intake"] = subject.attrs.get("intake")
                 if subject.attrs.get("units"):
                     entry["units"] = dict(subject.attrs["units"])
+                if subject.attrs.get("early_acceptance"):
+                    entry["early_acceptance"] = dict(subject.attrs["early_acceptance"])
             bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks"}
             if subject.level == "project":
                 out["project"] = entry
@@ -1040,6 +1048,7 @@ def plan_view(catalogue: Catalogue, plan: ProjectPlan) -> dict[str, Any]:
                 "rule": m.rule.model_dump(), "requires": list(m.requires),
                 "requires_source": matter.requires_source if m.requires else None,
                 "materials": [mat.model_dump() for mat in matter.materials] if m.selected else [],
+                **({"phases": list(m.phases), "stage_phases": list(m.stage_phases)} if m.phases else {}),
             })
         stages.append({"stage": stage, "name": catalogue.stage(stage).name, "matters": matters})
     return {"project_type": plan.project_type, "case": plan.case, "rules_version": plan.rules_version,

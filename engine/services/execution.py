@@ -30,6 +30,7 @@ NOTICE_TITLES: dict[str, str] = {
     "permit_revoked": "撤销许可决定：{stage_name}",
     "withdrawn": "撤回申请确认",
     "awaiting_precondition": "待前置事项办结后出证：{matter_name}",
+    "early_acceptance": "先行验收意见（设备可进场，其余事项投入使用前验收）：{stage_name}",
     "revocation_notice": "拟撤销许可告知书（可陈述申辩）：{stage_name}",
     "deemed_accepted": "逾期视为受理：{stage_name}",
     "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
@@ -98,19 +99,36 @@ class ExecutionContext:
     def stage_matters(self, project_type: str, stage: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for m in self._stage_matters(project_type, stage):
-            phases = self.project.plan.get(m.id).phases if self.project.plan and self.project.plan.get(m.id) else ()
-            if not phases:
+            planned = self.project.plan.get(m.id) if self.project.plan else None
+            if planned is None or not planned.phases:
                 out.append(self._matter_data(stage, m.id, f"{stage}/{m.id}"))
                 continue
-            # 分阶段施工许可: one timed matter per phase, reviewed together, issued in phase order
-            names = {p.id: p.name for p in m.phases}
-            previous: str | None = None
-            for phase in phases:
-                data = self._matter_data(stage, m.id, f"{stage}/{m.id}@{phase}")
-                data.update(name=f"{m.name}（{names[phase]}）", phase=phase,
-                            requires_keys=[previous] if previous else [])
-                out.append(data)
-                previous = data["key"]
+            # 分阶段施工许可: one timed matter per phase, reviewed together, issued in phase order; the stage
+            # waits only for the phases up to the profile's stage_ends_after (later_phases runs the rest)
+            out.extend(self._phase_data(stage, m.id, planned.phases, planned.stage_phases))
+        return out
+
+    def later_phases(self, project_type: str) -> list[dict[str, Any]]:
+        """分阶段施工许可: the phases issued after their stage closed (beyond the profile's ``stage_ends_after``
+        when the project was filed), each its own timed matter, still issued in order after the earlier ones."""
+        plan = self.project.plan
+        out: list[dict[str, Any]] = []
+        for planned in (plan.matters if plan else ()):
+            if planned.selected and planned.later_phases:
+                out.extend(self._phase_data(planned.stage, planned.matter_id, planned.phases, planned.later_phases))
+        return out
+
+    def _phase_data(self, stage: str, matter_id: str, phases: tuple[str, ...], run: tuple[str, ...]) -> list[dict[str, Any]]:
+        m = self.catalogue.matter(matter_id)
+        names = {p.id: p.name for p in m.phases}
+        out: list[dict[str, Any]] = []
+        for i, phase in enumerate(phases):
+            if phase not in run:
+                continue
+            data = self._matter_data(stage, m.id, f"{stage}/{m.id}@{phase}")
+            data.update(name=f"{m.name}（{names[phase]}）", phase=phase,
+                        requires_keys=[f"{stage}/{m.id}@{phases[i - 1]}"] if i else [])
+            out.append(data)
         return out
 
     def precondition_status(self, matter: dict[str, Any]) -> str:
@@ -119,7 +137,14 @@ class ExecutionContext:
         matters = list(self.ledger.of_level("matter"))
         # each precondition: the previous phase of a phased permit (by key), or a matter (every instance of it)
         groups = [[s for s in matters if s.key == key] for key in matter.get("requires_keys") or []]
-        groups += [[s for s in matters if s.matter_id == required] for required in matter.get("requires") or []]
+        plan = self.project.plan
+        for required in matter.get("requires") or []:
+            planned = plan.get(required) if plan else None
+            if planned is not None and planned.phases:  # a phased permit: every phase, started or not yet
+                groups += [[s for s in matters if s.key == f"{planned.stage}/{required}@{phase}"]
+                           for phase in planned.phases]
+            else:
+                groups.append([s for s in matters if s.matter_id == required])
         if any(s.outcome in ("refused", "terminated") for group in groups for s in group):
             return "refused"
         if any(not group or any(s.ended_at is None or s.outcome not in ISSUED for s in group) for group in groups):
@@ -127,11 +152,11 @@ class ExecutionContext:
         return "issued"
 
     def acceptance_units(self, project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """联合验收: per unit work its acceptance items in one batch, or two when it asked for 先行验收. No unit
+        files 竣工验收备案 on its own: the one 联合验收意见书 (:meth:`joint_opinion`) replaces it."""
         matters = self._stage_matters(project_type, "S4")
         items = [m for m in matters if m.acceptance_role == "item"]
         finals = [m for m in matters if m.acceptance_role == "final"]
-        if len(finals) != 1:
-            raise ValueError(f"the catalogue must define exactly one final acceptance matter for {project_type}")
         units = []
         for unit in unit_works:
             uid = unit["id"]
@@ -145,9 +170,26 @@ class ExecutionContext:
                 "early": bool(early),
                 "first_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in first],
                 "second_batch": [self._matter_data("S4", m.id, f"S4/{uid}/{m.id}") for m in second],
-                "final": self._matter_data("S4", finals[0].id, f"S4/{uid}/{finals[0].id}"),
+                # read only by projects still running a definition version from before the opinion replaced
+                # the per-unit filing (a running project keeps its version): they file it per unit, as then
+                **({"final": self._matter_data("S4", finals[0].id, f"S4/{uid}/{finals[0].id}")} if finals else {}),
             })
         return units
+
+    def joint_opinion(self, project_type: str) -> dict[str, Any]:
+        """联合验收意见书: the one final matter of the stage (acceptance_role final), replacing the per-unit
+        竣工验收备案; its result is the stage's and what 不动产首次登记 requires (policy-compilation.txt:2190)."""
+        finals = [m for m in self._stage_matters(project_type, "S4") if m.acceptance_role == "final"]
+        if len(finals) != 1:
+            raise ValueError(f"the catalogue must define exactly one final acceptance matter for {project_type}")
+        return self._matter_data("S4", finals[0].id, f"S4/{finals[0].id}")
+
+    def record_early_acceptance(self, unit: dict[str, Any]) -> None:
+        """先行验收意见已出具: the commitment is open until the unit's remaining items pass (or fail)."""
+        self.ledger.record_early_acceptance(unit.get("stage") or "S4", unit["key"], "open", self.now)
+        self.notify("early_acceptance", stage=unit.get("stage") or "S4",
+                    text=f"{unit.get('name', unit['key'])}：先行验收意见已出具，设备可进场；其余事项须在投入使用前验收",
+                    data={"unit": unit["key"]})
 
     def commitment_checks(self, project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
         matter_ids = list(dict.fromkeys(item["matter_id"] for item in missing))

@@ -44,9 +44,24 @@ def stage_matters(project_type: str, stage: str) -> list[dict[str, Any]]:
     return current().stage_matters(project_type, stage)
 
 
+def later_phases(project_type: str) -> list[dict[str, Any]]:
+    """分阶段施工许可: the phases issued after their stage closed (the profile's ``phased_permit``), as task data."""
+    return current().later_phases(project_type)
+
+
 def acceptance_units(project_type: str, unit_works: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """联合验收: one entry per unit work with its first batch (先行验收 items, or all), second batch and final filing."""
+    """联合验收: one entry per unit work with its first batch (先行验收 items, or all) and second batch."""
     return current().acceptance_units(project_type, unit_works)
+
+
+def joint_opinion(project_type: str) -> dict[str, Any]:
+    """联合验收意见书: the one final matter of joint acceptance (replaces each unit's 竣工验收备案), as task data."""
+    return current().joint_opinion(project_type)
+
+
+def record_early_acceptance(unit: dict[str, Any]) -> None:
+    """先行验收: the early opinion was issued; the commitment stays open until the unit's remaining items pass."""
+    current().record_early_acceptance(unit)
 
 
 def commitment_checks(project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,7 +175,7 @@ def notify_owner(kind: str, stage: str, text: str) -> None:
 MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
-        stage_matters, acceptance_units, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, intake_due_at, statement_due_at,
+        stage_matters, later_phases, acceptance_units, joint_opinion, record_early_acceptance, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, intake_due_at, statement_due_at,
         working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
         record_silent_consent, record_acceptance, record_deemed_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
     )

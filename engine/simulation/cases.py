@@ -73,4 +73,7 @@ def draw_case(project_type: str, rng: random.Random) -> dict[str, Any]:
     case["floor_area_m2"] = round(case["floor_area_m2"] * scale)
     case["site_area_m2"] = round(case["site_area_m2"] * scale)
     case["height_m"] = round(case["height_m"] * min(scale, 2.0), 1)
+    # 分阶段施工许可: common with 拿地即开工 (cases-shaanxi.txt:558), occasional for other large building projects
+    share = {"land_with_scheme": 0.5, "social_general": 0.15, "gov_building": 0.15}.get(project_type, 0.0)
+    case["phased_construction_permit"] = share > 0 and rng.random() < share
     return case

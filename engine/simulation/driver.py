@@ -196,6 +196,7 @@ _SURROGATE_ID = ("events", "notifications", "credit_records", "incidents")
 _SHARED_ROWS = ("subject_facets",)
 #: Tables the merged database already holds (deployed once before the run) or that a simulation never writes.
 NOT_MERGED = ("definitions", "users", "idempotency_keys",
+              "rule_tables",  # decision tables deployed by administrators: a simulation deploys none
               "admin_events",  # user administration: a simulation creates no users
               "id_counters")  # the service's own project numbers; simulated projects carry their own ids
 
