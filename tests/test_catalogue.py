@@ -485,3 +485,18 @@ def test_phased_permit_naming_no_phase_is_refused(data_root: Path) -> None:
 def test_phased_permit_unknown_field_is_refused(data_root: Path) -> None:
     _edit(data_root / "profiles" / "default.yaml", lambda d: d.update(phased_permit={"ends_after": "basement"}))
     assert "phased_permit.ends_after" in _load_error(data_root, "default")
+
+
+def test_a_renamed_matter_still_resolves_by_its_former_id() -> None:
+    """Plans stored before 竣工验收备案 became the 联合验收意见书 name the old id; the catalogue still finds it."""
+    catalogue = load_catalogue()
+    assert catalogue.matter("s4_completion_filing").id == "s4_joint_acceptance_opinion"
+    with pytest.raises(UnknownIdError):
+        catalogue.matter("s4_no_such_matter")
+
+
+def test_a_former_id_may_not_be_a_current_one(data_root: Path) -> None:
+    _edit(data_root / "matters.yaml",
+          lambda d: _matter(d, "s4_joint_acceptance_opinion").update(formerly=["s5_first_registration"]))
+    with pytest.raises(CatalogueError, match="formerly: 's5_first_registration' is a current matter id"):
+        load_catalogue("default", root=data_root)

@@ -202,6 +202,9 @@ class Matter(_Frozen):
     """Issued in these phases, in order, when the case answers ``phases_when`` with true (分阶段施工许可)."""
     phases_when: AsciiId | None = None
     """The case question (a bool) by which the owner asks for the phased issue."""
+    formerly: tuple[AsciiId, ...] = ()
+    """Ids this matter had in earlier catalogue releases: plans stored before a rename still resolve
+    (e.g. 竣工验收备案 ``s4_completion_filing`` became the 联合验收意见书 ``s4_joint_acceptance_opinion``)."""
     source: str | None = None
     description: str | None = None
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -412,7 +415,11 @@ class Catalogue(_Frozen):
         return _get(self.departments, department_id, "department")
 
     def matter(self, matter_id: str) -> Matter:
-        return _get(self.matters, matter_id, "matter")
+        """The matter with this id, or with this former id (a plan stored before the matter was renamed)."""
+        found = self.matters.get(matter_id)
+        if found is None:
+            found = next((m for m in self.matters.values() if matter_id in m.formerly), None)
+        return found if found is not None else _get(self.matters, matter_id, "matter")
 
     def special_procedure(self, procedure_id: str) -> SpecialProcedure:
         """The procedure with this profile's limit applied."""
@@ -944,8 +951,14 @@ class _Loader:
 
     def check_matters(self, matters: dict[str, Matter], stages: dict[str, Stage]) -> None:
         material_names: dict[str, tuple[str, str]] = {}
+        former_owner: dict[str, str] = {}
         for mid, m in matters.items():
             label = self.labels["matter"][mid]
+            for old in m.formerly:
+                if old in matters or old in former_owner:
+                    taken = "a current matter id" if old in matters else f"already a former id of {former_owner[old]}"
+                    self.problems.append(f"{label}: formerly: {old!r} is {taken}")
+                former_owner[old] = mid
             self.ref(label, "department", m.department, "department")
             if self.ref(label, "stage", m.stage, "stage") and m.stage in stages:
                 stage = stages[m.stage]
