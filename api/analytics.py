@@ -51,13 +51,14 @@ def timings(request: Request, actor: Actor = Depends(readers),
                                            description="a catalogue department (by=department or by=matter only)"),
             matter: str | None = Query(default=None, max_length=80,
                                        description="a catalogue matter id (by=department or by=matter only)"),
-            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None, division: Division = None,
             finished: bool = Query(default=False, description="only finished stages / matters")) -> list[dict[str, Any]]:
     service = request.app.state.service
     f = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
-                          matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+                          matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
     return queries.timings(service.db, by=by, project_type=project_type, stage=stage, department=department,
-                           matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, finished_only=finished)
+                           matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, division=f.division,
+                           finished_only=finished)
 
 
 @router.get("/report", summary="The KPI report (as `gongai measures`): durations, overdue and KPI rates, bottlenecks")
