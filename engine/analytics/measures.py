@@ -65,8 +65,12 @@ __all__ = [
 Level = Literal["project", "stage", "matter", "special", "check"]
 GroupBy = Literal["stage", "department", "matter_id", "project_type", "procedure"] | None
 
+#: The whole working days used (受理次日起算, as a clerk counts, engine/domain/timing.py): the integer reported beside
+#: the decimal ``approval_working_days`` in every distribution.
+WHOLE_DAYS = "approval_days_used"
 #: The duration columns every distribution reports.
-METRICS: tuple[str, ...] = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days")
+METRICS: tuple[str, ...] = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days",
+                            WHOLE_DAYS)
 
 _s = t.subjects
 
@@ -151,7 +155,10 @@ _INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "departm
                                               ("project", "project_type"): "project"}
 _FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage", "project": "project_type"}
 _SUFFIX = {"span_natural_days": "", "span_working_days": "_swd", "approval_natural_days": "_and",
-           "approval_working_days": "_awd"}
+           "approval_working_days": "_awd", WHOLE_DAYS: "_dused"}
+#: The metrics the first index of a family holds (count, mean and max of them in one walk); any other metric is
+#: aggregated over its own sorted index (``_dused``, migration 0060).
+_COVERED = frozenset(("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days"))
 
 
 def _index_ordered(level: Level, by: GroupBy, filters: Filters = Filters()) -> bool:
@@ -247,11 +254,25 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     elif level == "project":
         finished.append(_s.c.stage.is_(None))
     group: Any = _s.c[by] if by else literal("all")
-    query = select(group.label("g"), *_aggregates(_s, metrics, level)).where(*conditions(filters, level), *finished)
+    covered = tuple(m for m in metrics if m in _COVERED)
+    query = select(group.label("g"), *_aggregates(_s, covered, level)).where(*conditions(filters, level), *finished)
     if by:
         query = query.group_by(group).order_by(group)
     groups = [dict(row) for row in conn.execute(_indexed(query, f"ix_subjects_done_{family}")).mappings()
               if row["count"]]
+    for m in metrics:  # a metric outside the first index: count, mean and max from a walk of its own sorted index
+        if m in _COVERED:
+            continue
+        extra = select(group.label("g"), *_aggregates(_s, (m,), "project")[1:]).where(
+            *conditions(filters, level), *finished)
+        if by:
+            extra = extra.group_by(group)
+        found = {row["g"]: row for row in conn.execute(
+            _indexed(extra, f"ix_subjects_done_{family}{_SUFFIX[m]}")).mappings()}
+        for row in groups:
+            other = found.get(row["g"])
+            row.update({f"{m}__n": other[f"{m}__n"] if other else 0, f"{m}__mean": other[f"{m}__mean"] if other else None,
+                        f"{m}__max": other[f"{m}__max"] if other else None})
     order: _Order = {}
     for row in groups:
         where = [*conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
@@ -328,7 +349,7 @@ def bottlenecks(conn: Connection, filters: Filters = Filters(), *, by: Literal["
                 top: int = 10) -> list[dict[str, Any]]:
     """Who holds projects longest: groups ranked by mean approval working days, then p90, then total held; with
     how often the group's matter was on its stage's critical path (the one that ended last, 关键路径)."""
-    return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days",)), top)
+    return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days", WHOLE_DAYS)), top)
 
 
 def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
@@ -339,7 +360,7 @@ def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
         total = None if d["mean"] is None else round(d["mean"] * row["count"], 4)
         ranked.append({"group": row["group"], "count": row["count"], "mean": d["mean"], "median": d["median"],
                        "p90": d["p90"], "max": d["max"], "total_working_days": total,
-                       "critical_path": row.get("critical_path")})
+                       "whole_days": row.get(WHOLE_DAYS), "critical_path": row.get("critical_path")})
     ranked.sort(key=lambda r: (-(r["mean"] or 0.0), -(r["p90"] or 0.0), -(r["total_working_days"] or 0.0), str(r["group"])))
     for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank

@@ -196,11 +196,21 @@ def _m_stage_time(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, A
     rows = ctx.setdefault("stages", stage_durations(conn, f))
     by_stage = {r["group"]: {"value": r[metric]["mean"], "denominator": r["count"],
                              "numerator": round((r[metric]["mean"] or 0) * r["count"], 4)} for r in rows}
+    whole: dict[str, tuple[int, float]] = {}  # the approval time's whole working days (受理次日起算) beside it
+    if metric == "approval_working_days":
+        for r in rows:
+            days = r.get("approval_days_used") or {}
+            if r["group"] in by_stage and days.get("mean") is not None:
+                by_stage[r["group"]]["whole_days_mean"] = days["mean"]
+                whole[r["group"]] = (int(r["count"]), days["mean"])
     four = {s: v for s, v in by_stage.items() if s in ("S1", "S2", "S3", "S23", "S4")}
     n = sum(v["denominator"] for v in four.values())
     total = sum(v["numerator"] for v in four.values())
+    known = [whole[s] for s in four if s in whole]
+    whole_n = sum(k for k, _ in known)
+    extra = {"whole_days_mean": round(sum(k * mean for k, mean in known) / whole_n, 2)} if whole_n else {}
     return {"value": round(total / n, 2) if n else None, "numerator": round(total, 4), "denominator": n,
-            "by_stage": four, **({} if n else {"reason": "no stage finished in this period"})}
+            "by_stage": four, **extra, **({} if n else {"reason": "no stage finished in this period"})}
 
 
 def _m_overdue_cases(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -516,14 +526,15 @@ def write_xlsx(result: dict[str, Any], out: io.BufferedIOBase | io.BytesIO | Pat
     ws.freeze_panes = "E5"
 
     values = wb.create_sheet("指标值")
-    values.append(["行政区划代码", "单位", "指标", "评分细则行", "单位口径", "值", "分子", "分母", "名次", "得分", "说明"])
+    values.append(["行政区划代码", "单位", "指标", "评分细则行", "单位口径", "值", "整工作日（受理次日起算）", "分子", "分母",
+                   "名次", "得分", "说明"])
     for cell in values[1]:
         cell.font, cell.fill = bold, grey
     for row in result["rows"]:
         for i in indicators:
             v = row["values"][i["id"]]
             values.append([row["division"], row["name"], i["name"], i["line"], i["unit"], v.get("value"),
-                           v.get("numerator"), v.get("denominator"), row["ranks"].get(i["id"]),
+                           v.get("whole_days_mean"), v.get("numerator"), v.get("denominator"), row["ranks"].get(i["id"]),
                            row["scores"].get(i["id"]), v.get("reason") or v.get("note") or ""])
     values.freeze_panes = "D2"
 

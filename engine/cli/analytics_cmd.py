@@ -149,11 +149,12 @@ def _print_tables(data: dict[str, Any]) -> None:
     def durations(title: str, rows: list[dict[str, Any]]) -> None:
         table = Table(title=title)
         for column in ("group", "n", "span nat. mean/med/p90/max", "span wd mean/med/p90/max",
-                       "approval wd mean/med/p90/max"):
+                       "approval wd mean/med/p90/max", "approval whole wd (受理次日起算) mean/med/p90/max"):
             table.add_column(column)
         for row in rows:
-            cells = [" / ".join("-" if row[m][s] is None else f"{row[m][s]:g}" for s in ("mean", "median", "p90", "max"))
-                     for m in ("span_natural_days", "span_working_days", "approval_working_days")]
+            cells = [" / ".join("-" if (row.get(m) or {}).get(s) is None else f"{row[m][s]:g}"
+                                for s in ("mean", "median", "p90", "max"))
+                     for m in ("span_natural_days", "span_working_days", "approval_working_days", "approval_days_used")]
             table.add_row(str(row["group"]), str(row["count"]), *cells)
         console.print(table)
 
@@ -161,12 +162,15 @@ def _print_tables(data: dict[str, Any]) -> None:
     durations("全流程审批用时 (whole process)", data["whole_process"] + data["whole_process_by_type"])
     durations("per department", data["departments"])
     ranking = Table(title="bottlenecks (departments, by mean approval working days)")
-    for column in ("rank", "department", "n", "mean", "p90", "total", "critical path (关键路径)"):
+    for column in ("rank", "department", "n", "mean", "p90", "whole wd mean / p90 (受理次日起算)", "total",
+                   "critical path (关键路径)"):
         ranking.add_column(column)
     for row in data["bottlenecks"]["departments"]:
         critical = row.get("critical_path") or {}
         on_path = f"{critical['count']}/{critical['of']} ({critical['rate']:.0%})" if critical.get("rate") is not None else "-"
+        whole = row.get("whole_days") or {}
         ranking.add_row(str(row["rank"]), str(row["group"]), str(row["count"]), str(row["mean"]), str(row["p90"]),
+                        " / ".join("-" if whole.get(s) is None else f"{whole[s]:g}" for s in ("mean", "p90")),
                         str(row["total_working_days"]), on_path)
     console.print(ranking)
     rates = Table(title="rates")
