@@ -108,7 +108,7 @@ def dashboard(request: Request, actor: Actor = Depends(actor_of)) -> Response:
     f = _filters(request)
     status, errors, heading, report = 200, {}, None, None
     try:
-        report = analytics_api.report(request, actor, suspect_minutes=10.0, **_filter_args(f))
+        report = analytics_api.report(request, actor, suspect_minutes=10.0, group_by=None, **_filter_args(f))
     except (ServiceError, FormRejected, ValidationError) as exc:
         status, errors, heading = refusal(exc, FILTERS)
     cases = analytics_api.cases(request, actor, status=None, project_type=f["project_type"] or None, overdue=None,

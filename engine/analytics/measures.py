@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -59,7 +59,7 @@ __all__ = [
     "Filters", "METRICS", "ALWAYS", "conditions", "parallel_after", "last_to_finish", "distribution", "stage_durations", "process_durations", "department_durations",
     "matter_durations", "bottlenecks", "overdue_rates", "silent_consent_rate", "parallel_rate",
     "tolerance_and_commitment", "joint_acceptance_rate", "special_procedures", "off_system_suspects",
-    "report",
+    "report", "divisions_present", "report_by_division",
 ]
 
 Level = Literal["project", "stage", "matter", "special", "check"]
@@ -88,9 +88,13 @@ class Filters:
     until: datetime | None = None
     division: str | None = None
     """行政区划代码: a province, city or county code; a city takes in its counties (engine/domain/divisions.py)."""
+    division_exact: bool = False
+    """Match ``division`` itself only, not the counties under a city (one group of ``group_by=division``); with
+    ``division`` None: the projects filed without a division."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v is not None}
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
+                if v is not None and v is not False}
 
 
 def _facet_ids(f: Filters, level: Level) -> Any | None:
@@ -102,7 +106,9 @@ def _facet_ids(f: Filters, level: Level) -> Any | None:
     if level in ("matter", "special", "check"):
         wanted.update(department=f.department, matter_id=f.matter)
     conds = [fc[name] == value for name, value in wanted.items() if value is not None]
-    if f.division is not None:  # a city takes in its counties: the code's prefix (360700 → 3607%)
+    if f.division_exact:  # one group of group_by=division: the code itself (or no code at all)
+        conds.append(fc.division_code.is_(None) if f.division is None else fc.division_code == f.division)
+    elif f.division is not None:  # a city takes in its counties: the code's prefix (360700 → 3607%)
         conds.append(fc.division_code.like(division_prefix(f.division) + "%"))
     return select(fc.id).where(*conds) if conds else None
 
@@ -525,8 +531,7 @@ def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, sta
     several = (select(func.min(m.c.department) < func.max(m.c.department))
                .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
                       m.c.level.concat("") == "matter").scalar_subquery())
-    conds = conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
-                                since=filters.since, until=filters.until, division=filters.division), "stage")
+    conds = conditions(replace(filters, stage=stage, department=None, matter=None), "stage")
     query = select(func.count(), func.sum(case((several, 1), else_=0))).where(*conds, _s.c.ended_at.is_not(None))
     total, joint = conn.execute(_indexed(_indexed(query, "ix_subjects_facts"), "ix_subjects_keyed", m)).one()
     return _rate(joint, total)
@@ -552,8 +557,7 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     sp = t.subjects.alias("sp")
     has_special = _specials_only(
         select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
-        .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
-                                   jurisdiction=filters.jurisdiction, division=filters.division), "special", sp))
+        .where(*conditions(replace(filters, department=None, matter=None, since=None, until=None), "special", sp))
         .distinct(), sp).subquery()
     m = t.subjects.alias("m")
     conds = [m.c.level.concat("") == "matter", *conditions(filters, "matter", m)[1:]]
@@ -606,6 +610,30 @@ def _suspects(tally: _Tallies, examples: int = 20) -> dict[str, Any]:
                "minutes": round(r["span_natural_days"] * 1440.0, 2)} for r in rows]
     return {"threshold_minutes": tally.threshold_minutes, **_rate(counts["fast"], counts["non_filing"]),
             "by_department": by_department, "examples": listed}
+
+
+# -- by division ------------------------------------------------------------------------------------------------
+def divisions_present(conn: Connection, filters: Filters = Filters()) -> list[str | None]:
+    """The 行政区划代码 the filtered subjects carry, each exactly as filed (a city's own code apart from its
+    counties'), sorted, and ``None`` last when some projects were filed without one: the groups of
+    ``group_by=division``. Read from the filtered rows' facets (the analytics keys), not from the wide rows."""
+    fc = t.subject_facets.c
+    level: Level = "matter" if filters.department or filters.matter else "stage"
+    query = (select(fc.division_code).select_from(_s.join(t.subject_facets, fc.id == _s.c.facet))
+             .where(*conditions(filters, level), _s.c.started_us.is_not(None)).distinct())
+    codes = {row[0] for row in conn.execute(query)}
+    return sorted(c for c in codes if c is not None) + ([None] if None in codes else [])
+
+
+def report_by_division(conn: Connection, filters: Filters = Filters(), **options: Any) -> dict[str, Any]:
+    """Every measure of :func:`report`, once per division (:func:`divisions_present`): each group is the report
+    for ``filters`` narrowed to that exact code (``division_exact``), so the groups are disjoint and together
+    make up the ungrouped report's subjects."""
+    groups = []
+    for code in divisions_present(conn, filters):
+        narrowed = replace(filters, division=code, division_exact=True)
+        groups.append({"division": code, "report": report(conn, narrowed, **options)})
+    return {"group_by": "division", "filters": filters.to_dict(), "groups": groups}
 
 
 # -- everything ---------------------------------------------------------------------------------------------------

@@ -155,7 +155,8 @@ def _m_build_cycle(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, 
     if f.project_type is not None:
         types = [p for p in types if p == f.project_type]
     permit = select(_s.c.project_id).where(
-        *conditions(Filters(project_type=None, jurisdiction=f.jurisdiction, division=f.division), "stage"),
+        *conditions(replace(f, project_type=None, stage=None, department=None, matter=None, since=None, until=None),
+                    "stage"),
         _s.c.stage.in_(PERMIT_STAGES), _s.c.outcome.in_(("approved", "approved_with_tolerance")),
         _s.c.project_type.in_(types))
     if f.since is not None:
@@ -300,7 +301,7 @@ def _m_utilities(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, An
     connected = conn.execute(select(func.count(_s.c.project_id.distinct())).where(
         *conditions(replace(f, stage=utility_stage), "matter"), _s.c.started_us.is_not(None))).scalar_one()
     permit = select(func.count(_s.c.project_id.distinct())).where(
-        *conditions(Filters(project_type=f.project_type, jurisdiction=f.jurisdiction, division=f.division), "stage"),
+        *conditions(replace(f, stage=None, department=None, matter=None, since=None, until=None), "stage"),
         _s.c.stage.in_(PERMIT_STAGES), _s.c.outcome.in_(("approved", "approved_with_tolerance")),
         _s.c.ended_at.is_not(None))
     if f.since is not None:

@@ -28,7 +28,8 @@ class OutputFormat(str, Enum):
 
 #: The service's field names (the first word of an ``Invalid`` message) as ``gongai measures`` options.
 _OPTIONS = {"project_type": "--project-type", "stage": "--stage", "department": "--department", "matter": "--matter",
-            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until", "division": "--division"}
+            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until", "division": "--division",
+            "group_by": "--by"}
 
 
 def _connect(db: str | None):
@@ -107,6 +108,7 @@ def measures(
     until: Optional[str] = typer.Option(None, "--until", help="accepted before (ISO date)"),
     division: Optional[str] = typer.Option(None, "--division", help="行政区划代码 (a city takes in its counties), e.g. 360700"),
     threshold_minutes: float = typer.Option(10.0, "--suspect-minutes", help="体外循环: non-filing matters faster than this"),
+    by: Optional[str] = typer.Option(None, "--by", help="division: every measure once per 行政区划代码 the projects carry"),
 ) -> None:
     """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database.
 
@@ -131,13 +133,23 @@ def measures(
         field, _, rest = str(exc).partition(": ")
         option = _OPTIONS.get(field)
         raise typer.BadParameter(rest if option else str(exc), param_hint=option) from None
-    data = kpi_report(_connect(db), catalogue, filters, threshold_minutes=threshold_minutes,
-                      now=datetime.now(timezone.utc))
+    try:
+        data = kpi_report(_connect(db), catalogue, filters, threshold_minutes=threshold_minutes,
+                          now=datetime.now(timezone.utc), group_by=by)
+    except Invalid as exc:
+        raise typer.BadParameter(str(exc).partition(": ")[2], param_hint="--by") from None
     if fmt is OutputFormat.json:
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
-    _print_tables(data)
+    if by is None:
+        _print_tables(data)
+        return
+    from rich.console import Console
+
+    for group in data["groups"]:
+        Console().rule(f"行政区划 {group['division'] or '—'} {group['name']}")
+        _print_tables(group)
 
 
 def _print_tables(data: dict[str, Any]) -> None:
