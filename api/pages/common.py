@@ -237,6 +237,46 @@ def _zh_validation(kind: str, message: str) -> str:
             "greater_than_equal": "不能为负数", "int_parsing": "请填写整数"}.get(kind, message)
 
 
+#: Rows a listing page shows; the rest is a click away (never cut off silently).
+PAGE_SIZE = 50
+#: How long the trail of earlier pages (for 上一页) may grow in the URL before its oldest entries are dropped.
+TRAIL_CHARS = 6000
+
+
+def page_cursor(cursor: str | None, trail: str | None) -> tuple[str | None, list[str]]:
+    """The API cursor of the page to show and the start cursors of the pages before it ("" is the first page).
+
+    Listing pages follow the API's keyset cursors (``X-Next-Cursor``): the URL carries the current page's
+    cursor and, for 上一页, the trail of the earlier pages' (a keyset cursor only goes forward)."""
+    earlier = [("" if c == "0" else c) for c in (trail or "").split(".") if c]
+    return (cursor or None), earlier
+
+
+def pager(request: Request, cursor: str | None, earlier: list[str], following: str | None, shown: int) -> dict[str, Any]:
+    """Links to the next and previous pages of a listing (``following``: the API's ``X-Next-Cursor``)."""
+    def url(to: str | None, trail: list[str]) -> str:
+        target = request.url.remove_query_params(["cursor", "trail", "ok"])
+        if to:
+            target = target.include_query_params(cursor=to)
+        encoded = ".".join(c or "0" for c in trail)
+        while len(encoded) > TRAIL_CHARS and trail:
+            trail = trail[1:]
+            encoded = ".".join(c or "0" for c in trail)
+        if encoded:
+            target = target.include_query_params(trail=encoded)
+        return f"{target.path}?{target.query}" if target.query else target.path
+
+    return {"number": len(earlier) + 1, "shown": shown, "more": following is not None,
+            "next": url(following, [*earlier, cursor or ""]) if following else None,
+            "previous": url(earlier[-1], earlier[:-1]) if earlier else None,
+            "first": url(None, []) if earlier else None}
+
+
+def listing_response() -> Response:
+    """A response object for a route function a page calls, so the page can read the ``X-Next-Cursor`` it sets."""
+    return Response()
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from api import catalogue as catalogue_api
 from api import charts as chart_api
 from api import projects as project_api
+from api.pages import common
 from api.pages.common import FormRejected, PageRoute, actor_of, form_of, listed, redirect, refusal, render
 from api.pages.work import DONE_MESSAGES
 from engine.domain.actors import Actor
@@ -38,11 +39,17 @@ def _pid() -> Any:
 @router.get("")
 def project_list(request: Request, actor: Actor = Depends(actor_of),
                  status: Literal["running", "completed", "stopped", "withdrawn", ""] = "",
-                 project_type: str | None = Query(default=None, max_length=40)) -> Response:
+                 project_type: str | None = Query(default=None, max_length=40),
+                 cursor: str | None = Query(default=None, max_length=500),
+                 trail: str | None = Query(default=None, max_length=common.TRAIL_CHARS + 600)) -> Response:
+    """The projects the API lists for this actor, a page at a time (its keyset cursors, 上一页 / 下一页)."""
+    current, earlier = common.page_cursor(cursor, trail)
+    listing = common.listing_response()
     rows = project_api.list_projects(request, actor, status=status or None, project_type=project_type or None,
-                                     limit=500, offset=0)
+                                     limit=common.PAGE_SIZE, offset=0, cursor=current, response=listing)
+    pages = common.pager(request, current, earlier, listing.headers.get("X-Next-Cursor"), len(rows))
     return render(request, "projects.html", projects=rows, filters={"status": status, "project_type": project_type or ""},
-                  may_file=actor.role in FILERS)
+                  may_file=actor.role in FILERS, pages=pages)
 
 
 @router.get("/new")
