@@ -229,7 +229,8 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     analyst.go("/ui/analytics?project_type=social_small")
     row = analyst.page.locator("#stage-times tr[data-stage='S23']")
     cells = row.locator("td").all_inner_texts()
-    assert cells[1] == "1" and float(cells[2]) > 0, cells
+    assert cells[1] == "1" and float(cells[2].split("（")[0]) > 0, cells
+    assert re.fullmatch(r"[\d.]+（[\d.]+ 整日）", cells[2]), cells  # the decimal and the whole days (受理次日起算)
     _images_loaded(analyst.page)
     analyst.shot("analyst-dashboard")
     analyst.go("/ui/analytics?since=2026-13-01")

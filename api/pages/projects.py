@@ -9,7 +9,6 @@ actor, so a page shows exactly what the JSON API would show that user.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -123,21 +122,14 @@ def _new_body(request: Request, form: dict[str, Any]) -> project_api.NewProject:
                                   investment_wan_yuan=investment)
 
 
-_CASE_PROBLEM = re.compile(r"case\.(\w+): (.*?)(?=; case\.\w+: |$)", re.S)
-
-
 def _new_page(request: Request, actor: Actor, *, exc: Exception | None = None, form: dict[str, Any] | None = None,
               preview: dict[str, Any] | None = None) -> Response:
     project_api.require("owner", "agent")(actor)  # only those who may file see the form (403 page otherwise)
     form = form or {}
     status, errors, heading = (200, {}, None)
     if exc is not None:
-        status, errors, heading = refusal(exc, NEW_FIELDS)
-        general = errors.get("_", "")
-        if general.startswith("case."):  # the questionnaire names each question: show each beside its field
-            errors.pop("_")
-            for qid, message in _CASE_PROBLEM.findall(general):
-                errors["case." + qid] = message
+        # the questionnaire names each question (case.<id>): each problem is shown beside its question
+        status, errors, heading = refusal(exc, (*NEW_FIELDS, "case."))
     catalogue = request.app.state.service.catalogue
     return render(request, "project_new.html", status=status, errors=errors, heading=heading, form=form,
                   project_types=list(catalogue.project_types.values()), principals=sorted(actor.owner_ids),
