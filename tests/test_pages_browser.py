@@ -214,6 +214,22 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     assert diagram.get_attribute("data-marked-Call_S1") == "done"
     assert diagram.get_attribute("data-marked-Call_S23") == "done"
     assert owner.page.locator("g.djs-element.done[data-element-id='Call_S23']").count() == 1
+    # drilled into S23: the stage's own model, its intake, matters and combined result done; then into a matter
+    owner.page.click("#diagram-nav button[data-drill^='stage_approval|S23|']")
+    owner.page.wait_for_selector("#diagram[data-model=stage_approval][data-ready=true]")
+    for element in ("Call_Intake", "Call_ParallelMatters", "Task_IssueResult"):
+        assert diagram.get_attribute(f"data-marked-{element}") == "done", element
+    assert "S23" in owner.page.inner_text("#diagram-title")
+    owner.page.locator("#diagram-nav button[data-drill^='matter_approval|S23|']").first.click()
+    owner.page.wait_for_selector("#diagram[data-model=matter_approval][data-ready=true]")
+    assert diagram.get_attribute("data-marked-Task_Review") == "done"
+    assert owner.page.locator("g.djs-element.done[data-element-id='Task_Review']").count() == 1
+    owner.shot("owner-diagram-matter")
+    owner.page.click("#diagram-nav button:has-text('返回上一级')")
+    owner.page.wait_for_selector("#diagram[data-model=stage_approval][data-ready=true]")
+    owner.page.click("#diagram-nav button:has-text('返回上一级')")
+    owner.page.wait_for_selector("#diagram[data-model=project_approval][data-ready=true]")
+    assert diagram.get_attribute("data-marked-Call_S23") == "done"
     assert "建字第2026-023号" in owner.page.inner_text("main"), "the certificate number is listed"
     owner.shot("owner-project")
     owner.go("/ui/projects")

@@ -219,7 +219,7 @@ def _placed(pairs: list[tuple[str | None, str]], fields: tuple[str, ...]) -> dic
 
 def _zh_validation(kind: str, message: str) -> str:
     return {"missing": "必填", "string_too_short": "不能为空", "too_short": "至少填写一项",
-            "string_too_long": "内容过长", "literal_error": "请勾选确认", "float_parsing": "请填写数字",
+            "string_too_long": "内容过长", "float_parsing": "请填写数字",
             "greater_than_equal": "不能为负数", "int_parsing": "请填写整数"}.get(kind) or refusals.explain_text(message)
 
 
@@ -289,13 +289,15 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except SignInRequired:
                 return session.save(request, redirect("/?next=" + quote(request.url.path)))
-            except (ServiceError, ConcurrentUpdate) as exc:
+            except (ServiceError, ConcurrentUpdate, FormRejected) as exc:
                 status, errors, _ = refusal(exc)
-                response = error_page(request, status, errors.get("_") or "; ".join(errors.values()))
+                response = error_page(request, status, errors.get("_") or "；".join(
+                    f"{refusals.FIELDS.get(k, k)}：{v}" for k, v in errors.items()))
             except RequestValidationError as exc:
-                detail = "; ".join(".".join(str(p) for p in e.get("loc", ())[1:]) + ": " + str(e.get("msg"))
-                                   for e in exc.errors())
-                response = error_page(request, 422, detail)
+                pairs = [(".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                          _zh_validation(e.get("type", ""), str(e.get("msg", "")).removeprefix("Value error, ")))
+                         for e in exc.errors()]
+                response = error_page(request, 422, _placed(pairs, ())["_"])
             return session.save(request, response)
 
         return page_handler

@@ -34,7 +34,7 @@ FIELDS = {"name": "名称", "project_type": "项目类型", "owner_id": "建设�
           "group_by": "分组方式", "task_id": "任务", "to_version": "目标版本", "project_id": "项目编号",
           "case": "项目情形", "unit_works": "单位工程", "location": "建设地点", "investment_wan_yuan": "总投资",
           "passed": "核查结论", "statement": "陈述申辩", "decision": "决定", "evidence": "证据材料", "opinion": "意见",
-          "conclusion": "结论"}
+          "conclusion": "结论", "model": "流程图"}
 
 _FIELD = re.compile(r"^([A-Za-z_][\w.]*): ", re.S)
 
