@@ -329,6 +329,31 @@ def _m_intermediary(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str,
     return _ratio(with_one, ctx["tally"]("matter")["started"])
 
 
+FOUR_STAGES = ("S1", "S2", "S3", "S23", "S4")
+#: The decisions an officer records in the system (user tasks of matter_approval).
+REVIEW_TASKS = ("Task_Review", "Task_ReviewSilent")
+
+
+def _m_main_matters_offline(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """主要事项未在线上办理: the main matters of the four stages (``ind.matters``, else the catalogue's mandatory
+    approval matters of S1–S4) that ended with a decision (准予 / 不予许可) although no officer decided them in the
+    system — no review task of that matter completed by a person (the engine's own ``system`` actor does not
+    count): their result was entered, not handled online. Over the main matters decided in the period.
+
+    What the system can find: a matter handled wholly offline never reaches it (the sheet's inspectors find those)."""
+    catalogue = ctx["catalogue"]
+    main = list(ind.matters) or sorted(m.id for m in catalogue.matters.values()
+                                       if m.mandatory and m.kind == "approval" and m.stage in FOUR_STAGES)
+    tk = t.tasks.c
+    handled = (select(tk.id).where(tk.project_id == _s.c.project_id, tk.matter_key == _s.c.key,
+                                   tk.spec_id.in_(REVIEW_TASKS), tk.state == "done", tk.actor.is_not(None),
+                                   tk.actor != "system").exists())
+    decided = [*conditions(f, "matter"), _s.c.ended_at.is_not(None), _s.c.stage.in_(FOUR_STAGES),
+               _s.c.matter_id.in_(main), _s.c.outcome.in_(("approved", "refused"))]
+    total, offline = conn.execute(select(func.count(), func.sum(case((~handled, 1), else_=0))).where(*decided)).one()
+    return {**_ratio(offline, total), "cases": int(offline or 0)}
+
+
 MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], dict[str, Any]]] = {
     "cases_per_project": _m_cases_per_project, "instant_cases": _m_instant_cases, "build_cycle": _m_build_cycle,
     "whole_process_time": _m_whole_process_time, "stage_time": _m_stage_time, "overdue_cases": _m_overdue_cases,
@@ -336,7 +361,7 @@ MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], d
     "commitment_cases": _m_commitment_cases, "parallel": _m_parallel, "joint_acceptance": _m_joint_acceptance,
     "regional_assessment_projects": _m_regional_assessment, "online_filing": _m_online_filing,
     "regional_assessment_items": _m_regional_assessment_items, "utilities": _m_utilities,
-    "intermediary": _m_intermediary,
+    "intermediary": _m_intermediary, "main_matters_offline": _m_main_matters_offline,
 }
 
 
