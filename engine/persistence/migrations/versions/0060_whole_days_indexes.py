@@ -3,13 +3,13 @@ partial index per distribution family, as the decimal durations have (0007), so 
 filter are an index walk too (``ix_subjects_done_<family>_dused``).
 
 Revision ID: 0060_whole_days_indexes
-Revises: 0015_ops_audit_chain
+Revises: 0040_route_rule_tables
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0060_whole_days_indexes"
-down_revision = "0015_ops_audit_chain"
+down_revision = "0040_route_rule_tables"
 branch_labels = None
 depends_on = None
 
