@@ -34,7 +34,7 @@ FIELDS = {"name": "名称", "project_type": "项目类型", "owner_id": "建设�
           "group_by": "分组方式", "task_id": "任务", "to_version": "目标版本", "project_id": "项目编号",
           "case": "项目情形", "unit_works": "单位工程", "location": "建设地点", "investment_wan_yuan": "总投资",
           "passed": "核查结论", "statement": "陈述申辩", "decision": "决定", "evidence": "证据材料", "opinion": "意见",
-          "conclusion": "结论", "model": "流程图"}
+          "conclusion": "结论", "model": "流程图", "dmn": "决策表", "profile": "地区规则"}
 
 _FIELD = re.compile(r"^([A-Za-z_][\w.]*): ", re.S)
 
@@ -229,6 +229,17 @@ REFUSALS: tuple[Refusal, ...] = (
     _r(r"administrators cannot take away their own administrator role", "系统管理员不能取消自己的管理员角色"),
     _r(r"incident (\S+) does not exist", "故障记录 {0} 不存在"),
     _r(r"incident (\S+) is already (\w+)", lambda m: f"故障记录 {m[1]} 已{_state(m[2])}"),
+    # -- decision tables deployed by administrators (engine/services/rules.py)
+    _r(r"only administrators deploy decision tables", "只有系统管理员可以部署决策表"),
+    _r(r"the table is (\S+) bytes; at most (\S+) are accepted", "决策表文件为 {0} 字节，超过上限 {1} 字节"),
+    _r(r"the decision table was refused \((\S+) problem\w*, nothing was deployed\):\n(.*)",
+       "决策表未通过校验（{0} 个问题），未部署：\n{1}"),
+    _r(r"the table must be UTF-8 encoded", "决策表须为 UTF-8 编码"),
+    _r(r"rules (\S+) do not exist", "决策表 {0} 不存在"),
+    _r(r"profile '(.*?)' does not load: (.*)", lambda m: f"地区规则“{m[1]}”无法加载：{explain_text(m[2])}"),
+    _r(r"the deployed decision table \(version (\S+)\) no longer fits the catalogue; deploy a corrected table:\n(.*)",
+       "已部署的决策表（版本 {0}）与事项目录不再匹配，请部署修正后的决策表：\n{1}"),
+    _r(r"unknown early-acceptance status '(.*?)'", "未知的先行验收状态“{0}”"),
     # -- analysts' filters (engine/services/analytics.py, engine/services/queries.py)
     _r(r"(\S+) is not before until (\S+)", "开始日期 {0} 须早于截止日期 {1}"),
     _r(r"(\S+) is outside the years (\d+)–(\d+) the analytics cover", "{0} 超出统计可用的年份（{1}–{2}）"),
