@@ -51,13 +51,14 @@ def timings(request: Request, actor: Actor = Depends(readers),
                                            description="a catalogue department (by=department or by=matter only)"),
             matter: str | None = Query(default=None, max_length=80,
                                        description="a catalogue matter id (by=department or by=matter only)"),
-            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None,
+            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None, division: Division = None,
             finished: bool = Query(default=False, description="only finished stages / matters")) -> list[dict[str, Any]]:
     service = request.app.state.service
     f = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
-                          matter=matter, jurisdiction=jurisdiction, since=since, until=until)
+                          matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
     return queries.timings(service.db, by=by, project_type=project_type, stage=stage, department=department,
-                           matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, finished_only=finished)
+                           matter=matter, jurisdiction=jurisdiction, since=f.since, until=f.until, division=f.division,
+                           finished_only=finished)
 
 
 @router.get("/report", summary="The KPI report (as `gongai measures`): durations, overdue and KPI rates, bottlenecks")
@@ -66,7 +67,10 @@ def report(request: Request, actor: Actor = Depends(readers),
            matter: str | None = Query(default=None, max_length=80, description="a catalogue matter id"),
            jurisdiction: Jurisdiction = None, since: Since = None, until: Until = None, division: Division = None,
            suspect_minutes: float = Query(default=10.0, gt=0, le=1440,
-                                          description="体外循环: non-filing matters finished faster than this")) -> dict[str, Any]:
+                                          description="体外循环: non-filing matters finished faster than this"),
+           group_by: Literal["division"] | None = Query(
+               default=None, description="division: every measure once per 行政区划代码 the projects carry "
+                                         "(``groups``; ``division`` null: filed without one)")) -> dict[str, Any]:
     """``engine.analytics.measures.report`` for these filters, at the service clock's now (并联 of running matters).
 
     A sync route: FastAPI runs it in its thread pool, so the SQL aggregations never block the event loop.
@@ -74,7 +78,8 @@ def report(request: Request, actor: Actor = Depends(readers),
     service = request.app.state.service
     filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
                                 matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
-    return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now())
+    return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now(),
+                      group_by=group_by)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -106,6 +106,19 @@ def test_every_measure_filters_by_division_and_a_city_takes_in_its_counties(thre
         assert ganzhou["matters"] and sum(r["count"] for r in ganzhou["matters"]) == 4
 
 
+def test_timings_filter_by_division_like_the_report(three: ApprovalService) -> None:
+    from engine.services.queries import timings
+
+    def stage_count(division: str | None) -> int:
+        return sum(row["count"] for row in timings(three.db, by="stage", division=division))
+
+    assert stage_count(None) == 3 and stage_count("360700") == 2 and stage_count("360702") == 1
+    assert timings(three.db, by="stage", division="361100") == []
+    matters = timings(three.db, by="matter", division="360100")
+    assert {row["matter_id"]: row["count"] for row in matters} == {"s1_land_use_planning_permit": 1,
+                                                                   "s1_project_filing": 1}
+
+
 def test_the_service_checks_the_division_filter() -> None:
     with pytest.raises(Invalid, match="division"):
         analytics_filters(load_catalogue(), division="990000")

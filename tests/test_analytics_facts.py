@@ -65,7 +65,9 @@ def _figures(rnd: random.Random, start: datetime, end: datetime | None) -> dict[
     span = ((end or start) - start).total_seconds() / 86400
     return {"span_natural_days": round(span, 4), "span_working_days": round(span * 5 / 7, 4),
             "approval_natural_days": None if rnd.random() < 0.2 else round(span * rnd.choice([0.5, 1.0]), 4),
-            "approval_working_days": round(span * rnd.choice([0.25, 0.5, 0.75]), 4)}
+            "approval_working_days": round(span * rnd.choice([0.25, 0.5, 0.75]), 4),
+            # the whole days (受理次日起算), missing on rows written before migration 0012 stored them
+            "approval_days_used": None if end is None or rnd.random() < 0.1 else math.ceil(span * 5 / 7)}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

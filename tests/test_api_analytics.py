@@ -220,6 +220,8 @@ def test_timings_jurisdiction_filter(hz: Harness) -> None:
     ("by=stage&department=zrzy", "by=stage"),
     ("by=project&department=zrzy", "by=project"),
     ("by=project&stage=S1", "by=project"),  # the whole process has no stage
+    ("by=stage&division=990000", "990000"),  # not a province code
+    ("by=stage&division=36070", "division"),  # not six digits
 ])
 def test_timings_refuses_unknown_filters(hz: Harness, query: str, named: str) -> None:
     assert named in _problem(hz.client.get(f"/analytics/timings?{query}", headers=hz.h("analyst1")), 422)

@@ -214,6 +214,22 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     assert diagram.get_attribute("data-marked-Call_S1") == "done"
     assert diagram.get_attribute("data-marked-Call_S23") == "done"
     assert owner.page.locator("g.djs-element.done[data-element-id='Call_S23']").count() == 1
+    # drilled into S23: the stage's own model, its intake, matters and combined result done; then into a matter
+    owner.page.click("#diagram-nav button[data-drill^='stage_approval|S23|']")
+    owner.page.wait_for_selector("#diagram[data-model=stage_approval][data-ready=true]")
+    for element in ("Call_Intake", "Call_ParallelMatters", "Task_IssueResult"):
+        assert diagram.get_attribute(f"data-marked-{element}") == "done", element
+    assert "S23" in owner.page.inner_text("#diagram-title")
+    owner.page.locator("#diagram-nav button[data-drill^='matter_approval|S23|']").first.click()
+    owner.page.wait_for_selector("#diagram[data-model=matter_approval][data-ready=true]")
+    assert diagram.get_attribute("data-marked-Task_Review") == "done"
+    assert owner.page.locator("g.djs-element.done[data-element-id='Task_Review']").count() == 1
+    owner.shot("owner-diagram-matter")
+    owner.page.click("#diagram-nav button:has-text('返回上一级')")
+    owner.page.wait_for_selector("#diagram[data-model=stage_approval][data-ready=true]")
+    owner.page.click("#diagram-nav button:has-text('返回上一级')")
+    owner.page.wait_for_selector("#diagram[data-model=project_approval][data-ready=true]")
+    assert diagram.get_attribute("data-marked-Call_S23") == "done"
     assert "建字第2026-023号" in owner.page.inner_text("main"), "the certificate number is listed"
     owner.shot("owner-project")
     owner.go("/ui/projects")
@@ -229,7 +245,8 @@ def test_every_role_in_the_browser(live: Live, browser: Any) -> None:  # noqa: F
     analyst.go("/ui/analytics?project_type=social_small")
     row = analyst.page.locator("#stage-times tr[data-stage='S23']")
     cells = row.locator("td").all_inner_texts()
-    assert cells[1] == "1" and float(cells[2]) > 0, cells
+    assert cells[1] == "1" and float(cells[2].split("（")[0]) > 0, cells
+    assert re.fullmatch(r"[\d.]+（[\d.]+ 整日）", cells[2]), cells  # the decimal and the whole days (受理次日起算)
     _images_loaded(analyst.page)
     analyst.shot("analyst-dashboard")
     analyst.go("/ui/analytics?since=2026-13-01")

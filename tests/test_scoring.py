@@ -153,3 +153,28 @@ def test_regional_assessment_indicators_read_the_case_plans(tmp_path: Path) -> N
     assert everything["regional_assessment_items"] == (0.2, 2, 10)
     assert everything["regional_assessment_projects"] == (0.5, 1, 2)
     assert ganzhou["regional_assessment_items"] == (0.4, 2, 5)
+
+
+def test_main_matters_decided_without_online_handling_are_found(three) -> None:  # noqa: F811
+    """主要事项线上办理情况: a main matter whose decision no person made in the system (its review completed by the
+    engine's own actor, i.e. the result was entered) is a case the sheet deducts for; officers' decisions are not."""
+    from sqlalchemy import update
+
+    from engine.persistence import tables as t
+
+    catalogue = three.catalogue
+    with three.db.connect() as conn:
+        def offline() -> dict:
+            values = {v["id"]: v for v in sheet_values(conn, Filters(), catalogue=catalogue,
+                                                       filing_matters=filing_matters(catalogue))}
+            return values["main_matters_online"]
+
+        before = offline()
+        assert before["value"] == 0 and before["cases"] == 0 and before["denominator"] == 3  # 3 land-use permits
+        conn.execute(update(t.tasks).where(t.tasks.c.project_id == "G1", t.tasks.c.spec_id == "Task_Review",
+                                           t.tasks.c.matter_key.like("%s1_land_use_planning_permit%"))
+                     .values(actor="system"))
+        after = offline()
+        assert (after["cases"], after["denominator"]) == (1, 3)
+        assert score(after, load_sheet().indicators[1].rule) == 2.5  # 3 − 0.5 per case
+        conn.rollback()

@@ -8,7 +8,6 @@ it names one; nothing has changed then, since the service layer's transaction wa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
-from api.pages import session
+from api.pages import refusals, session
 from engine.domain.actors import Actor
 from engine.domain.workcalendar import SHANGHAI
 from engine.persistence.uow import ConcurrentUpdate
@@ -174,67 +173,94 @@ def lines(text: Any) -> list[str]:
     return [line.strip() for line in str(text or "").splitlines() if line.strip()]
 
 
-_FIELD = re.compile(r"^([A-Za-z_][\w.]*): ")
-
-#: The refusals users meet most, said in Chinese (the service words its rules in English with the Chinese term;
-#: anything not listed is shown as the service wrote it).
-_ZH: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"^容缺受理 is not allowed: (.*)$", re.S), lambda m: "不允许容缺受理：" + m[1]),
-    (re.compile(r"^task \S+ \((.+?)\) is not ready: it is (\w+)$"),
-     lambda m: f"任务“{m[1]}”已不在待办状态（{STATUS_LABELS.get(m[2], m[2])}），可能已由他人办理"),
-    (re.compile(r"^task is claimed by '(.+?)' \(认领\); it must release it first$"),
-     lambda m: f"任务已被 {m[1]} 认领，须由其释放后才能办理"),
-    (re.compile(r"^task \S+ was claimed by someone else meanwhile$"), lambda m: "任务刚被他人认领"),
-    (re.compile(r"^only '(.+?)' \(or an administrator\) may release this task$"),
-     lambda m: f"只有认领人 {m[1]}（或管理员）可以释放该任务"),
-    (re.compile(r"^(?:this )?task \S* ?belongs to (?:another )?department.*$"), lambda m: "该任务属于其他部门"),
-    (re.compile(r"^project \S+: not among the projects you may see$"), lambda m: "您无权查看该项目"),
-    (re.compile(r"^role '\w+' may not do this; only .+ may$"), lambda m: "您的角色无权执行此操作"),
-    (re.compile(r"^an owner can only file projects in its own name$"), lambda m: "只能以本单位（或委托单位）名义申报项目"),
-]
-
-
-def zh(detail: str) -> str:
-    """A service refusal in Chinese when it is one of the common ones; else as written."""
-    for pattern, words in _ZH:
-        match = pattern.match(detail)
-        if match:
-            return words(match)
-    return detail
-
-
 def refusal(exc: Exception, fields: tuple[str, ...] = ()) -> tuple[int, dict[str, str], str]:
     """(status, field errors, general message) for an error the service layer or a body model raised.
 
-    A message that starts with one of the form's ``fields`` is shown next to that field; anything else at the
-    top of the form. The words come from the service (they name the rule); the heading says it in Chinese.
+    Every refusal is said in Chinese (``api.pages.refusals``): a problem that names one of the form's ``fields``
+    is shown next to that field (a name ending in '.' takes in the fields under it, e.g. ``case.``), anything
+    else at the top of the form, its field named in Chinese.
     """
     if isinstance(exc, FormRejected):
         return 422, exc.errors, REFUSAL[422]
     if isinstance(exc, ValidationError):
-        errors: dict[str, str] = {}
+        pairs: list[tuple[str | None, str]] = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err.get("loc", ()))
-            top = field.split(".")[0]
             message = str(err.get("msg", "")).removeprefix("Value error, ")
-            errors[top if top in fields else "_"] = _zh_validation(err.get("type", ""), message)
-        return 422, errors, REFUSAL[422]
+            pairs.append((field or None, _zh_validation(err.get("type", ""), message)))
+        return 422, _placed(pairs, fields), REFUSAL[422]
     if isinstance(exc, ConcurrentUpdate):
         return 409, {"_": "项目正在被他人办理，请刷新后重试"}, REFUSAL[409]
     status = getattr(exc, "status", 500)
-    detail = str(exc)
-    match = _FIELD.match(detail)
-    if not match:
-        detail = zh(detail)
-    if match and match.group(1).split(".")[0] in fields:
-        return status, {match.group(1).split(".")[0]: detail[match.end():]}, REFUSAL.get(status, REFUSAL[500])
-    return status, {"_": detail}, REFUSAL.get(status, REFUSAL[500])
+    return status, _placed(refusals.explain(str(exc)), fields), REFUSAL.get(status, REFUSAL[500])
+
+
+def _placed(pairs: list[tuple[str | None, str]], fields: tuple[str, ...]) -> dict[str, str]:
+    """Each message beside its field when the form has it, the others together at the top (key ``_``)."""
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    for field, message in pairs:
+        key = None
+        if field is not None:
+            top = field.split(".")[0]
+            if field in fields or any(f.endswith(".") and field.startswith(f) for f in fields):
+                key = field
+            elif top in fields:
+                key = top
+        if key is None:
+            label = refusals.FIELDS.get(field.split(".")[0]) if field else None
+            general.append(f"{label}：{message}" if label else message)
+        else:
+            errors[key] = f"{errors[key]}；{message}" if key in errors else message
+    if general:
+        errors["_"] = "；".join(general)
+    return errors
 
 
 def _zh_validation(kind: str, message: str) -> str:
     return {"missing": "必填", "string_too_short": "不能为空", "too_short": "至少填写一项",
-            "string_too_long": "内容过长", "literal_error": "请勾选确认", "float_parsing": "请填写数字",
-            "greater_than_equal": "不能为负数", "int_parsing": "请填写整数"}.get(kind, message)
+            "string_too_long": "内容过长", "float_parsing": "请填写数字",
+            "greater_than_equal": "不能为负数", "int_parsing": "请填写整数"}.get(kind) or refusals.explain_text(message)
+
+
+#: Rows a listing page shows; the rest is a click away (never cut off silently).
+PAGE_SIZE = 50
+#: How long the trail of earlier pages (for 上一页) may grow in the URL before its oldest entries are dropped.
+TRAIL_CHARS = 6000
+
+
+def page_cursor(cursor: str | None, trail: str | None) -> tuple[str | None, list[str]]:
+    """The API cursor of the page to show and the start cursors of the pages before it ("" is the first page).
+
+    Listing pages follow the API's keyset cursors (``X-Next-Cursor``): the URL carries the current page's
+    cursor and, for 上一页, the trail of the earlier pages' (a keyset cursor only goes forward)."""
+    earlier = [("" if c == "0" else c) for c in (trail or "").split(".") if c]
+    return (cursor or None), earlier
+
+
+def pager(request: Request, cursor: str | None, earlier: list[str], following: str | None, shown: int) -> dict[str, Any]:
+    """Links to the next and previous pages of a listing (``following``: the API's ``X-Next-Cursor``)."""
+    def url(to: str | None, trail: list[str]) -> str:
+        target = request.url.remove_query_params(["cursor", "trail", "ok"])
+        if to:
+            target = target.include_query_params(cursor=to)
+        encoded = ".".join(c or "0" for c in trail)
+        while len(encoded) > TRAIL_CHARS and trail:
+            trail = trail[1:]
+            encoded = ".".join(c or "0" for c in trail)
+        if encoded:
+            target = target.include_query_params(trail=encoded)
+        return f"{target.path}?{target.query}" if target.query else target.path
+
+    return {"number": len(earlier) + 1, "shown": shown, "more": following is not None,
+            "next": url(following, [*earlier, cursor or ""]) if following else None,
+            "previous": url(earlier[-1], earlier[:-1]) if earlier else None,
+            "first": url(None, []) if earlier else None}
+
+
+def listing_response() -> Response:
+    """A response object for a route function a page calls, so the page can read the ``X-Next-Cursor`` it sets."""
+    return Response()
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -263,13 +289,15 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except SignInRequired:
                 return session.save(request, redirect("/?next=" + quote(request.url.path)))
-            except (ServiceError, ConcurrentUpdate) as exc:
+            except (ServiceError, ConcurrentUpdate, FormRejected) as exc:
                 status, errors, _ = refusal(exc)
-                response = error_page(request, status, errors.get("_") or "; ".join(errors.values()))
+                response = error_page(request, status, errors.get("_") or "；".join(
+                    f"{refusals.FIELDS.get(k, k)}：{v}" for k, v in errors.items()))
             except RequestValidationError as exc:
-                detail = "; ".join(".".join(str(p) for p in e.get("loc", ())[1:]) + ": " + str(e.get("msg"))
-                                   for e in exc.errors())
-                response = error_page(request, 422, detail)
+                pairs = [(".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                          _zh_validation(e.get("type", ""), str(e.get("msg", "")).removeprefix("Value error, ")))
+                         for e in exc.errors()]
+                response = error_page(request, 422, _placed(pairs, ())["_"])
             return session.save(request, response)
 
         return page_handler

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from api import admin as admin_api
 from api import analytics as analytics_api
 from api import charts as chart_api
-from api.pages import session
+from api.pages import common, session
 from api.pages.common import (
     CsrfRefused,
     FormRejected,
@@ -108,17 +109,29 @@ def dashboard(request: Request, actor: Actor = Depends(actor_of)) -> Response:
     f = _filters(request)
     status, errors, heading, report = 200, {}, None, None
     try:
-        report = analytics_api.report(request, actor, suspect_minutes=10.0, **_filter_args(f))
+        report = analytics_api.report(request, actor, suspect_minutes=10.0, group_by=None, **_filter_args(f))
     except (ServiceError, FormRejected, ValidationError) as exc:
         status, errors, heading = refusal(exc, FILTERS)
+    page = _case_page(request)
     cases = analytics_api.cases(request, actor, status=None, project_type=f["project_type"] or None, overdue=None,
-                                limit=50, offset=0) if report is not None else []
-    query = "&".join(f"{k}={v}" for k, v in f.items() if v)
+                                limit=common.PAGE_SIZE + 1, offset=(page - 1) * common.PAGE_SIZE) if report is not None else []
+    more = len(cases) > common.PAGE_SIZE  # one row past the page says whether another page follows
+    cases = cases[:common.PAGE_SIZE]
+    query = "&".join(f"{k}={quote(v)}" for k, v in f.items() if v)
+    at = "/ui/analytics?" + (query + "&" if query else "") + "page="
+    pages = {"number": page, "shown": len(cases), "more": more, "next": at + str(page + 1) if more else None,
+             "previous": at + str(page - 1) if page > 1 else None, "first": at + "1" if page > 2 else None}
     catalogue = request.app.state.service.catalogue
     from engine.domain.catalogue import list_profiles
 
     return render(request, "analytics.html", status=status, report=report, errors=errors, heading=heading, filters=f,
-                  query=query, cases=cases, profiles=list_profiles(catalogue.root))
+                  query=query, cases=cases, profiles=list_profiles(catalogue.root), pages=pages)
+
+
+def _case_page(request: Request) -> int:
+    """The case list's page number (``page``, 1 when absent or not a sensible number)."""
+    raw = request.query_params.get("page") or "1"
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1
 
 
 @router.get("/ui/analytics/charts/{kind}.svg")

@@ -9,7 +9,6 @@ actor, so a page shows exactly what the JSON API would show that user.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,12 +18,13 @@ from pydantic import ValidationError
 from api import catalogue as catalogue_api
 from api import charts as chart_api
 from api import projects as project_api
+from api.pages import common, diagram
 from api.pages.common import FormRejected, PageRoute, actor_of, form_of, listed, redirect, refusal, render
 from api.pages.work import DONE_MESSAGES
 from engine.domain.actors import Actor
 from engine.persistence.uow import ConcurrentUpdate, UnitOfWork
 from engine.services import queries
-from engine.services.errors import Conflict, ServiceError
+from engine.services.errors import Conflict, NotFound, ServiceError
 
 router = APIRouter(prefix="/ui/projects", route_class=PageRoute, include_in_schema=False)
 FILERS = ("owner", "agent")
@@ -38,11 +38,17 @@ def _pid() -> Any:
 @router.get("")
 def project_list(request: Request, actor: Actor = Depends(actor_of),
                  status: Literal["running", "completed", "stopped", "withdrawn", ""] = "",
-                 project_type: str | None = Query(default=None, max_length=40)) -> Response:
+                 project_type: str | None = Query(default=None, max_length=40),
+                 cursor: str | None = Query(default=None, max_length=500),
+                 trail: str | None = Query(default=None, max_length=common.TRAIL_CHARS + 600)) -> Response:
+    """The projects the API lists for this actor, a page at a time (its keyset cursors, 上一页 / 下一页)."""
+    current, earlier = common.page_cursor(cursor, trail)
+    listing = common.listing_response()
     rows = project_api.list_projects(request, actor, status=status or None, project_type=project_type or None,
-                                     limit=500, offset=0)
+                                     limit=common.PAGE_SIZE, offset=0, cursor=current, response=listing)
+    pages = common.pager(request, current, earlier, listing.headers.get("X-Next-Cursor"), len(rows))
     return render(request, "projects.html", projects=rows, filters={"status": status, "project_type": project_type or ""},
-                  may_file=actor.role in FILERS)
+                  may_file=actor.role in FILERS, pages=pages)
 
 
 @router.get("/new")
@@ -116,21 +122,14 @@ def _new_body(request: Request, form: dict[str, Any]) -> project_api.NewProject:
                                   investment_wan_yuan=investment)
 
 
-_CASE_PROBLEM = re.compile(r"case\.(\w+): (.*?)(?=; case\.\w+: |$)", re.S)
-
-
 def _new_page(request: Request, actor: Actor, *, exc: Exception | None = None, form: dict[str, Any] | None = None,
               preview: dict[str, Any] | None = None) -> Response:
     project_api.require("owner", "agent")(actor)  # only those who may file see the form (403 page otherwise)
     form = form or {}
     status, errors, heading = (200, {}, None)
     if exc is not None:
-        status, errors, heading = refusal(exc, NEW_FIELDS)
-        general = errors.get("_", "")
-        if general.startswith("case."):  # the questionnaire names each question: show each beside its field
-            errors.pop("_")
-            for qid, message in _CASE_PROBLEM.findall(general):
-                errors["case." + qid] = message
+        # the questionnaire names each question (case.<id>): each problem is shown beside its question
+        status, errors, heading = refusal(exc, (*NEW_FIELDS, "case."))
     catalogue = request.app.state.service.catalogue
     return render(request, "project_new.html", status=status, errors=errors, heading=heading, form=form,
                   project_types=list(catalogue.project_types.values()), principals=sorted(actor.owner_ids),
@@ -154,16 +153,24 @@ def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depe
                   notices=notices, certificates=certificates, plan=plan, events=events[-30:], done=done)
 
 
+DiagramModel = Literal["project_approval", "stage_approval", "joint_acceptance", "stage_intake", "matter_approval",
+                       "unit_acceptance", "commitment_followup"]
+
+
 @router.get("/{project_id}/diagram.bpmn")
-def diagram_xml(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of)) -> Response:
-    """The main model of the definition version this project runs (for the bpmn-js viewer)."""
+def diagram_xml(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of),
+                model: DiagramModel | None = None) -> Response:
+    """A model of the definition version this project runs (for the bpmn-js viewer): the main one, or the stage,
+    intake, matter, unit-acceptance or follow-up model a drill-down shows."""
     service = request.app.state.service
     row = queries.visible_project(service.db, actor, project_id)
     with UnitOfWork(service.db, read_only=True) as uow:
         definition = uow.definitions.get(row["definition_id"])
     files = (definition or {}).get("files") or {}
-    process_id = (definition or {}).get("process_id", "project_approval")
+    process_id = model or (definition or {}).get("process_id", "project_approval")
     text = files.get(f"{process_id}.bpmn") or next((v for v in files.values() if f'id="{process_id}"' in v), "")
+    if not text:
+        raise NotFound(f"definition {row['definition_id']} does not exist")
     return Response(text, media_type="application/xml", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -175,20 +182,27 @@ def diagram_state(request: Request, project_id: str = _pid(), actor: Actor = Dep
                     headers={"Cache-Control": "no-store"})
 
 
+@router.get("/{project_id}/diagram-view.json")
+def diagram_view(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of),
+                 model: DiagramModel | None = None, stage: str | None = Query(default=None, max_length=10),
+                 matter: str | None = Query(default=None, max_length=160)) -> Response:
+    """One level of the diagram (``api.pages.diagram.view``): its marks (from the ledger and the task rows) and
+    the levels below it. The main model without ``model``; a drilled-in model needs its ``stage``."""
+    service = request.app.state.service
+    progress = project_api.progress(request, project_id, actor)  # the visibility rule of GET /projects/{id}/progress
+    if model not in (None, "project_approval") and not stage:
+        raise FormRejected({"stage": "请选择阶段"})
+    with UnitOfWork(service.db, read_only=True) as uow:
+        tasks = uow.tasks.list(project_id=project_id, state=None, limit=None)
+    names = {s.id: s.name for s in service.catalogue.stages.values()}
+    data = diagram.view(progress, tasks, now=service.clock.now(), stage_names=names, model=model, stage=stage,
+                        matter=matter)
+    return Response(json.dumps(data, ensure_ascii=False), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
 def element_states(progress: dict[str, Any]) -> dict[str, str]:
-    states: dict[str, str] = {}
-    for stage in progress.get("stages", []):
-        if stage.get("outcome") in ("refused", "revoked"):
-            state = "refused"
-        elif stage.get("status") == "overdue" and not stage.get("end"):
-            state = "overdue"
-        elif stage.get("end"):
-            state = "done"
-        else:
-            state = "active"
-        for element in (f"Call_{stage['key']}", f"Call_{stage['key']}c"):  # c: the concurrent route's copy
-            states[element] = state
-    return states
+    return diagram.main_states(progress)
 
 
 @router.get("/{project_id}/gantt.svg")

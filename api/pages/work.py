@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from api import projects as project_api
 from api import tasks as task_api
+from api.pages import common
 from api.pages.common import (
     FormRejected,
     PageRoute,
@@ -51,15 +52,21 @@ def inbox(request: Request, actor: Actor = Depends(actor_of),
           project_type: str | None = Query(default=None, max_length=40),
           matter_id: str | None = Query(default=None, max_length=80),
           colour: Literal["green", "yellow", "red", "none", ""] = "",
-          ok: str | None = Query(default=None, max_length=20)) -> Response:
-    """待办: the API inbox (soonest due first, 黄/红 warning colours) with its filters."""
+          ok: str | None = Query(default=None, max_length=20),
+          cursor: str | None = Query(default=None, max_length=500),
+          trail: str | None = Query(default=None, max_length=common.TRAIL_CHARS + 600)) -> Response:
+    """待办: the API inbox (soonest due first, 黄/红 warning colours) with its filters, a page at a time (the
+    API's keyset cursors; a page filtered by matter or colour may hold fewer rows while more follow)."""
+    current, earlier = common.page_cursor(cursor, trail)
+    listing = common.listing_response()
     rows = task_api.inbox(request, actor, stage=stage or None, project_id=project_id or None,
-                          project_type=project_type or None,
-                          matter_id=matter_id or None, task=None, colour=colour or None, state="ready", limit=500)
+                          project_type=project_type or None, matter_id=matter_id or None, task=None,
+                          colour=colour or None, state="ready", limit=common.PAGE_SIZE, cursor=current,
+                          response=listing)
+    pages = common.pager(request, current, earlier, listing.headers.get("X-Next-Cursor"), len(rows))
     filters = {"stage": stage or "", "project_id": project_id or "", "project_type": project_type or "", "matter_id": matter_id or "", "colour": colour}
-    stages = sorted({r["stage"] for r in rows if r.get("stage")})
-    return render(request, "inbox.html", tasks=rows, filters=filters, stages=stages or list(request.app.state.service.catalogue.stages),
-                  done=DONE_MESSAGES.get(ok or ""))
+    return render(request, "inbox.html", tasks=rows, filters=filters, stages=list(request.app.state.service.catalogue.stages),
+                  done=DONE_MESSAGES.get(ok or ""), pages=pages)
 
 
 @router.post("/tasks/{task_id}/claim")

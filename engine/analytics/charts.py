@@ -25,7 +25,7 @@ import logging
 import threading
 from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -494,9 +494,8 @@ BUILDERS: dict[str, Any] = {"stage_boxplots": stage_boxplots_figure, "weekly_rat
 # -- all of them --------------------------------------------------------------------------------------------------
 def slowest_projects(conn: Connection, filters: Filters = Filters(), *, count: int = 3) -> list[str]:
     """The projects with the longest whole-process approval time (finished or not), slowest first."""
-    query = (select(_s.c.project_id).where(*conditions(Filters(project_type=filters.project_type,
-                                                                jurisdiction=filters.jurisdiction,
-                                                                division=filters.division), "project"),
+    query = (select(_s.c.project_id).where(*conditions(replace(filters, stage=None, department=None, matter=None,
+                                                                since=None, until=None), "project"),
                                            _s.c.approval_working_days.is_not(None))
              .order_by(_s.c.approval_working_days.desc(), _s.c.project_id).limit(count))
     return [r[0] for r in conn.execute(query)]

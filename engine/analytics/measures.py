@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -59,14 +59,18 @@ __all__ = [
     "Filters", "METRICS", "ALWAYS", "conditions", "parallel_after", "last_to_finish", "distribution", "stage_durations", "process_durations", "department_durations",
     "matter_durations", "bottlenecks", "overdue_rates", "silent_consent_rate", "parallel_rate",
     "tolerance_and_commitment", "joint_acceptance_rate", "special_procedures", "off_system_suspects",
-    "report",
+    "report", "divisions_present", "report_by_division",
 ]
 
 Level = Literal["project", "stage", "matter", "special", "check"]
 GroupBy = Literal["stage", "department", "matter_id", "project_type", "procedure"] | None
 
+#: The whole working days used (受理次日起算, as a clerk counts, engine/domain/timing.py): the integer reported beside
+#: the decimal ``approval_working_days`` in every distribution.
+WHOLE_DAYS = "approval_days_used"
 #: The duration columns every distribution reports.
-METRICS: tuple[str, ...] = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days")
+METRICS: tuple[str, ...] = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days",
+                            WHOLE_DAYS)
 
 _s = t.subjects
 
@@ -84,9 +88,13 @@ class Filters:
     until: datetime | None = None
     division: str | None = None
     """行政区划代码: a province, city or county code; a city takes in its counties (engine/domain/divisions.py)."""
+    division_exact: bool = False
+    """Match ``division`` itself only, not the counties under a city (one group of ``group_by=division``); with
+    ``division`` None: the projects filed without a division."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v is not None}
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
+                if v is not None and v is not False}
 
 
 def _facet_ids(f: Filters, level: Level) -> Any | None:
@@ -98,7 +106,9 @@ def _facet_ids(f: Filters, level: Level) -> Any | None:
     if level in ("matter", "special", "check"):
         wanted.update(department=f.department, matter_id=f.matter)
     conds = [fc[name] == value for name, value in wanted.items() if value is not None]
-    if f.division is not None:  # a city takes in its counties: the code's prefix (360700 → 3607%)
+    if f.division_exact:  # one group of group_by=division: the code itself (or no code at all)
+        conds.append(fc.division_code.is_(None) if f.division is None else fc.division_code == f.division)
+    elif f.division is not None:  # a city takes in its counties: the code's prefix (360700 → 3607%)
         conds.append(fc.division_code.like(division_prefix(f.division) + "%"))
     return select(fc.id).where(*conds) if conds else None
 
@@ -151,7 +161,10 @@ _INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "departm
                                               ("project", "project_type"): "project"}
 _FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage", "project": "project_type"}
 _SUFFIX = {"span_natural_days": "", "span_working_days": "_swd", "approval_natural_days": "_and",
-           "approval_working_days": "_awd"}
+           "approval_working_days": "_awd", WHOLE_DAYS: "_dused"}
+#: The metrics the first index of a family holds (count, mean and max of them in one walk); any other metric is
+#: aggregated over its own sorted index (``_dused``, migration 0060).
+_COVERED = frozenset(("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days"))
 
 
 def _index_ordered(level: Level, by: GroupBy, filters: Filters = Filters()) -> bool:
@@ -247,11 +260,25 @@ def _walk_indexes(conn: Connection, level: Level, by: GroupBy, filters: Filters,
     elif level == "project":
         finished.append(_s.c.stage.is_(None))
     group: Any = _s.c[by] if by else literal("all")
-    query = select(group.label("g"), *_aggregates(_s, metrics, level)).where(*conditions(filters, level), *finished)
+    covered = tuple(m for m in metrics if m in _COVERED)
+    query = select(group.label("g"), *_aggregates(_s, covered, level)).where(*conditions(filters, level), *finished)
     if by:
         query = query.group_by(group).order_by(group)
     groups = [dict(row) for row in conn.execute(_indexed(query, f"ix_subjects_done_{family}")).mappings()
               if row["count"]]
+    for m in metrics:  # a metric outside the first index: count, mean and max from a walk of its own sorted index
+        if m in _COVERED:
+            continue
+        extra = select(group.label("g"), *_aggregates(_s, (m,), "project")[1:]).where(
+            *conditions(filters, level), *finished)
+        if by:
+            extra = extra.group_by(group)
+        found = {row["g"]: row for row in conn.execute(
+            _indexed(extra, f"ix_subjects_done_{family}{_SUFFIX[m]}")).mappings()}
+        for row in groups:
+            other = found.get(row["g"])
+            row.update({f"{m}__n": other[f"{m}__n"] if other else 0, f"{m}__mean": other[f"{m}__mean"] if other else None,
+                        f"{m}__max": other[f"{m}__max"] if other else None})
     order: _Order = {}
     for row in groups:
         where = [*conditions(filters, level), *finished] + ([family_col == row["g"]] if by else [])
@@ -328,7 +355,7 @@ def bottlenecks(conn: Connection, filters: Filters = Filters(), *, by: Literal["
                 top: int = 10) -> list[dict[str, Any]]:
     """Who holds projects longest: groups ranked by mean approval working days, then p90, then total held; with
     how often the group's matter was on its stage's critical path (the one that ended last, 关键路径)."""
-    return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days",)), top)
+    return _ranked(distribution(conn, "matter", by, filters, metrics=("approval_working_days", WHOLE_DAYS)), top)
 
 
 def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
@@ -339,7 +366,7 @@ def _ranked(rows: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
         total = None if d["mean"] is None else round(d["mean"] * row["count"], 4)
         ranked.append({"group": row["group"], "count": row["count"], "mean": d["mean"], "median": d["median"],
                        "p90": d["p90"], "max": d["max"], "total_working_days": total,
-                       "critical_path": row.get("critical_path")})
+                       "whole_days": row.get(WHOLE_DAYS), "critical_path": row.get("critical_path")})
     ranked.sort(key=lambda r: (-(r["mean"] or 0.0), -(r["p90"] or 0.0), -(r["total_working_days"] or 0.0), str(r["group"])))
     for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank
@@ -504,8 +531,7 @@ def joint_acceptance_rate(conn: Connection, filters: Filters = Filters(), *, sta
     several = (select(func.min(m.c.department) < func.max(m.c.department))
                .where(m.c.project_id == _s.c.project_id, m.c.key > f"{stage}/", m.c.key < f"{stage}0",
                       m.c.level.concat("") == "matter").scalar_subquery())
-    conds = conditions(Filters(project_type=filters.project_type, jurisdiction=filters.jurisdiction, stage=stage,
-                                since=filters.since, until=filters.until, division=filters.division), "stage")
+    conds = conditions(replace(filters, stage=stage, department=None, matter=None), "stage")
     query = select(func.count(), func.sum(case((several, 1), else_=0))).where(*conds, _s.c.ended_at.is_not(None))
     total, joint = conn.execute(_indexed(_indexed(query, "ix_subjects_facts"), "ix_subjects_keyed", m)).one()
     return _rate(joint, total)
@@ -531,8 +557,7 @@ def _specials(tally: _Tallies) -> dict[str, Any]:
     sp = t.subjects.alias("sp")
     has_special = _specials_only(
         select(sp.c.project_id, _before_hash(conn, sp.c.key).label("matter_key"))
-        .where(*conditions(Filters(project_type=filters.project_type, stage=filters.stage,
-                                   jurisdiction=filters.jurisdiction, division=filters.division), "special", sp))
+        .where(*conditions(replace(filters, department=None, matter=None, since=None, until=None), "special", sp))
         .distinct(), sp).subquery()
     m = t.subjects.alias("m")
     conds = [m.c.level.concat("") == "matter", *conditions(filters, "matter", m)[1:]]
@@ -585,6 +610,30 @@ def _suspects(tally: _Tallies, examples: int = 20) -> dict[str, Any]:
                "minutes": round(r["span_natural_days"] * 1440.0, 2)} for r in rows]
     return {"threshold_minutes": tally.threshold_minutes, **_rate(counts["fast"], counts["non_filing"]),
             "by_department": by_department, "examples": listed}
+
+
+# -- by division ------------------------------------------------------------------------------------------------
+def divisions_present(conn: Connection, filters: Filters = Filters()) -> list[str | None]:
+    """The 行政区划代码 the filtered subjects carry, each exactly as filed (a city's own code apart from its
+    counties'), sorted, and ``None`` last when some projects were filed without one: the groups of
+    ``group_by=division``. Read from the filtered rows' facets (the analytics keys), not from the wide rows."""
+    fc = t.subject_facets.c
+    level: Level = "matter" if filters.department or filters.matter else "stage"
+    query = (select(fc.division_code).select_from(_s.join(t.subject_facets, fc.id == _s.c.facet))
+             .where(*conditions(filters, level), _s.c.started_us.is_not(None)).distinct())
+    codes = {row[0] for row in conn.execute(query)}
+    return sorted(c for c in codes if c is not None) + ([None] if None in codes else [])
+
+
+def report_by_division(conn: Connection, filters: Filters = Filters(), **options: Any) -> dict[str, Any]:
+    """Every measure of :func:`report`, once per division (:func:`divisions_present`): each group is the report
+    for ``filters`` narrowed to that exact code (``division_exact``), so the groups are disjoint and together
+    make up the ungrouped report's subjects."""
+    groups = []
+    for code in divisions_present(conn, filters):
+        narrowed = replace(filters, division=code, division_exact=True)
+        groups.append({"division": code, "report": report(conn, narrowed, **options)})
+    return {"group_by": "division", "filters": filters.to_dict(), "groups": groups}
 
 
 # -- everything ---------------------------------------------------------------------------------------------------

@@ -155,7 +155,8 @@ def _m_build_cycle(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, 
     if f.project_type is not None:
         types = [p for p in types if p == f.project_type]
     permit = select(_s.c.project_id).where(
-        *conditions(Filters(project_type=None, jurisdiction=f.jurisdiction, division=f.division), "stage"),
+        *conditions(replace(f, project_type=None, stage=None, department=None, matter=None, since=None, until=None),
+                    "stage"),
         _s.c.stage.in_(PERMIT_STAGES), _s.c.outcome.in_(("approved", "approved_with_tolerance")),
         _s.c.project_type.in_(types))
     if f.since is not None:
@@ -196,11 +197,21 @@ def _m_stage_time(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, A
     rows = ctx.setdefault("stages", stage_durations(conn, f))
     by_stage = {r["group"]: {"value": r[metric]["mean"], "denominator": r["count"],
                              "numerator": round((r[metric]["mean"] or 0) * r["count"], 4)} for r in rows}
+    whole: dict[str, tuple[int, float]] = {}  # the approval time's whole working days (受理次日起算) beside it
+    if metric == "approval_working_days":
+        for r in rows:
+            days = r.get("approval_days_used") or {}
+            if r["group"] in by_stage and days.get("mean") is not None:
+                by_stage[r["group"]]["whole_days_mean"] = days["mean"]
+                whole[r["group"]] = (int(r["count"]), days["mean"])
     four = {s: v for s, v in by_stage.items() if s in ("S1", "S2", "S3", "S23", "S4")}
     n = sum(v["denominator"] for v in four.values())
     total = sum(v["numerator"] for v in four.values())
+    known = [whole[s] for s in four if s in whole]
+    whole_n = sum(k for k, _ in known)
+    extra = {"whole_days_mean": round(sum(k * mean for k, mean in known) / whole_n, 2)} if whole_n else {}
     return {"value": round(total / n, 2) if n else None, "numerator": round(total, 4), "denominator": n,
-            "by_stage": four, **({} if n else {"reason": "no stage finished in this period"})}
+            "by_stage": four, **extra, **({} if n else {"reason": "no stage finished in this period"})}
 
 
 def _m_overdue_cases(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -290,7 +301,7 @@ def _m_utilities(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, An
     connected = conn.execute(select(func.count(_s.c.project_id.distinct())).where(
         *conditions(replace(f, stage=utility_stage), "matter"), _s.c.started_us.is_not(None))).scalar_one()
     permit = select(func.count(_s.c.project_id.distinct())).where(
-        *conditions(Filters(project_type=f.project_type, jurisdiction=f.jurisdiction, division=f.division), "stage"),
+        *conditions(replace(f, stage=None, department=None, matter=None, since=None, until=None), "stage"),
         _s.c.stage.in_(PERMIT_STAGES), _s.c.outcome.in_(("approved", "approved_with_tolerance")),
         _s.c.ended_at.is_not(None))
     if f.since is not None:
@@ -318,6 +329,31 @@ def _m_intermediary(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str,
     return _ratio(with_one, ctx["tally"]("matter")["started"])
 
 
+FOUR_STAGES = ("S1", "S2", "S3", "S23", "S4")
+#: The decisions an officer records in the system (user tasks of matter_approval).
+REVIEW_TASKS = ("Task_Review", "Task_ReviewSilent")
+
+
+def _m_main_matters_offline(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """主要事项未在线上办理: the main matters of the four stages (``ind.matters``, else the catalogue's mandatory
+    approval matters of S1–S4) that ended with a decision (准予 / 不予许可) although no officer decided them in the
+    system — no review task of that matter completed by a person (the engine's own ``system`` actor does not
+    count): their result was entered, not handled online. Over the main matters decided in the period.
+
+    What the system can find: a matter handled wholly offline never reaches it (the sheet's inspectors find those)."""
+    catalogue = ctx["catalogue"]
+    main = list(ind.matters) or sorted(m.id for m in catalogue.matters.values()
+                                       if m.mandatory and m.kind == "approval" and m.stage in FOUR_STAGES)
+    tk = t.tasks.c
+    handled = (select(tk.id).where(tk.project_id == _s.c.project_id, tk.matter_key == _s.c.key,
+                                   tk.spec_id.in_(REVIEW_TASKS), tk.state == "done", tk.actor.is_not(None),
+                                   tk.actor != "system").exists())
+    decided = [*conditions(f, "matter"), _s.c.ended_at.is_not(None), _s.c.stage.in_(FOUR_STAGES),
+               _s.c.matter_id.in_(main), _s.c.outcome.in_(("approved", "refused"))]
+    total, offline = conn.execute(select(func.count(), func.sum(case((~handled, 1), else_=0))).where(*decided)).one()
+    return {**_ratio(offline, total), "cases": int(offline or 0)}
+
+
 MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], dict[str, Any]]] = {
     "cases_per_project": _m_cases_per_project, "instant_cases": _m_instant_cases, "build_cycle": _m_build_cycle,
     "whole_process_time": _m_whole_process_time, "stage_time": _m_stage_time, "overdue_cases": _m_overdue_cases,
@@ -325,7 +361,7 @@ MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], d
     "commitment_cases": _m_commitment_cases, "parallel": _m_parallel, "joint_acceptance": _m_joint_acceptance,
     "regional_assessment_projects": _m_regional_assessment, "online_filing": _m_online_filing,
     "regional_assessment_items": _m_regional_assessment_items, "utilities": _m_utilities,
-    "intermediary": _m_intermediary,
+    "intermediary": _m_intermediary, "main_matters_offline": _m_main_matters_offline,
 }
 
 
@@ -516,14 +552,15 @@ def write_xlsx(result: dict[str, Any], out: io.BufferedIOBase | io.BytesIO | Pat
     ws.freeze_panes = "E5"
 
     values = wb.create_sheet("指标值")
-    values.append(["行政区划代码", "单位", "指标", "评分细则行", "单位口径", "值", "分子", "分母", "名次", "得分", "说明"])
+    values.append(["行政区划代码", "单位", "指标", "评分细则行", "单位口径", "值", "整工作日（受理次日起算）", "分子", "分母",
+                   "名次", "得分", "说明"])
     for cell in values[1]:
         cell.font, cell.fill = bold, grey
     for row in result["rows"]:
         for i in indicators:
             v = row["values"][i["id"]]
             values.append([row["division"], row["name"], i["name"], i["line"], i["unit"], v.get("value"),
-                           v.get("numerator"), v.get("denominator"), row["ranks"].get(i["id"]),
+                           v.get("whole_days_mean"), v.get("numerator"), v.get("denominator"), row["ranks"].get(i["id"]),
                            row["scores"].get(i["id"]), v.get("reason") or v.get("note") or ""])
     values.freeze_panes = "D2"
 

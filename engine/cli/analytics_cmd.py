@@ -28,7 +28,8 @@ class OutputFormat(str, Enum):
 
 #: The service's field names (the first word of an ``Invalid`` message) as ``gongai measures`` options.
 _OPTIONS = {"project_type": "--project-type", "stage": "--stage", "department": "--department", "matter": "--matter",
-            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until", "division": "--division"}
+            "jurisdiction": "--jurisdiction", "since": "--since", "until": "--until", "division": "--division",
+            "group_by": "--by"}
 
 
 def _connect(db: str | None):
@@ -107,6 +108,7 @@ def measures(
     until: Optional[str] = typer.Option(None, "--until", help="accepted before (ISO date)"),
     division: Optional[str] = typer.Option(None, "--division", help="行政区划代码 (a city takes in its counties), e.g. 360700"),
     threshold_minutes: float = typer.Option(10.0, "--suspect-minutes", help="体外循环: non-filing matters faster than this"),
+    by: Optional[str] = typer.Option(None, "--by", help="division: every measure once per 行政区划代码 the projects carry"),
 ) -> None:
     """Durations (span / approval time), overdue and KPI rates, bottlenecks — computed by the database.
 
@@ -131,13 +133,23 @@ def measures(
         field, _, rest = str(exc).partition(": ")
         option = _OPTIONS.get(field)
         raise typer.BadParameter(rest if option else str(exc), param_hint=option) from None
-    data = kpi_report(_connect(db), catalogue, filters, threshold_minutes=threshold_minutes,
-                      now=datetime.now(timezone.utc))
+    try:
+        data = kpi_report(_connect(db), catalogue, filters, threshold_minutes=threshold_minutes,
+                          now=datetime.now(timezone.utc), group_by=by)
+    except Invalid as exc:
+        raise typer.BadParameter(str(exc).partition(": ")[2], param_hint="--by") from None
     if fmt is OutputFormat.json:
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
-    _print_tables(data)
+    if by is None:
+        _print_tables(data)
+        return
+    from rich.console import Console
+
+    for group in data["groups"]:
+        Console().rule(f"行政区划 {group['division'] or '—'} {group['name']}")
+        _print_tables(group)
 
 
 def _print_tables(data: dict[str, Any]) -> None:
@@ -149,11 +161,12 @@ def _print_tables(data: dict[str, Any]) -> None:
     def durations(title: str, rows: list[dict[str, Any]]) -> None:
         table = Table(title=title)
         for column in ("group", "n", "span nat. mean/med/p90/max", "span wd mean/med/p90/max",
-                       "approval wd mean/med/p90/max"):
+                       "approval wd mean/med/p90/max", "approval whole wd (受理次日起算) mean/med/p90/max"):
             table.add_column(column)
         for row in rows:
-            cells = [" / ".join("-" if row[m][s] is None else f"{row[m][s]:g}" for s in ("mean", "median", "p90", "max"))
-                     for m in ("span_natural_days", "span_working_days", "approval_working_days")]
+            cells = [" / ".join("-" if (row.get(m) or {}).get(s) is None else f"{row[m][s]:g}"
+                                for s in ("mean", "median", "p90", "max"))
+                     for m in ("span_natural_days", "span_working_days", "approval_working_days", "approval_days_used")]
             table.add_row(str(row["group"]), str(row["count"]), *cells)
         console.print(table)
 
@@ -161,12 +174,15 @@ def _print_tables(data: dict[str, Any]) -> None:
     durations("全流程审批用时 (whole process)", data["whole_process"] + data["whole_process_by_type"])
     durations("per department", data["departments"])
     ranking = Table(title="bottlenecks (departments, by mean approval working days)")
-    for column in ("rank", "department", "n", "mean", "p90", "total", "critical path (关键路径)"):
+    for column in ("rank", "department", "n", "mean", "p90", "whole wd mean / p90 (受理次日起算)", "total",
+                   "critical path (关键路径)"):
         ranking.add_column(column)
     for row in data["bottlenecks"]["departments"]:
         critical = row.get("critical_path") or {}
         on_path = f"{critical['count']}/{critical['of']} ({critical['rate']:.0%})" if critical.get("rate") is not None else "-"
+        whole = row.get("whole_days") or {}
         ranking.add_row(str(row["rank"]), str(row["group"]), str(row["count"]), str(row["mean"]), str(row["p90"]),
+                        " / ".join("-" if whole.get(s) is None else f"{whole[s]:g}" for s in ("mean", "p90")),
                         str(row["total_working_days"]), on_path)
     console.print(ranking)
     rates = Table(title="rates")

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from dataclasses import replace
 
-from engine.analytics.measures import Filters, report
+from sqlalchemy import Connection, Engine
+
+from engine.analytics.measures import Filters, divisions_present, report
 from engine.analytics.scoring import ranking, sheet_values, write_xlsx
 from engine.domain.catalogue import Catalogue, list_profiles, load_catalogue
-from engine.domain.divisions import DivisionError, check_code
+from engine.domain.divisions import DivisionError, check_code, load_divisions
 from engine.domain.workcalendar import SHANGHAI
 from engine.services.errors import Invalid
 
@@ -97,17 +99,40 @@ def filing_matters(catalogue: Catalogue) -> list[str]:
     return sorted(m.id for m in catalogue.matters.values() if m.kind == "filing")
 
 
+GROUPINGS = ("division",)
+"""What the whole report can be grouped by (``group_by``)."""
+
+
 def kpi_report(db: Engine, catalogue: Catalogue, filters: Filters, *, threshold_minutes: float = 10.0,
-               now: datetime) -> dict[str, Any]:
+               now: datetime, group_by: str | None = None) -> dict[str, Any]:
     """:func:`engine.analytics.measures.report` on a read connection, running matters measured at ``now``
-    (the service clock over HTTP, the wall clock on the command line)."""
+    (the service clock over HTTP, the wall clock on the command line).
+
+    ``group_by="division"``: every measure (and every scoring-sheet indicator) once per 行政区划代码 the filtered
+    projects carry (``measures.report_by_division``), each group named (``name``); ``None`` groups the projects
+    filed without one."""
+    if group_by is not None and group_by not in GROUPINGS:
+        raise Invalid(f"group_by: unknown grouping {group_by!r} (known: {', '.join(GROUPINGS)})")
     with db.connect() as conn:
-        data = report(conn, filters, filing_matters=filing_matters(catalogue), threshold_minutes=threshold_minutes,
-                      now=now, parallel=True)  # both cores: the distributions on a second connection
-        # each indicator of the scoring sheet as the sheet defines it (null + reason where the system cannot know)
-        data["scoring_sheet"] = sheet_values(conn, filters, catalogue=catalogue, filing_matters=filing_matters(catalogue),
-                                             threshold_minutes=threshold_minutes, now=now)
-        return data
+        if group_by == "division":
+            names = load_divisions()
+            out: dict[str, Any] = {"group_by": "division", "filters": filters.to_dict(), "groups": []}
+            for code in divisions_present(conn, filters):
+                narrowed = replace(filters, division=code, division_exact=True)
+                out["groups"].append({"division": code, "name": names.name(code) if code else "未填行政区划",
+                                      **_one_report(conn, catalogue, narrowed, threshold_minutes, now, parallel=False)})
+            return out
+        return _one_report(conn, catalogue, filters, threshold_minutes, now, parallel=True)
+
+
+def _one_report(conn: Connection, catalogue: Catalogue, filters: Filters, threshold_minutes: float, now: datetime,
+                *, parallel: bool) -> dict[str, Any]:
+    data = report(conn, filters, filing_matters=filing_matters(catalogue), threshold_minutes=threshold_minutes,
+                  now=now, parallel=parallel)  # both cores: the distributions on a second connection
+    # each indicator of the scoring sheet as the sheet defines it (null + reason where the system cannot know)
+    data["scoring_sheet"] = sheet_values(conn, filters, catalogue=catalogue, filing_matters=filing_matters(catalogue),
+                                         threshold_minutes=threshold_minutes, now=now)
+    return data
 
 
 def scoring_ranking(db: Engine, catalogue: Catalogue, *, division: str = "360000", since: datetime | None = None,

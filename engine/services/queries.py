@@ -149,7 +149,7 @@ LEVEL_OF_GROUP = {"stage": "stage", "project": "project", "department": "matter"
 
 def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, stage: str | None = None,
             department: str | None = None, matter: str | None = None, jurisdiction: str | None = None,
-            since: datetime | None = None, until: datetime | None = None,
+            since: datetime | None = None, until: datetime | None = None, division: str | None = None,
             finished_only: bool = False) -> list[dict[str, Any]]:
     """Span and approval time (working days) per stage / whole process / department / matter.
 
@@ -160,7 +160,8 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     measures' filter rule, so they always describe the same subjects: ``department`` and ``matter`` filter the
     matter-level groupings only (by=department, by=matter) and ``stage`` everything below the whole process; a
     filter the grouping cannot honour is a 422 rather than silently ignored (a stage row's ``department`` is
-    its lead department, not the departments whose matters it holds). ``jurisdiction`` is the projects' profile.
+    its lead department, not the departments whose matters it holds). ``jurisdiction`` is the projects' profile,
+    ``division`` their 行政区划代码 (a city takes in its counties, as in every measure).
     """
     from engine.analytics.measures import Filters, conditions, distribution
 
@@ -173,7 +174,7 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     if stage and level == "project":
         raise Invalid("stage: the whole process has no stage; use by=stage, by=department or by=matter, not by=project")
     filters = Filters(project_type=project_type, stage=stage, department=department, matter=matter,
-                      jurisdiction=jurisdiction, since=since, until=until)
+                      jurisdiction=jurisdiction, since=since, until=until, division=division)
     group = t.subjects.c[column]
     where = [*conditions(filters, level), t.subjects.c.started_at.is_not(None)]
     if finished_only:
@@ -181,7 +182,7 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     counts = (select(group.label("g"), func.count().label("count"), func.count(t.subjects.c.ended_at).label("finished"),
                      func.sum(case((t.subjects.c.overdue.is_(True), 1), else_=0)).label("overdue"))
               .where(*where).group_by(group).order_by(group))
-    metrics = ("span_working_days", "approval_working_days", "span_natural_days")
+    metrics = ("span_working_days", "approval_working_days", "span_natural_days", "approval_days_used")
     with db.connect() as conn:
         rows = list(conn.execute(counts).mappings())
         stats = {d["group"]: d for d in distribution(conn, level, column, filters, metrics=metrics)}
