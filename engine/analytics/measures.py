@@ -68,9 +68,11 @@ GroupBy = Literal["stage", "department", "matter_id", "project_type", "procedure
 #: The whole working days used (受理次日起算, as a clerk counts, engine/domain/timing.py): the integer reported beside
 #: the decimal ``approval_working_days`` in every distribution.
 WHOLE_DAYS = "approval_days_used"
+#: The same count for the span (stops included), beside ``span_working_days``.
+SPAN_WHOLE_DAYS = "span_days_used"
 #: The duration columns every distribution reports.
 METRICS: tuple[str, ...] = ("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days",
-                            WHOLE_DAYS)
+                            WHOLE_DAYS, SPAN_WHOLE_DAYS)
 
 _s = t.subjects
 
@@ -161,7 +163,7 @@ _INDEX_ORDERED: dict[tuple[str, str], str] = {("matter", "department"): "departm
                                               ("project", "project_type"): "project"}
 _FAMILY_GROUP = {"department": "department", "matter": "matter_id", "stage": "stage", "project": "project_type"}
 _SUFFIX = {"span_natural_days": "", "span_working_days": "_swd", "approval_natural_days": "_and",
-           "approval_working_days": "_awd", WHOLE_DAYS: "_dused"}
+           "approval_working_days": "_awd", WHOLE_DAYS: "_dused", SPAN_WHOLE_DAYS: "_sdused"}
 #: The metrics the first index of a family holds (count, mean and max of them in one walk); any other metric is
 #: aggregated over its own sorted index (``_dused``, migration 0060).
 _COVERED = frozenset(("span_natural_days", "span_working_days", "approval_natural_days", "approval_working_days"))

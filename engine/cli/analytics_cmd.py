@@ -161,12 +161,14 @@ def _print_tables(data: dict[str, Any]) -> None:
     def durations(title: str, rows: list[dict[str, Any]]) -> None:
         table = Table(title=title)
         for column in ("group", "n", "span nat. mean/med/p90/max", "span wd mean/med/p90/max",
+                       "span whole wd (受理次日起算) mean/med/p90/max",
                        "approval wd mean/med/p90/max", "approval whole wd (受理次日起算) mean/med/p90/max"):
             table.add_column(column)
         for row in rows:
             cells = [" / ".join("-" if (row.get(m) or {}).get(s) is None else f"{row[m][s]:g}"
                                 for s in ("mean", "median", "p90", "max"))
-                     for m in ("span_natural_days", "span_working_days", "approval_working_days", "approval_days_used")]
+                     for m in ("span_natural_days", "span_working_days", "span_days_used", "approval_working_days",
+                               "approval_days_used")]
             table.add_row(str(row["group"]), str(row["count"]), *cells)
         console.print(table)
 

@@ -182,6 +182,8 @@ subjects = Table(
     # the whole working days used (受理次日起算, the clerk's count beside approval_working_days)
     Column("division_code", String(6), nullable=True),
     Column("approval_days_used", Integer, nullable=True),
+    # migration 0061: the span's whole working days (受理次日起算, clock stops included), beside span_working_days
+    Column("span_days_used", Integer, nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),
     Index("ix_subjects_level_matter", "level", "matter_id"),
@@ -220,6 +222,8 @@ for _name, _group in (("department", "department"), ("matter", "matter_id"), ("s
     # the whole working days used (受理次日起算, migration 0060): sorted like the decimal durations
     Index(f"ix_subjects_done_{_name}_dused", subjects.c.level, subjects.c[_group], subjects.c.approval_days_used,
           *_FILTER_KEYS, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
+    Index(f"ix_subjects_done_{_name}_sdused", subjects.c.level, subjects.c[_group], subjects.c.span_days_used,
+          *_FILTER_KEYS, subjects.c.ended_at, sqlite_where=_FINISHED, postgresql_where=_FINISHED)
 # the whole process per project type: the same, over the finished projects only (``level`` is matched literally)
 _PROJECTS = text("level = 'project' AND ended_at IS NOT NULL")
 Index("ix_subjects_done_project", subjects.c.project_type, subjects.c.span_natural_days, *_FILTER_KEYS,
@@ -229,6 +233,8 @@ for _suffix, _metric in _ORDER.items():
     Index(f"ix_subjects_done_project_{_suffix}", subjects.c.project_type, subjects.c[_metric], *_FILTER_KEYS,
           subjects.c.ended_at, sqlite_where=_PROJECTS, postgresql_where=_PROJECTS)
 Index("ix_subjects_done_project_dused", subjects.c.project_type, subjects.c.approval_days_used, *_FILTER_KEYS,
+      subjects.c.ended_at, sqlite_where=_PROJECTS, postgresql_where=_PROJECTS)
+Index("ix_subjects_done_project_sdused", subjects.c.project_type, subjects.c.span_days_used, *_FILTER_KEYS,
       subjects.c.ended_at, sqlite_where=_PROJECTS, postgresql_where=_PROJECTS)
 # 体外循环 suspects (秒办): the few finished matters faster than a threshold, found by a range on the span
 Index("ix_subjects_done_span", subjects.c.level, subjects.c.span_natural_days, *_FILTER_KEYS, subjects.c.matter_id,

@@ -852,6 +852,7 @@ class ApprovalService:
                     "span_working_days": round(timing.span_working_days, 4),
                     "approval_working_days": round(timing.approval_working_days, 4),
                     "approval_days_used": timing.approval_days_used,
+                    "span_days_used": timing.span_days_used,
                     "overdue": timing.status == "overdue",
                     "statutory_due": timing.statutory_due,
                     "statutory_overdue": timing.statutory_overdue,

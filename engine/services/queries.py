@@ -182,7 +182,7 @@ def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, s
     counts = (select(group.label("g"), func.count().label("count"), func.count(t.subjects.c.ended_at).label("finished"),
                      func.sum(case((t.subjects.c.overdue.is_(True), 1), else_=0)).label("overdue"))
               .where(*where).group_by(group).order_by(group))
-    metrics = ("span_working_days", "approval_working_days", "span_natural_days", "approval_days_used")
+    metrics = ("span_working_days", "approval_working_days", "span_natural_days", "approval_days_used", "span_days_used")
     with db.connect() as conn:
         rows = list(conn.execute(counts).mappings())
         stats = {d["group"]: d for d in distribution(conn, level, column, filters, metrics=metrics)}
