@@ -143,3 +143,21 @@ def test_a_short_model_is_not_wrapped() -> None:
     out = layout_definitions(_long_model(3))
     (plane,) = measure_di(out)
     assert plane.height < 400, plane.summary()
+
+
+def test_wrapping_keeps_loops_and_artifacts_sound() -> None:
+    """A loop never spans a cut, and a note not tied to a node goes below the last strip."""
+    xml = _long_model(14).replace(
+        b'<bpmn:endEvent id="Done"',
+        b'<bpmn:exclusiveGateway id="Again" name="\xe9\x87\x8d\xe5\xae\xa1\xef\xbc\x9f" default="ToEnd"/>'
+        b'<bpmn:textAnnotation id="Note"><bpmn:text>n</bpmn:text></bpmn:textAnnotation>'
+        b'<bpmn:endEvent id="Done"').replace(
+        b'<bpmn:sequenceFlow id="Last" sourceRef="G13" targetRef="Done"/>',
+        b'<bpmn:sequenceFlow id="Last" sourceRef="G13" targetRef="Again"/>'
+        b'<bpmn:sequenceFlow id="ToEnd" sourceRef="Again" targetRef="Done"/>'
+        b'<bpmn:sequenceFlow id="Loop" sourceRef="Again" targetRef="T11"><bpmn:conditionExpression>again'
+        b'</bpmn:conditionExpression></bpmn:sequenceFlow>')
+    out = layout_definitions(xml)
+    assert_sound(out)
+    (plane,) = measure_di(out)
+    assert plane.aspect <= 2.5 and plane.edges_through_shapes == [] and plane.label_overlaps == [], plane.summary()

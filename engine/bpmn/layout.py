@@ -15,7 +15,15 @@ already looks like something a person would have drawn:
 * expanded subprocesses are laid out recursively and drawn around their contents; event subprocesses,
   data objects and text annotations go in a strip below the flow;
 * a process with lanes is drawn as a pool with its lanes stacked in ``laneSet`` order; a pool needs a
-  participant, so one is created (inside a new collaboration) when the document has none for the process.
+  participant, so one is created (inside a new collaboration) when the document has none for the process;
+* a long process without lanes is wrapped into strips stacked top to bottom (the flows that continue in
+  the next strip run back left underneath their strip), so it is not a ribbon too thin to read when a
+  modeller fits it to the screen: several variants (strip counts, where the line into a common end runs)
+  are laid out and the one largest on a 16:9 screen, then with the fewest edge crossings, is kept;
+* flow labels that would land on another label, a shape or another edge move beside their own flow.
+
+:mod:`engine.bpmn.di_quality` measures the result (crossings, overlapping labels, extent); the bundled
+models are held to thresholds by ``tests/test_layout_readability.py``.
 
 Everything outside the diagram is kept as lxml parsed it (comments, extension elements, CDATA, namespace
 prefixes); the other changes are re-indentation with two spaces, such a new collaboration, and declaring
@@ -455,11 +463,10 @@ class _ContainerLayout:
             lo, hi = sorted((self.nodes[f.src].layer, self.nodes[f.tgt].layer))
             if f.back:
                 blocked.update(range(lo, hi))
-            elif f.boundary is not None or f.name:
+                continue
+            if f.boundary is not None or f.name:
                 blocked.add(self.nodes[f.src].layer)
-                spans.append((lo, hi, f.tgt))
-            else:
-                spans.append((lo, hi, f.tgt))
+            spans.append((lo, hi, f.tgt))
         cum = list(itertools.accumulate(width))
         cuts: list[int] = []
         per_strip = total / self.wanted_strips
@@ -929,9 +936,13 @@ class _ContainerLayout:
                 anchor.setdefault(b, a)
             elif b in self.nodes and a not in self.nodes:
                 anchor.setdefault(a, b)
+        wrapped = len(self.strip_starts) > 1
         for eid, kind, w, h, band in self.strip:
-            if band < 0:
-                band = self.nodes[anchor[eid]].band if eid in anchor else 0
+            if band < 0 or wrapped:
+                # in a wrapped layout, items not anchored to a node go below the last strip, clear of the
+                # flows that wrap from one strip to the next
+                last = self.band_count - 1 if wrapped else 0
+                band = self.nodes[anchor[eid]].band if eid in anchor else last
             strip_by_band.setdefault(band, []).append((eid, kind, w, h))
         band_tops, band_heights, strip_boxes = [], [], {}
         top = 0
