@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
@@ -12,6 +13,8 @@ from engine.bpmn.validation import validate_models
 from engine.cli import app
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
+BUNDLED = sorted(BPMN_DIR.glob("*.bpmn")) + sorted((BPMN_DIR / "variants").glob("*.bpmn"))
 
 MODEL = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="t">
@@ -93,3 +96,12 @@ def test_cli_check_reports_and_rewrite_fixes(tmp_path: Path) -> None:
     fix = runner.invoke(app, ["modeller-prepare", str(path)])
     assert fix.exit_code == 0 and b"<bpmn:property" in path.read_bytes()
     assert runner.invoke(app, ["modeller-prepare", "--check", str(path)]).exit_code == 0
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: str(p.relative_to(BPMN_DIR)))
+def test_the_bundled_models_need_no_preparation(path: Path) -> None:
+    """No XML comment (a modeller drops them) and no loop variable a modeller cannot resolve."""
+    _, changes = prepare_for_modeller(path.read_bytes())
+    assert not changes.changed and not changes.kept_comments, (
+        f"{path.name} would lose {changes.documented or ''} {changes.declared or ''} in a modeller: run "
+        f"`gongai modeller-prepare bpmn/*.bpmn bpmn/variants/*.bpmn`, then `gongai layout` on the same files")

@@ -21,7 +21,6 @@ import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
-from engine.bpmn.modeller import prepare_for_modeller
 from engine.bpmn.parsing import parse_models
 from engine.bpmn.validation import validate_models
 
@@ -66,15 +65,6 @@ def _saved_files(saved: dict[str, tuple[Path, list[str]]], paths: list[Path]) ->
 
 def _originals(paths: list[Path]) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in paths]
-
-
-@pytest.mark.parametrize("path", FILES, ids=_rel)
-def test_the_models_need_no_preparation(path: Path) -> None:
-    """No XML comment (the modeller drops them) and no loop variable the modeller cannot resolve."""
-    _, changes = prepare_for_modeller(path.read_bytes())
-    assert not changes.changed and not changes.kept_comments, (
-        f"{_rel(path)} would lose {changes.documented or ''} {changes.declared or ''} in a modeller: run "
-        f"`gongai modeller-prepare bpmn/*.bpmn bpmn/variants/*.bpmn`, then `gongai layout` on the same files")
 
 
 @pytest.mark.parametrize("path", FILES, ids=_rel)
