@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the web pages' third-party assets (htmx, bpmn-js viewer, Swagger UI, Noto Sans SC) from the npm registry,
-# pinned by assets/package-lock.json, copied into api/static/vendor/ (gitignored)
+# pinned by assets/package-lock.json, copied into api/static/vendor/ (gitignored); bpmn-moddle stays in
+# assets/node_modules for the modeller round-trip test
 ASSETS := api/static/vendor/.built
 assets: $(ASSETS)
 

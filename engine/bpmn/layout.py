@@ -15,7 +15,15 @@ already looks like something a person would have drawn:
 * expanded subprocesses are laid out recursively and drawn around their contents; event subprocesses,
   data objects and text annotations go in a strip below the flow;
 * a process with lanes is drawn as a pool with its lanes stacked in ``laneSet`` order; a pool needs a
-  participant, so one is created (inside a new collaboration) when the document has none for the process.
+  participant, so one is created (inside a new collaboration) when the document has none for the process;
+* a long process without lanes is wrapped into strips stacked top to bottom (the flows that continue in
+  the next strip run back left underneath their strip), so it is not a ribbon too thin to read when a
+  modeller fits it to the screen: several variants (strip counts, where the line into a common end runs)
+  are laid out and the one largest on a 16:9 screen, then with the fewest edge crossings, is kept;
+* flow labels that would land on another label, a shape or another edge move beside their own flow.
+
+:mod:`engine.bpmn.di_quality` measures the result (crossings, overlapping labels, extent); the bundled
+models are held to thresholds by ``tests/test_layout_readability.py``.
 
 Everything outside the diagram is kept as lxml parsed it (comments, extension elements, CDATA, namespace
 prefixes); the other changes are re-indentation with two spaces, such a new collaboration, and declaring
@@ -38,7 +46,7 @@ import networkx as nx
 from lxml import etree
 
 __all__ = ["BPMN_NS", "BPMNDI_NS", "DC_NS", "DI_NS", "EVENT_SIZE", "GATEWAY_SIZE", "TASK_SIZE", "LayoutError",
-           "check_di", "layout_definitions"]
+           "check_di", "layout_definitions", "parse_definitions", "serialize_definitions"]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -82,6 +90,10 @@ _ORIGIN = (160, 80)      # top-left of a pool, or where an unpooled process' con
 _LABEL_MAX_WIDTH = 90
 _LABEL_LINE = 14
 _SWEEPS = 4
+_WRAP_ABOVE = 2400       # a process without lanes wider than this is also tried wrapped into strips
+_MAX_STRIPS = 5
+_HUB_SOURCES = 3         # a node with long flows from this many sources is a hub (its line may go top/bottom)
+_SCREEN = (1920, 1080)   # what "fit to screen" fits to
 
 
 class LayoutError(ValueError):
@@ -286,10 +298,19 @@ class _ContainerLayout:
     """
 
     def __init__(self, container: etree._Element, doc_order: dict[str, int], bands: int = 1,
-                 band_of: dict[str, int] | None = None, min_band_height: int = 0) -> None:
+                 band_of: dict[str, int] | None = None, min_band_height: int = 0, strips: int = 1,
+                 hub_side: str = "", layer_widths: list[int] | None = None,
+                 line_rows: dict[tuple[str, int], str] | None = None, cut_cost: float = 0.15) -> None:
         self.container = container
         self.doc_order = doc_order
         self.band_count = max(1, bands)
+        self.wanted_strips = strips if self.band_count == 1 else 1
+        self.hub_side = hub_side if self.band_count == 1 else ""
+        self.layer_widths = layer_widths
+        self.cut_cost = cut_cost   # imbalance (in strip widths) a line crossing a strip cut is worth avoiding
+        self.line_rows = line_rows or {}     # (target, band) of long flows -> "top" / "bottom" of the band
+        self.line_groups: list[tuple[str, int]] = []
+        self.strip_starts = [0]
         self.band_of = band_of or {}
         self.min_band_height = min_band_height
         self.nodes: dict[str, _Node] = {}
@@ -418,6 +439,84 @@ class _ContainerLayout:
             self.nodes[n].layer = max((self.nodes[p].layer + 1 for p in dag.predecessors(n)), default=0)
         self.layer_count = max((node.layer for node in self.nodes.values()), default=-1) + 1
 
+    def _choose_strips(self) -> None:
+        """Cut the layers into ``wanted_strips`` strips drawn one below the other (a long model wrapped into
+        rows, so it is not a 6000-px-wide ribbon at fit-to-screen); each strip becomes a band.
+
+        A cut goes where the fewest lines cross it (long flows into one node count once, as they share a
+        line), near the balanced position; never across a loop, a boundary event's flow or a named flow's
+        first stretch (their routing stays inside a strip). Fewer strips than wanted if no cut qualifies.
+        """
+        if self.wanted_strips <= 1 or self.layer_count < 2 * self.wanted_strips:
+            return
+        if self.layer_widths is not None and len(self.layer_widths) == self.layer_count:
+            width = list(self.layer_widths)   # measured in the unwrapped layout: channels and labels included
+        else:
+            width = [0] * self.layer_count
+            for node in self.nodes.values():
+                width[node.layer] = max(width[node.layer], node.w)
+            width = [w + _MIN_GAP + _CHANNEL_FIRST for w in width]
+        total = sum(width)
+        spans: list[tuple[int, int, str]] = []
+        blocked: set[int] = set()
+        for f in self.flows:
+            lo, hi = sorted((self.nodes[f.src].layer, self.nodes[f.tgt].layer))
+            if f.back:
+                blocked.update(range(lo, hi))
+                continue
+            if f.boundary is not None or f.name:
+                blocked.add(self.nodes[f.src].layer)
+            spans.append((lo, hi, f.tgt))
+        cum = list(itertools.accumulate(width))
+        cuts: list[int] = []
+        per_strip = total / self.wanted_strips
+        for i in range(1, self.wanted_strips):
+            ideal = i * per_strip
+            best: tuple[float, int] | None = None
+            for layer in range((cuts[-1] + 1) if cuts else 0, self.layer_count - 1):
+                if layer in blocked or abs(cum[layer] - ideal) > 0.45 * per_strip:
+                    continue
+                crossing = len({t for lo, hi, t in spans if lo <= layer < hi})
+                # each line crossing the cut costs ``cut_cost`` of a strip's width of imbalance: a cut between
+                # two phases (one line, plus the line to a common end) beats one through a fork
+                key = (crossing * self.cut_cost * per_strip + abs(cum[layer] - ideal), layer)
+                if best is None or key < best:
+                    best = key
+            if best is not None:
+                cuts.append(best[1])
+        if not cuts:
+            return
+        self.strip_starts = [0] + [c + 1 for c in cuts]
+        self.band_count = len(self.strip_starts)
+        for node in self.nodes.values():
+            node.band = self._strip_of(node.layer)
+
+    def _strip_of(self, layer: int) -> int:
+        return sum(1 for start in self.strip_starts[1:] if start <= layer)
+
+    def _find_wraps(self) -> None:
+        """List the flow stretches that wrap from one strip's right end into the next strip's left end
+        (stacked below the strip: the one from the highest row runs lowest, so they do not cross)."""
+        self.wraps: dict[int, list[tuple[str, str]]] = {}
+        if len(self.strip_starts) == 1:
+            return
+        seen: set[tuple[str, str]] = set()
+        for f in self.flows:
+            for a, b in zip(f.chain, f.chain[1:]):
+                if self.nodes[a].band != self.nodes[b].band and (a, b) not in seen:
+                    seen.add((a, b))
+                    self.wraps.setdefault(self.nodes[a].band, []).append((a, b))
+        for band, pairs in self.wraps.items():
+            pairs.sort(key=lambda ab: (-self.nodes[ab[0]].row, -self.nodes[ab[1]].row, ab))
+
+    def _is_wrap(self, a: str, b: str) -> bool:
+        return self.nodes[a].band != self.nodes[b].band and len(self.strip_starts) > 1
+
+    def _wrap_level(self, a: str, b: str) -> float:
+        """Like :meth:`_level`, for the return track of a wrapping flow below its strip."""
+        band = self.nodes[a].band
+        return band * 10000 + 5000 + self.wraps[band].index((a, b))
+
     def _make_chains(self) -> None:
         """Split forward flows spanning several layers with dummy nodes, one per intermediate layer.
 
@@ -434,7 +533,8 @@ class _ContainerLayout:
             for layer in range(src.layer + 1, tgt.layer):
                 did = f"\0{f.tgt}\0{layer}"
                 if did not in self.nodes:
-                    self.nodes[did] = _Node(did, "", 0, 0, tgt.band, tgt.doc, layer=layer)
+                    band = self._strip_of(layer) if len(self.strip_starts) > 1 else tgt.band
+                    self.nodes[did] = _Node(did, "", 0, 0, band, tgt.doc, layer=layer)
                     self.dfs_rank[did] = self.dfs_rank.get(f.src, 0)
                     self.dummy_target[did] = f.tgt
                 f.chain.append(did)
@@ -533,21 +633,35 @@ class _ContainerLayout:
         occupied: dict[tuple[int, int], set[int]] = {}
         for node in self.nodes.values():
             occupied.setdefault((node.band, node.layer), set()).add(node.row)
-        by_target: dict[str, list[_Node]] = {}
+        by_target: dict[tuple[str, int], list[_Node]] = {}
         for did, tgt in self.dummy_target.items():
-            by_target.setdefault(tgt, []).append(self.nodes[did])
-        for tgt_id, dummies in by_target.items():
+            by_target.setdefault((tgt, self.nodes[did].band), []).append(self.nodes[did])
+        for (tgt_id, band), dummies in by_target.items():  # per band: a wrapped layout's strips are bands
             target = self.nodes[tgt_id]
-            band = target.band
             for d in dummies:
                 occupied[(band, d.layer)].discard(d.row)
-            scores: dict[int, int] = {target.row: 3}
+            scores: dict[int, int] = {target.row: 3} if target.band == band else {}
             for f in self.flows:
                 if f.tgt == tgt_id and len(f.chain) > 2 and self.nodes[f.src].band == band:
                     row = self.nodes[f.src].row + (1 if f.boundary else 0)
                     scores[row] = scores.get(row, 0) + 1
             free = [r for r in scores if all(r not in occupied[(band, d.layer)] for d in dummies)]
-            if free:
+            sources = {f.src for f in self.flows if f.tgt == tgt_id and len(f.chain) > 2}
+            self.line_groups.append((tgt_id, band))
+            side = self.line_rows.get((tgt_id, band), "")
+            if not side and self.hub_side and len(sources) >= _HUB_SOURCES:
+                side = self.hub_side
+            if side:
+                # The line runs along the top or the bottom of the band instead, where the caller found it
+                # crosses less (a node many long flows lead into: the one "project stopped" end).
+                rows = [n.row for n in self.nodes.values() if n.band == band and n.id not in self.dummy_target]
+                row = (min(rows, default=0) - 1) if side == "top" else (max(rows, default=-1) + 1)
+                if target.band == band and not target.boundaries and not any(
+                        f.src == tgt_id for f in self.flows):  # an end: it sits on its line, the line's end
+                    occupied[(band, target.layer)].discard(target.row)
+                    target.row = row
+                    occupied[(band, target.layer)].add(row)
+            elif free:
                 row = max(free, key=lambda r: (scores[r], -r))
             else:
                 row = max((max(occupied[(band, d.layer)], default=-1) for d in dummies), default=-1) + 1
@@ -697,7 +811,7 @@ class _ContainerLayout:
             self.in_degree[f.tgt] += 1
         # Per gap and channel: the levels of horizontal segments arriving from the left / leaving right.
         sides: dict[int, dict[tuple[str, ...], tuple[list[float], list[float]]]] = {
-            g: {} for g in range(-1, self.layer_count)}
+            g: {} for g in range(-len(self.strip_starts), self.layer_count)}
         label_room: dict[int, int] = {}
 
         def need(gap: int, key: tuple[str, ...], left: Iterable[float], right: Iterable[float]) -> None:
@@ -712,11 +826,15 @@ class _ContainerLayout:
                 loop = max(src.band, tgt.band) * 10000 + 5000
                 if f.id not in self.straight:
                     need(src.layer, out, [self._level(f.src, 0.5 if f.boundary else 0.0), loop], [])
-                need(tgt.layer - 1, into, [], [loop, self._level(f.tgt)])
+                need(self._gap_before(tgt.layer), into, [], [loop, self._level(f.tgt)])
                 continue
             for k in range(len(f.chain) - 1):
                 a, b = f.chain[k], f.chain[k + 1]
-                if k == 0 and f.boundary is not None:
+                if self._is_wrap(a, b):
+                    track = self._wrap_level(a, b)
+                    need(self.nodes[a].layer, ("wrap-out", a, b), [self._level(a), track], [])
+                    need(self._gap_before(self.nodes[b].layer), ("wrap-in", a, b), [], [track, self._level(b)])
+                elif k == 0 and f.boundary is not None:
                     if f.id not in self.straight:
                         need(src.layer, self._transition_key(f, 0), [self._level(a, 0.5)], [self._level(b)])
                 elif self._level(a) != self._level(b):
@@ -736,11 +854,21 @@ class _ContainerLayout:
             width = (end + 6 + room + 12) if room else end + _CHANNEL_FIRST
             self.gap_w[gap] = max(_MIN_GAP if gap >= 0 else 30, width)
         self.col_x = [0] * self.layer_count
-        x = self.gap_w[-1]
-        for layer in range(self.layer_count):
-            self.col_x[layer] = x
-            x += self.col_w[layer] + self.gap_w[layer]
-        self.content_right = x if self.layer_count else self.gap_w[-1]
+        self.content_right = self.gap_w[-1]
+        for strip, start in enumerate(self.strip_starts):  # each strip starts again at the left
+            end = self.strip_starts[strip + 1] if strip + 1 < len(self.strip_starts) else self.layer_count
+            x = self.gap_w[-1 - strip]
+            for layer in range(start, end):
+                self.col_x[layer] = x
+                x += self.col_w[layer] + self.gap_w[layer]
+            self.content_right = max(self.content_right, x)
+
+    def _gap_before(self, layer: int) -> int:
+        """The gap left of column ``layer``: the previous column's, or at a strip's start its own left gap
+        (numbered -1, -2, ... for strips 0, 1, ...)."""
+        if layer in self.strip_starts:
+            return -1 - self.strip_starts.index(layer)
+        return layer - 1
 
     def _gap_left(self, gap: int) -> int:
         """x of the left edge of a gap (the right edge of column ``gap``; 0 for the gap before column 0)."""
@@ -782,6 +910,14 @@ class _ContainerLayout:
                 y += _LOOP_STEP
             tracks[band].append((lo - 1, hi, y))
             self.loop_y[f.id] = y
+        # Wrapping flows run back left below everything in their strip, the one from the lowest row highest.
+        self.wrap_y: dict[tuple[str, str], int] = {}
+        for band, pairs in self.wraps.items():
+            y = max([self.row_bottom[band][-1]] + [ty for _, _, ty in tracks[band]]) + _LOOP_CLEARANCE
+            for pair in pairs:
+                self.wrap_y[pair] = y
+                tracks[band].append((-1, self.layer_count, y))
+                y += _LOOP_STEP
         self.band_content: list[int] = []
         for band in range(self.band_count):
             bottom = self.row_bottom[band][-1] if self.row_bottom[band] else _TOP_PAD
@@ -800,9 +936,13 @@ class _ContainerLayout:
                 anchor.setdefault(b, a)
             elif b in self.nodes and a not in self.nodes:
                 anchor.setdefault(a, b)
+        wrapped = len(self.strip_starts) > 1
         for eid, kind, w, h, band in self.strip:
-            if band < 0:
-                band = self.nodes[anchor[eid]].band if eid in anchor else 0
+            if band < 0 or wrapped:
+                # in a wrapped layout, items not anchored to a node go below the last strip, clear of the
+                # flows that wrap from one strip to the next
+                last = self.band_count - 1 if wrapped else 0
+                band = self.nodes[anchor[eid]].band if eid in anchor else last
             strip_by_band.setdefault(band, []).append((eid, kind, w, h))
         band_tops, band_heights, strip_boxes = [], [], {}
         top = 0
@@ -871,6 +1011,7 @@ class _ContainerLayout:
             drawing.edges[f.id] = _simplify(points)
             if label is not None:
                 drawing.labels[f.id] = label
+        _settle_flow_labels(drawing, [f.id for f in self.flows if f.id in drawing.labels])
         self.width = max(right, self.content_right)
         self.height = top
         self.band_heights = band_heights
@@ -895,14 +1036,19 @@ class _ContainerLayout:
         else:
             box = self.boxes[f.src]
             points = [(box.right, box.cy)]
-            if next_y != box.cy:
+            if self._is_wrap(f.chain[0], f.chain[1]):
+                points += self._wrap_points(f.chain[0], f.chain[1])
+            elif next_y != box.cy:
                 x = self._channel_x(src_layer, self._transition_key(f, 0))
                 points += [(x, box.cy), (x, next_y)]
         y = next_y
         for k in range(1, len(f.chain) - 1):
             node = self.nodes[f.chain[k]]
             following = self._y(f.chain[k + 1])
-            if following != y:
+            if self._is_wrap(f.chain[k], f.chain[k + 1]):
+                points += self._wrap_points(f.chain[k], f.chain[k + 1])
+                y = following
+            elif following != y:
                 x = self._channel_x(node.layer, self._transition_key(f, k))
                 points += [(x, y), (x, following)]
                 y = following
@@ -916,13 +1062,21 @@ class _ContainerLayout:
             label = Box(lx, next_y - lh - 2, lw, lh)
         return points, label
 
+    def _wrap_points(self, a: str, b: str) -> list[Point]:
+        """From ``a`` at the right end of a strip: right, down to the flow's track under the strip, left to
+        before the next strip's first column, down to ``b``'s row (the caller goes on right into ``b``)."""
+        track = self.band_tops[self.nodes[a].band] + self.wrap_y[(a, b)]
+        out_x = self._channel_x(self.nodes[a].layer, ("wrap-out", a, b))
+        in_x = self._channel_x(self._gap_before(self.nodes[b].layer), ("wrap-in", a, b))
+        return [(out_x, self._y(a)), (out_x, track), (in_x, track), (in_x, self._y(b))]
+
     def _route_back(self, f: _Flow, drawing: Drawing) -> tuple[list[Point], Box | None]:
         src, tgt = self.nodes[f.src], self.nodes[f.tgt]
         band = max(src.band, tgt.band)
         yb = self.band_tops[band] + self.loop_y[f.id]
         out_key, in_key = self._back_keys(f)
         out_x = self._channel_x(src.layer, out_key) if out_key in self.gap_keys[src.layer] else 0
-        in_x = self._channel_x(tgt.layer - 1, in_key)
+        in_x = self._channel_x(self._gap_before(tgt.layer), in_key)
         points: list[Point]
         if f.boundary is not None:
             bb = drawing.shapes[f.boundary]
@@ -946,14 +1100,68 @@ class _ContainerLayout:
         self._scan()
         self._find_back_edges()
         self._assign_layers()
+        self._choose_strips()
         self._make_chains()
         self._order_layers()
         self._assign_rows()
         self._place_boundaries()
+        self._find_wraps()
         self._columns()
         self._rows()
         drawing = self._place()
         return _Body(drawing, self.width, self.height, self.band_tops, self.band_heights)
+
+
+def _settle_flow_labels(drawing: Drawing, flows: list[str]) -> None:
+    """Move flow labels that would sit on another label, a shape or another edge to a free spot beside
+    their own flow (labels of flows leaving one column for one line can otherwise stack on each other).
+
+    Each label keeps its usual place if that is free; otherwise the first free place along its flow from
+    the source wins (beside each segment, at either end, either side); if none is free, the place with the
+    fewest conflicts. Labels are settled in flow order, each against those settled before it.
+    """
+    flow_set = set(flows)
+    fixed = [box for key, box in drawing.labels.items() if key not in flow_set]
+    shapes = list(drawing.shapes.values())
+    placed: list[Box] = []
+
+    def conflicts(box: Box, own: str) -> int:
+        count = sum(1 for other in fixed + placed + shapes if _boxes_overlap(box, other))
+        inner = Box(box.x + 1, box.y + 1, box.w - 2, box.h - 2)
+        for key, points in drawing.edges.items():
+            if key != own and any(inner.hits_segment(a, b) for a, b in zip(points, points[1:])):
+                count += 1
+        return count
+
+    for fid in flows:
+        label = drawing.labels[fid]
+        best, best_count = label, conflicts(label, fid)
+        if best_count:
+            w, h = label.w, label.h
+            for a, b in zip(drawing.edges[fid], drawing.edges[fid][1:]):
+                if a == b:
+                    continue
+                if a[1] == b[1]:
+                    x0, x1, y = min(a[0], b[0]), max(a[0], b[0]), a[1]
+                    spots = [(x0 + 6, y - h - 2), (x0 + 6, y + 2), (x1 - w - 6, y - h - 2), (x1 - w - 6, y + 2)]
+                else:
+                    x, y0, y1 = a[0], min(a[1], b[1]), max(a[1], b[1])
+                    spots = [(x + 4, y0 + 4), (x + 4, y1 - h - 4), (x - w - 4, y0 + 4), (x - w - 4, y1 - h - 4)]
+                for sx, sy in spots:
+                    box = Box(sx, sy, w, h)
+                    count = conflicts(box, fid)
+                    if count < best_count:
+                        best, best_count = box, count
+                    if not count:
+                        break
+                if not best_count:
+                    break
+        drawing.labels[fid] = best
+        placed.append(best)
+
+
+def _boxes_overlap(a: Box, b: Box) -> bool:
+    return a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom
 
 
 def _order_channels(channels: dict[tuple[str, ...], tuple[list[float], list[float]]]) -> list[tuple[str, ...]]:
@@ -1055,9 +1263,9 @@ def _layout_pool_contents(process: etree._Element, doc_order: dict[str, int],
                           participant: etree._Element | None) -> _Pool:
     lanes, leaf_count, band_of = _lanes(process)
     if leaf_count:
-        body = _ContainerLayout(process, doc_order, leaf_count, band_of, _LANE_MIN_HEIGHT).run()
+        body = _best_body(process, doc_order, leaf_count, band_of, _LANE_MIN_HEIGHT)
     else:
-        body = _ContainerLayout(process, doc_order).run()
+        body = _best_body(process, doc_order)
     depth = max((lane.depth for lane in lanes), default=0)
     return _Pool(participant, process, body, lanes, _POOL_HEADER * (1 + depth))
 
@@ -1221,8 +1429,80 @@ def _collaboration_diagram(collaboration: etree._Element, processes: dict[str, e
     return _Diagram(ids.new(f"Diagram_{owner}"), collaboration.get("id", ""), drawing, order, horizontal)
 
 
+def _best_body(process: etree._Element, doc_order: dict[str, int], bands: int = 1,
+               band_of: dict[str, int] | None = None, min_band_height: int = 0) -> _Body:
+    """Lay out a top-level process, choosing among variants the one that reads best at fit-to-screen.
+
+    1. A process without lanes wider than :data:`_WRAP_ABOVE` is also laid out wrapped into 2 …
+       :data:`_MAX_STRIPS` strips, with the line into its hub end (if any) along the top or the bottom of
+       each strip; the variant a modeller shows largest on a 16:9 screen wins, then the one with fewer edge
+       crossings. Laned processes are not wrapped: their lanes must run the whole width.
+    2. Then, one group of long flows at a time, their shared line is moved to the top or the bottom of its
+       band (strip or lane) where that crosses fewer edges without shrinking the diagram on screen.
+
+    Every variant is deterministic, so the chosen one is too (a laid-out model laid out again is unchanged).
+    """
+    def make(**kwargs: object) -> _ContainerLayout:
+        return _ContainerLayout(process, doc_order, bands, band_of, min_band_height, **kwargs)  # type: ignore[arg-type]
+
+    def scale(b: _Body) -> float:
+        return min(_SCREEN[0] / max(b.width, 1), _SCREEN[1] / max(b.height, 1))
+
+    def score(b: _Body) -> tuple[float, int]:
+        return (round(scale(b), 2), -_crossings(b.drawing))
+
+    base = make()
+    best = base.run()
+    args: dict[str, object] = {}
+    if bands == 1 and best.width > _WRAP_ABOVE:
+        widths = [base.col_w[layer] + base.gap_w[layer] for layer in range(base.layer_count)]
+        best_score = score(best)
+        for strips in range(1, _MAX_STRIPS + 1):
+            for cut_cost in (0.15, 0.05):
+                trial_args = {"strips": strips, "hub_side": "top", "layer_widths": widths, "cut_cost": cut_cost}
+                candidate = make(**trial_args).run()
+                if score(candidate) > best_score:
+                    best, best_score, args = candidate, score(candidate), trial_args
+    probe = make(**args)
+    probe.run()
+    crossings = _crossings(best.drawing)
+    if not crossings:
+        return best
+    choice: dict[tuple[str, int], str] = {}
+    for group in probe.line_groups:
+        for side in ("top", "bottom"):
+            trial = {**choice, group: side}
+            candidate = make(line_rows=trial, **args).run()
+            count = _crossings(candidate.drawing)
+            if count < crossings and scale(candidate) >= 0.97 * scale(best):
+                best, crossings, choice = candidate, count, trial
+    return best
+
+
+def _crossings(drawing: Drawing) -> int:
+    """Pairs of edges that cross (orthogonal segments meeting strictly inside both)."""
+    segments: dict[str, list[tuple[Point, Point]]] = {
+        key: [(a, b) for a, b in zip(points, points[1:]) if a != b] for key, points in drawing.edges.items()}
+    horizontal = {k: [s for s in segs if s[0][1] == s[1][1]] for k, segs in segments.items()}
+    vertical = {k: [s for s in segs if s[0][0] == s[1][0]] for k, segs in segments.items()}
+
+    def cross(h: tuple[Point, Point], v: tuple[Point, Point]) -> bool:
+        (hx0, hy), (hx1, _) = h
+        (vx, vy0), (_, vy1) = v
+        return min(hx0, hx1) < vx < max(hx0, hx1) and min(vy0, vy1) < hy < max(vy0, vy1)
+
+    keys = sorted(segments)
+    total = 0
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if any(cross(h, v) for h in horizontal[a] for v in vertical[b]) or \
+                    any(cross(h, v) for h in horizontal[b] for v in vertical[a]):
+                total += 1
+    return total
+
+
 def _process_diagram(process: etree._Element, doc_order: dict[str, int], ids: _Ids) -> _Diagram:
-    body = _ContainerLayout(process, doc_order).run()
+    body = _best_body(process, doc_order)
     drawing = Drawing()
     drawing.add(body.drawing, _ORIGIN[0] - 30, _ORIGIN[1] - _TOP_PAD)
     pid = process.get("id", "")
@@ -1393,6 +1673,12 @@ def _serialize(root: etree._Element) -> bytes:
     tree = root.getroottree()
     body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body.strip() + b"\n"
+
+
+# The parser and serialiser other model rewriters share (engine.bpmn.modeller), so every tool that rewrites a
+# model in place writes it the same way and diffs stay quiet.
+parse_definitions = _parse
+serialize_definitions = _serialize
 
 
 # ------------------------------------------------------------------------------------------------------ check

@@ -4,6 +4,10 @@ Models are written semantically, then opened and maintained in Camunda Modeler /
 elements that have DI. ``gongai layout FILE...`` rewrites each file in place with a new automatic layout;
 ``--check`` changes nothing and fails (exit 1) if any flow node, sequence flow, lane or pool lacks DI, so
 CI can insist that committed models open in a modeller. Files that are not BPMN documents exit with 2.
+
+``gongai modeller-prepare FILE...`` makes hand-written models survive a load and save in the modeller
+(:mod:`engine.bpmn.modeller`): XML comments become ``bpmn:documentation``, multi-instance loop variables are
+declared as process properties. ``--check`` changes nothing and exits 1 if a file still needs it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import typer
 
 from engine.bpmn.layout import LayoutError, check_di, layout_definitions
+from engine.bpmn.modeller import prepare_for_modeller
 from engine.cli import app
 
 _SHOWN_IDS = 10
@@ -58,6 +63,46 @@ def layout(
         raise typer.Exit(1)
     if check:
         typer.echo(f"{len(files)} file(s) have a diagram for every element")
+
+
+@app.command("modeller-prepare")
+def modeller_prepare(
+    files: list[Path] = typer.Argument(..., help="BPMN files to prepare (rewritten in place).",
+                                       exists=True, dir_okay=False, readable=True),
+    check: bool = typer.Option(False, "--check", help="Do not write; exit 1 listing files that need it."),
+) -> None:
+    """Make models survive bpmn.io / Camunda Modeler: XML comments to bpmn:documentation, loop variables
+    declared as bpmn:property (the modeller drops comments and unresolvable loopDataInputRef/OutputRef)."""
+    needs: list[Path] = []
+    broken = False
+    for path in files:
+        try:
+            data = path.read_bytes()
+            result, changes = prepare_for_modeller(data)
+        except (LayoutError, OSError) as exc:
+            typer.echo(f"{path}: error: {exc}", err=True)
+            broken = True
+            continue
+        what = []
+        if changes.documented:
+            what.append(f"{len(changes.documented)} comment(s) to documentation of {', '.join(changes.documented)}")
+        if changes.declared:
+            what.append(f"loop variable(s) declared as properties: {', '.join(changes.declared)}")
+        if changes.kept_comments:
+            what.append(f"{changes.kept_comments} comment(s) outside any element kept (the modeller drops them)")
+        if not changes.changed:
+            typer.echo(f"{path}: unchanged" + (f" ({'; '.join(what)})" if what else ""))
+            continue
+        needs.append(path)
+        if check:
+            typer.echo(f"{path}: needs preparing: {'; '.join(what)}")
+        else:
+            _replace(path, result)
+            typer.echo(f"{path}: {'; '.join(what)}")
+    if broken:
+        raise typer.Exit(2)
+    if check and needs:
+        raise typer.Exit(1)
 
 
 def _replace(path: Path, data: bytes) -> None:
