@@ -114,7 +114,7 @@ class ProcessRuntime:
         with use_clock(clock):
             for _ in range(50):
                 workflow.refresh_timers()
-                workflow.do_engine_steps(did_complete_task=did_complete_task)
+                do_engine_steps(workflow, did_complete_task=did_complete_task)
                 # a step may settle what a conditional event waits for (a precondition issued): re-evaluate
                 fired = self.refresh_conditions(workflow)
                 due = self.next_timer_at(workflow)
@@ -153,8 +153,9 @@ class ProcessRuntime:
 
     # -- inspection ---------------------------------------------------------------------------------------------
     def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[HumanTask]:
+        """The ready user/manual tasks, in no particular order (callers sort)."""
         tasks = []
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in ready_tasks(workflow, manual=True):
             spec = task.task_spec
             tasks.append(HumanTask(
                 id=str(task.id), spec_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
@@ -239,6 +240,122 @@ class ProcessRuntime:
         }
         workflow._gongai_marks = {str(i): _change_mark(sub) for i, sub in workflow.subprocesses.items()}  # type: ignore[attr-defined]
         return workflow
+
+
+# -- engine steps that walk only where something can run ------------------------------------------------------
+_READY = TaskState.READY
+_FINISHED = TaskState.FINISHED_MASK
+
+
+def _parents(workflow: BpmnWorkflow) -> dict[Any, Any]:
+    """Each sub-workflow's parent workflow, by sub-workflow id (kept on the workflow: parents never change).
+
+    SpiffWorkflow's ``parent_workflow`` searches every sub-workflow for the parent task on each call."""
+    parents: dict[Any, Any] | None = getattr(workflow, "_gongai_parents", None)
+    if parents is None:
+        parents = workflow._gongai_parents = {}  # type: ignore[attr-defined]
+    if len(parents) != len(workflow.subprocesses):
+        for sp_id, sub in workflow.subprocesses.items():
+            if sp_id not in parents:
+                if sub.parent_task_id in workflow.tasks:
+                    parents[sp_id] = workflow
+                else:
+                    parents[sp_id] = next((other for other in workflow.subprocesses.values()
+                                           if sub.parent_task_id in other.tasks), None)
+        for gone in parents.keys() - workflow.subprocesses.keys():
+            del parents[gone]
+    return parents
+
+
+def _live(workflow: BpmnWorkflow) -> list[Any]:
+    """The top workflow and the sub-workflows SpiffWorkflow's task iterator descends into when it looks for
+    unfinished tasks: not completed, and called by a task that is not finished, in a live parent."""
+    parents = _parents(workflow)
+    subs = workflow.subprocesses
+    verdict: dict[Any, bool] = {}
+
+    def live(sp_id: Any) -> bool:
+        known = verdict.get(sp_id)
+        if known is None:
+            sub = subs[sp_id]
+            parent = parents.get(sp_id)
+            known = False
+            if not sub.completed and parent is not None:
+                caller = parent.tasks.get(sub.parent_task_id)
+                known = (caller is not None and not caller._state & _FINISHED
+                         and (parent is workflow or live(parent.parent_task_id)))
+            verdict[sp_id] = known
+        return known
+
+    return [workflow, *(sub for sp_id, sub in subs.items() if live(sp_id))]
+
+
+def ready_tasks(workflow: BpmnWorkflow, *, manual: bool) -> list[Any]:
+    """Ready tasks (user/manual ones, or engine ones) of the top workflow and its live sub-workflows, read from
+    their task dicts: the same tasks ``get_tasks(state=READY, manual=…)`` finds, without walking every tree."""
+    return [task for wf in _live(workflow) for task in wf.tasks.values()
+            if task._state == _READY and task.task_spec.manual == manual]
+
+
+def do_engine_steps(workflow: BpmnWorkflow, *, did_complete_task: Callable[[Any], None] | None = None) -> None:
+    """SpiffWorkflow's ``BpmnWorkflow.do_engine_steps``, step for step, except that a workflow is walked only
+    when it (or a sub-workflow under it) holds a ready engine task.
+
+    SpiffWorkflow walks, in every round, each active sub-workflow's tree and then the top's (which descends into
+    every active sub-workflow again), and runs rounds until one runs nothing: a step's cost grew with every
+    branch still open in the project, though the step ran one branch (issue 14). A walk that starts with no
+    ready engine task in its scope runs nothing, so skipping it changes nothing; which workflows hold one is
+    read from the task dicts (a flat scan), again after anything ran.
+    """
+    holders: set[int] = set()
+
+    def scan() -> None:
+        holders.clear()
+        parents = _parents(workflow)
+        for wf in _live(workflow):
+            if id(wf) in holders:
+                continue
+            for task in wf.tasks.values():
+                if task._state == _READY and not task.task_spec.manual:
+                    # its walk is useful, and so are its ancestors' (they descend into it)
+                    while wf is not None and id(wf) not in holders:
+                        holders.add(id(wf))
+                        wf = parents.get(wf.parent_task_id) if wf is not workflow else None
+                    break
+
+    def update_workflow(wf: Any) -> int:
+        if id(wf) not in holders:
+            return 0
+        count = 0
+        for task in wf.get_tasks(state=_READY):
+            if not task.task_spec.manual:
+                task.run()
+                count += 1
+                if did_complete_task is not None:
+                    did_complete_task(task)
+        if count:
+            scan()
+        return count
+
+    def one_round() -> bool:
+        scan()
+        active = workflow.get_active_subprocesses()
+        for sub in sorted(active, key=lambda v: v.depth, reverse=True):
+            count = None
+            while count is None or count > 0:
+                count = update_workflow(sub)
+            if sub.parent_task_id is not None:
+                task = workflow.get_task_from_id(sub.parent_task_id)
+                before = task._state
+                task.task_spec._update(task)
+                if task._state != before:
+                    scan()
+        count = update_workflow(workflow)
+        return count > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+    while one_round():
+        pass
+    workflow.refresh_timers()
 
 
 def _change_mark(sub: Any) -> tuple[int, int, float]:
