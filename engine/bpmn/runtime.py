@@ -198,7 +198,7 @@ class ProcessRuntime:
             "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
-            "tasks": {str(k): registry.convert(v) for k, v in workflow.tasks.items()},
+            "tasks": _task_dicts(workflow),
             "root": str(workflow.task_tree.id),
             "bpmn_events": registry.convert(workflow.bpmn_events),
             "serializer_version": _serializer.VERSION,
@@ -212,7 +212,7 @@ class ProcessRuntime:
             mark = _change_mark(sub)
             if marks.get(key) == mark:  # nothing ran in it since it was last saved (a parallel branch waits)
                 continue
-            parts[key] = registry.convert(sub)
+            parts[key] = _subworkflow_dict(sub)
             marks[key] = mark
             if sub.is_completed():
                 saved.add(key)
@@ -356,6 +356,53 @@ def do_engine_steps(workflow: BpmnWorkflow, *, did_complete_task: Callable[[Any]
     while one_round():
         pass
     workflow.refresh_timers()
+
+
+# -- serialising a step's parts ---------------------------------------------------------------------------------
+def _task_dicts(wf: Any) -> dict[str, Any]:
+    """``{task id: SpiffWorkflow's dict of the task}``, reusing the dicts of finished tasks under finished parents.
+
+    SpiffWorkflow stores a task's data as its difference from its parent's (a deep comparison per task): the top
+    workflow's and a running part's finished tasks were compared again at every step, though such a task no
+    longer changes. A reused dict is checked against what SpiffWorkflow changes on a task (its state, when that
+    changed, its children, whether its event was triggered); anything else is converted as SpiffWorkflow does.
+    """
+    convert = _registry().convert
+    cache: dict[Any, tuple[tuple[Any, ...], str, dict[str, Any]]] = wf.__dict__.setdefault("_gongai_task_dicts", {})
+    tasks = wf.tasks
+    out: dict[str, Any] = {}
+    for task_id, task in tasks.items():
+        if task._state & _FINISHED:
+            parent = tasks.get(task._parent) if task._parent is not None else None
+            if task._parent is None or (parent is not None and parent._state & _FINISHED):
+                mark = (task._state, task.last_state_change, tuple(task._children), task.triggered)
+                hit = cache.get(task_id)
+                if hit is not None and hit[0] == mark:
+                    out[hit[1]] = hit[2]
+                    continue
+                key, dct = str(task_id), convert(task)
+                cache[task_id] = (mark, key, dct)
+                out[key] = dct
+                continue
+        out[str(task_id)] = convert(task)
+    return out
+
+
+def _subworkflow_dict(sub: Any) -> dict[str, Any]:
+    """SpiffWorkflow's BpmnSubWorkflowConverter.to_dict, with the task dicts of :func:`_task_dicts`."""
+    registry = _registry()
+    return {
+        "data": registry.convert(registry.clean(sub.data)),
+        "correlations": sub.correlations,
+        "last_task": str(sub.last_task.id) if sub.last_task is not None else None,
+        "success": sub.success,
+        "completed": sub.completed,
+        "tasks": _task_dicts(sub),
+        "root": str(sub.task_tree.id),
+        "parent_task_id": str(sub.parent_task_id),
+        "spec": sub.spec.name,
+        "typename": "BpmnSubWorkflow",
+    }
 
 
 def _change_mark(sub: Any) -> tuple[int, int, float]:
