@@ -320,6 +320,9 @@ tasks = Table(
     # inboxes in their order (soonest due, no due date last, oldest, id): a page is an index walk, not a sort
     Index("ix_tasks_department_inbox", "department", "state", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
     Index("ix_tasks_queue", "state", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
+    # an owner's (or agent's) inbox in the same order (0051_speed_owner_inbox): without it the walk of every
+    # ready task in ix_tasks_queue looked for the owner's few (190 ms at 100,000 projects for an empty inbox)
+    Index("ix_tasks_owner_inbox", "owner_id", "state", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
 )
 
 notifications = Table(
