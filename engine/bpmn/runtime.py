@@ -216,6 +216,7 @@ class ProcessRuntime:
             marks[key] = mark
             if sub.is_completed():
                 saved.add(key)
+                sub.__dict__.pop("_gongai_task_dicts", None)  # never serialised again: free its reused task dicts
         workflow._gongai_saved_completed = saved  # type: ignore[attr-defined]
         workflow._gongai_marks = marks  # type: ignore[attr-defined]
         return top, parts
