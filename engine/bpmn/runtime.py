@@ -366,7 +366,8 @@ def _task_dicts(wf: Any) -> dict[str, Any]:
     SpiffWorkflow stores a task's data as its difference from its parent's (a deep comparison per task): the top
     workflow's and a running part's finished tasks were compared again at every step, though such a task no
     longer changes. A reused dict is checked against what SpiffWorkflow changes on a task (its state, when that
-    changed, its children, whether its event was triggered); anything else is converted as SpiffWorkflow does.
+    changed, its children, whether its event was triggered, its spec — a definition-version migration swaps
+    specs); anything else is converted as SpiffWorkflow does.
     """
     convert = _registry().convert
     cache: dict[Any, tuple[tuple[Any, ...], str, dict[str, Any]]] = wf.__dict__.setdefault("_gongai_task_dicts", {})
@@ -376,7 +377,7 @@ def _task_dicts(wf: Any) -> dict[str, Any]:
         if task._state & _FINISHED:
             parent = tasks.get(task._parent) if task._parent is not None else None
             if task._parent is None or (parent is not None and parent._state & _FINISHED):
-                mark = (task._state, task.last_state_change, tuple(task._children), task.triggered)
+                mark = (task._state, task.last_state_change, tuple(task._children), task.triggered, id(task.task_spec))
                 hit = cache.get(task_id)
                 if hit is not None and hit[0] == mark:
                     out[hit[1]] = hit[2]
