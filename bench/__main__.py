@@ -1,6 +1,6 @@
 """``python -m bench analytics [--projects N] [--db URL [--no-generate]] [--export] [--compare] [--analyze] [--postgres]``; ``python -m bench engine [--projects N]``;
 ``python -m bench http [--clients 1,8,50] [--processes 1,2] [--postgres] [--quick]``;
-``python -m bench reads [--projects 1000,20000] [--compare]``."""
+``python -m bench reads [--projects 1000,20000] [--compare]``; ``python -m bench scale [--projects 1000,100000]``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     reads = sub.add_parser("reads", help="the list routes at growing numbers of projects")
     reads.add_argument("--projects", default="1000,20000", help="data sizes, comma-separated")
     reads.add_argument("--compare", action="store_true", help="also time the replaced Python-side filtering")
+    scale = sub.add_parser("scale", help="every list and read route at 1,000 and 100,000 projects, with ratios")
+    scale.add_argument("--projects", default="1000,100000", help="data sizes, comma-separated (smallest first)")
+    scale.add_argument("--repeat", type=int, default=9, help="calls per route (the median is reported)")
+    scale.add_argument("--out", default=None, help="JSON path (default bench/results/scale-<when>.json)")
     args = parser.parse_args(argv)
     if args.name == "analytics":
         from bench.analytics_bench import run
@@ -70,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         from bench.reads_bench import run as run_reads
 
         run_reads([int(x) for x in args.projects.split(",")], compare=args.compare)
+    elif args.name == "scale":
+        from pathlib import Path
+
+        from bench.scale_bench import run as run_scale
+
+        run_scale([int(x) for x in args.projects.split(",")], repeat=args.repeat,
+                  out=Path(args.out) if args.out else None)
     return 0
 
 

@@ -101,7 +101,9 @@ class Plan:
                 self.rounds_left -= 1
                 ref = next(f"{m.id}:{mat.id}" for m in selected_matters(self.catalogue, self.project_type, stage or "S1")
                            for mat in m.materials)
-                return {"outcome": "incomplete", "missing": [ref]}
+                first = self.rounds_left == self.intake_rounds - 1
+                # 一次性告知: a further notice names the new defect the correction brought in
+                return {"outcome": "incomplete", "missing": [ref]} | ({} if first else {"new_defect": "补正材料引入新问题"})
             if self.tolerance is not None and stage == self.tolerance[0]:
                 return {"outcome": "tolerance", "missing": [self.tolerance[1]]}
             return {"outcome": "complete"}
@@ -244,6 +246,7 @@ class RawSpiff:
         workflow = BpmnWorkflow(self.top, self.subprocesses, script_engine=self.script_engine)
         data = {"project_type": ptype.id, "route": ptype.route, "include_planning": "S0" in stages,
                 "include_registration": bool(ptype.registration),
+                "combined_registration": ptype.combined_registration, "utility_track": False,
                 "unit_works": [{"id": u["id"], "name": u["name"], "early_items": u.get("early_items", [])}
                                for u in filing["unit_works"]]}
         for task in workflow.get_tasks(state=TaskState.READY):

@@ -114,7 +114,7 @@ class ProcessRuntime:
         with use_clock(clock):
             for _ in range(50):
                 workflow.refresh_timers()
-                workflow.do_engine_steps(did_complete_task=did_complete_task)
+                do_engine_steps(workflow, did_complete_task=did_complete_task)
                 # a step may settle what a conditional event waits for (a precondition issued): re-evaluate
                 fired = self.refresh_conditions(workflow)
                 due = self.next_timer_at(workflow)
@@ -153,8 +153,9 @@ class ProcessRuntime:
 
     # -- inspection ---------------------------------------------------------------------------------------------
     def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[HumanTask]:
+        """The ready user/manual tasks, in no particular order (callers sort)."""
         tasks = []
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in ready_tasks(workflow, manual=True):
             spec = task.task_spec
             tasks.append(HumanTask(
                 id=str(task.id), spec_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
@@ -197,7 +198,7 @@ class ProcessRuntime:
             "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
-            "tasks": {str(k): registry.convert(v) for k, v in workflow.tasks.items()},
+            "tasks": _task_dicts(workflow),
             "root": str(workflow.task_tree.id),
             "bpmn_events": registry.convert(workflow.bpmn_events),
             "serializer_version": _serializer.VERSION,
@@ -211,10 +212,11 @@ class ProcessRuntime:
             mark = _change_mark(sub)
             if marks.get(key) == mark:  # nothing ran in it since it was last saved (a parallel branch waits)
                 continue
-            parts[key] = registry.convert(sub)
+            parts[key] = _subworkflow_dict(sub)
             marks[key] = mark
             if sub.is_completed():
                 saved.add(key)
+                sub.__dict__.pop("_gongai_task_dicts", None)  # never serialised again: free its reused task dicts
         workflow._gongai_saved_completed = saved  # type: ignore[attr-defined]
         workflow._gongai_marks = marks  # type: ignore[attr-defined]
         return top, parts
@@ -239,6 +241,170 @@ class ProcessRuntime:
         }
         workflow._gongai_marks = {str(i): _change_mark(sub) for i, sub in workflow.subprocesses.items()}  # type: ignore[attr-defined]
         return workflow
+
+
+# -- engine steps that walk only where something can run ------------------------------------------------------
+_READY = TaskState.READY
+_FINISHED = TaskState.FINISHED_MASK
+
+
+def _parents(workflow: BpmnWorkflow) -> dict[Any, Any]:
+    """Each sub-workflow's parent workflow, by sub-workflow id (kept on the workflow: parents never change).
+
+    SpiffWorkflow's ``parent_workflow`` searches every sub-workflow for the parent task on each call."""
+    parents: dict[Any, Any] | None = getattr(workflow, "_gongai_parents", None)
+    if parents is None:
+        parents = workflow._gongai_parents = {}  # type: ignore[attr-defined]
+    if len(parents) != len(workflow.subprocesses):
+        for sp_id, sub in workflow.subprocesses.items():
+            if sp_id not in parents:
+                if sub.parent_task_id in workflow.tasks:
+                    parents[sp_id] = workflow
+                else:
+                    parents[sp_id] = next((other for other in workflow.subprocesses.values()
+                                           if sub.parent_task_id in other.tasks), None)
+        for gone in parents.keys() - workflow.subprocesses.keys():
+            del parents[gone]
+    return parents
+
+
+def _live(workflow: BpmnWorkflow) -> list[Any]:
+    """The top workflow and the sub-workflows SpiffWorkflow's task iterator descends into when it looks for
+    unfinished tasks: not completed, and called by a task that is not finished, in a live parent."""
+    parents = _parents(workflow)
+    subs = workflow.subprocesses
+    verdict: dict[Any, bool] = {}
+
+    def live(sp_id: Any) -> bool:
+        known = verdict.get(sp_id)
+        if known is None:
+            sub = subs[sp_id]
+            parent = parents.get(sp_id)
+            known = False
+            if not sub.completed and parent is not None:
+                caller = parent.tasks.get(sub.parent_task_id)
+                known = (caller is not None and not caller._state & _FINISHED
+                         and (parent is workflow or live(parent.parent_task_id)))
+            verdict[sp_id] = known
+        return known
+
+    return [workflow, *(sub for sp_id, sub in subs.items() if live(sp_id))]
+
+
+def ready_tasks(workflow: BpmnWorkflow, *, manual: bool) -> list[Any]:
+    """Ready tasks (user/manual ones, or engine ones) of the top workflow and its live sub-workflows, read from
+    their task dicts: the same tasks ``get_tasks(state=READY, manual=…)`` finds, without walking every tree."""
+    return [task for wf in _live(workflow) for task in wf.tasks.values()
+            if task._state == _READY and task.task_spec.manual == manual]
+
+
+def do_engine_steps(workflow: BpmnWorkflow, *, did_complete_task: Callable[[Any], None] | None = None) -> None:
+    """SpiffWorkflow's ``BpmnWorkflow.do_engine_steps``, step for step, except that a workflow is walked only
+    when it (or a sub-workflow under it) holds a ready engine task.
+
+    SpiffWorkflow walks, in every round, each active sub-workflow's tree and then the top's (which descends into
+    every active sub-workflow again), and runs rounds until one runs nothing: a step's cost grew with every
+    branch still open in the project, though the step ran one branch (issue 14). A walk that starts with no
+    ready engine task in its scope runs nothing, so skipping it changes nothing; which workflows hold one is
+    read from the task dicts (a flat scan), again after anything ran.
+    """
+    holders: set[int] = set()
+
+    def scan() -> None:
+        holders.clear()
+        parents = _parents(workflow)
+        for wf in _live(workflow):
+            if id(wf) in holders:
+                continue
+            for task in wf.tasks.values():
+                if task._state == _READY and not task.task_spec.manual:
+                    # its walk is useful, and so are its ancestors' (they descend into it)
+                    while wf is not None and id(wf) not in holders:
+                        holders.add(id(wf))
+                        wf = parents.get(wf.parent_task_id) if wf is not workflow else None
+                    break
+
+    def update_workflow(wf: Any) -> int:
+        if id(wf) not in holders:
+            return 0
+        count = 0
+        for task in wf.get_tasks(state=_READY):
+            if not task.task_spec.manual:
+                task.run()
+                count += 1
+                if did_complete_task is not None:
+                    did_complete_task(task)
+        if count:
+            scan()
+        return count
+
+    def one_round() -> bool:
+        scan()
+        active = workflow.get_active_subprocesses()
+        for sub in sorted(active, key=lambda v: v.depth, reverse=True):
+            count = None
+            while count is None or count > 0:
+                count = update_workflow(sub)
+            if sub.parent_task_id is not None:
+                task = workflow.get_task_from_id(sub.parent_task_id)
+                before = task._state
+                task.task_spec._update(task)
+                if task._state != before:
+                    scan()
+        count = update_workflow(workflow)
+        return count > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+    while one_round():
+        pass
+    workflow.refresh_timers()
+
+
+# -- serialising a step's parts ---------------------------------------------------------------------------------
+def _task_dicts(wf: Any) -> dict[str, Any]:
+    """``{task id: SpiffWorkflow's dict of the task}``, reusing the dicts of finished tasks under finished parents.
+
+    SpiffWorkflow stores a task's data as its difference from its parent's (a deep comparison per task): the top
+    workflow's and a running part's finished tasks were compared again at every step, though such a task no
+    longer changes. A reused dict is checked against what SpiffWorkflow changes on a task (its state, when that
+    changed, its children, whether its event was triggered, its spec — a definition-version migration swaps
+    specs); anything else is converted as SpiffWorkflow does.
+    """
+    convert = _registry().convert
+    cache: dict[Any, tuple[tuple[Any, ...], str, dict[str, Any]]] = wf.__dict__.setdefault("_gongai_task_dicts", {})
+    tasks = wf.tasks
+    out: dict[str, Any] = {}
+    for task_id, task in tasks.items():
+        if task._state & _FINISHED:
+            parent = tasks.get(task._parent) if task._parent is not None else None
+            if task._parent is None or (parent is not None and parent._state & _FINISHED):
+                mark = (task._state, task.last_state_change, tuple(task._children), task.triggered, id(task.task_spec))
+                hit = cache.get(task_id)
+                if hit is not None and hit[0] == mark:
+                    out[hit[1]] = hit[2]
+                    continue
+                key, dct = str(task_id), convert(task)
+                cache[task_id] = (mark, key, dct)
+                out[key] = dct
+                continue
+        out[str(task_id)] = convert(task)
+    return out
+
+
+def _subworkflow_dict(sub: Any) -> dict[str, Any]:
+    """SpiffWorkflow's BpmnSubWorkflowConverter.to_dict, with the task dicts of :func:`_task_dicts`."""
+    registry = _registry()
+    return {
+        "data": registry.convert(registry.clean(sub.data)),
+        "correlations": sub.correlations,
+        "last_task": str(sub.last_task.id) if sub.last_task is not None else None,
+        "success": sub.success,
+        "completed": sub.completed,
+        "tasks": _task_dicts(sub),
+        "root": str(sub.task_tree.id),
+        "parent_task_id": str(sub.parent_task_id),
+        "spec": sub.spec.name,
+        "typename": "BpmnSubWorkflow",
+    }
 
 
 def _change_mark(sub: Any) -> tuple[int, int, float]:

@@ -110,6 +110,11 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     root.setLevel((level or os.environ.get(LEVEL_ENV) or "INFO").upper())
     # alembic announces its context on every schema check (/readyz, several times a minute): keep its warnings
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO (``spiff.task``, ``spiff.workflow``): ~50 lines per
+    # completion, a fifth of a server's CPU in formatting and the handler's lock (issue 14); the ledger already
+    # records what happened. They still show when the root level is DEBUG.
+    if root.level > logging.DEBUG:
+        logging.getLogger("spiff").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
