@@ -42,7 +42,7 @@ from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.services.rules import current_rules
-from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
+from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject, matter_result_label
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
 from engine.domain.timing import ClockStop
@@ -1022,6 +1022,14 @@ class ApprovalService:
                      **self._timing(ledger, subject, now).to_dict()}
             if subject.attrs.get("silent_consent"):
                 entry["responsible"] = subject.attrs.get("responsible")
+            if subject.level == "matter":  # the national result (办结（通过） / （容缺通过） / （告知承诺通过）)
+                stage = ledger.find(subject.stage or "")
+                entry["mode"] = subject.attrs.get("mode", "standard")
+                entry["result_label"] = matter_result_label(
+                    subject.outcome, commitment=entry["mode"] == "commitment",
+                    tolerance=stage is not None and stage.attrs.get("intake") == "tolerance")
+                if subject.outcome == "revoked":
+                    entry["revocation_reason"] = subject.attrs.get("revocation_reason")
             if subject.level == "stage":
                 entry["result_label"] = _label(subject.outcome)
                 entry["intake"] = subject.attrs.get("intake")
