@@ -973,7 +973,7 @@ class ApprovalService:
                                      "revoke_reason", "statement") if k in data}
         if matter:
             view["matter"] = {k: matter.get(k) for k in ("key", "id", "name", "department", "committed_limit_wd",
-                                                          "statutory_limit_wd", "silent_consent_allowed")}
+                                                          "statutory_limit_wd", "silent_consent_allowed", "mode")}
         return dict(
             id=task.id, project_id=project.id, spec_id=task.spec_id, name=task.name, role=who.role,
             department=who.department, owner_id=project.filing.owner_id, stage=stage,
