@@ -266,24 +266,6 @@ class ProjectLedger:
                         data={"result": result, "label": STAGE_RESULT_LABELS[result]}))
         return subject
 
-    def revoke_stage(self, stage: str, reason: str, at: datetime) -> Subject:
-        """撤销: a permit granted on a commitment is revoked; the stage keeps its timing, its outcome changes."""
-        subject = self.get(stage)
-        subject.attrs["revoked_at"] = at.isoformat()
-        subject.attrs["revocation_reason"] = reason
-        subject.outcome = "revoked"
-        self._touch(subject)
-        # 核查 that never happened (the owner never supplied the documents) end with the permit: left open,
-        # they would stay "running" on a stopped project and keep growing in every later measurement
-        for check in self.of_level("check"):
-            if check.stage == stage and check.is_open:
-                check.ended_at = at
-                check.outcome = "not_checked"
-                check.attrs["reason"] = "许可已撤销，核查未进行"
-                self._touch(check)
-        self.emit(Event("permit_revoked", at, stage=stage, department=subject.department, data={"reason": reason}))
-        return subject
-
     def revoke_matter(self, key: str, reason: str, at: datetime) -> Subject:
         """撤销 of one matter's permit (a broken commitment, or a permit built on a revoked one): its outcome
         becomes ``revoked``; the ``permit_revoked`` event names the matter (certificates read it per matter)."""
