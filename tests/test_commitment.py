@@ -44,15 +44,16 @@ def _through_s1(hz, pid):
 
 
 @pytest.mark.parametrize("matters, text", [
-    (["s1_project_filing"], "commitment_matters: s1_project_filing（项目审批（核准、备案））does not allow 告知承诺制"),
-    (["s1_energy_review"], "commitment_matters: s1_energy_review（节能审查）is not in this project's plan"),
+    (["s1_project_filing"], "does not allow 告知承诺制"),
+    (["s1_energy_review"], "is not in this project's plan"),
     (["no_such_matter"], "commitment_matters: unknown matter 'no_such_matter'"),
 ])
 def test_a_commitment_filing_that_is_not_allowed_is_a_422_naming_the_matter_and_files_nothing(tmp_path, matters, text):
     hz = make_harness(tmp_path)
     r = hz.client.post("/projects", json=_filing(commitment_matters=matters), headers=hz.h("owner1"))
     assert r.status_code == 422, r.text
-    assert r.json()["detail"].startswith("commitment_matters: ") and matters[0] in r.json()["detail"]
+    assert r.json()["detail"].startswith("commitment_matters: ") and text in r.json()["detail"]
+    assert matters[0] in r.json()["detail"]
     assert _projects(hz) == 0
 
 
@@ -198,3 +199,29 @@ def test_an_unknown_matter_in_a_credit_rule_or_a_waiver_is_refused(tmp_path: Pat
     text = str(caught.value)
     assert "credit_rules[1].matters" in text and "s4_no_such" in text
     assert "commitment_waives: no_such_material" in text
+
+
+def test_the_commitment_refusals_are_worded_in_chinese_for_the_pages(tmp_path):
+    """The refusals of this feature joined in one 422 (the source walk of tests/test_page_refusals.py cannot see
+    their parts): each part has its Chinese wording beside the field."""
+    from api.pages import refusals
+
+    hz = make_harness(tmp_path)
+    hz.post("admin", "/admin/credit-records", {"owner_id": "owner1", "reason": "另案承诺未兑现"}, status=201)
+    r = hz.client.post("/projects", json=_filing(commitment_matters=[
+        "s1_project_filing", "s1_energy_review", "no_such_matter", "s1_land_use_planning_permit"]), headers=hz.h("owner1"))
+    assert r.status_code == 422
+    shown = refusals.explain(r.json()["detail"])
+    assert [field for field, _ in shown] == ["commitment_matters"] * 4
+    assert [text for _, text in shown] == [
+        f"事项“{hz.service.catalogue.matter('s1_project_filing').name}”不适用告知承诺制", "事项“节能审查”不在本项目按情形需办理的事项中", "未知事项“no_such_matter”",
+        f"事项“建设用地规划许可证”：建设单位 {hz.clock.now().date().isoformat()} 有失信记录（另案承诺未兑现（admin 录入）），"
+        "730 日内不适用告知承诺制"]
+    pid = hz.post("owner1", "/projects", _filing(), status=201)["id"]
+    hz.post("owner1", f"/projects/{pid}/filings", {"stage": "S1"})
+    intake = _ready(hz, pid, "Task_Intake")[0]
+    r = hz.client.post(f"/tasks/{intake['id']}/complete", json={"outcome": "tolerance", "missing": ["parcel_survey"]},
+                       headers=hz.h("window1"))
+    assert r.status_code == 422
+    text = refusals.explain_text(r.json()["detail"])
+    assert "365 日内不适用容缺受理" in text and "操作未执行" not in text, text

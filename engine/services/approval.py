@@ -296,7 +296,8 @@ class ApprovalService:
                 if bar:
                     problems.append(f"commitment_matters: {matter_id}（{matter.name}）: {bar}")
         if problems:
-            raise Invalid("; ".join(problems))
+            message = "; ".join(problems)  # every refused matter named (api/pages/refusals.py words each)
+            raise Invalid(message)
         return plan.with_commitments(list(dict.fromkeys(matter_ids)))
 
     def _credit_bar(self, records: list[dict[str, Any]], privilege: str, matter_id: str | None) -> str | None:
@@ -610,12 +611,12 @@ class ApprovalService:
             missing = self._required(project, self._materials(project, stage, parsed.missing), parsed.missing)
             if parsed.outcome == "tolerance":
                 records = uow.credit.for_owner(project.filing.owner_id)
-                bars = [f"{m}: {bar}" for m in dict.fromkeys(item["matter_id"] for item in missing)
-                        if (bar := self._credit_bar(records, "tolerance", m))]
+                bars = list(dict.fromkeys(bar for m in dict.fromkeys(item["matter_id"] for item in missing)
+                                          if (bar := self._credit_bar(records, "tolerance", m))))
                 decision = self.catalogue.tolerance_check(
                     project.project_type, stage, parsed.missing, not bars,
                     matter_ids=project.plan.selected_ids(stage) if project.plan else None,
-                    credit_reason="; ".join(bars) + "（容缺受理要求建设单位信用良好）" if bars else None)
+                    credit_reason="; ".join(bars) if bars else None)
                 if not decision.allowed:
                     raise Invalid("容缺受理 is not allowed: " + "; ".join(decision.reasons))
             if parsed.outcome == "incomplete":
