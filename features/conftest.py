@@ -805,3 +805,106 @@ def notices_counted(world: World, stage: str, count: int, n: int, reason: str) -
     notices = world.events("intake_notice", stage=stage)
     assert len(notices) == count, notices
     assert notices[n - 1]["data"]["notice_no"] == n and notices[n - 1]["data"]["new_defect"] == reason
+
+
+# ---------------------------------------------------------------------------------------------- 告知承诺制
+def _file_committed(world: World, owner: str, matters: str, ptype: str) -> str:
+    return world.svc.start_project(
+        {"name": f"{ptype} 告知承诺项目", "project_type": ptype, "owner_id": owner, "include_planning": False,
+         "case": typical_case(ptype), "commitment_matters": _ids(matters), "commitment_signatory": "法定代表人"},
+        actor=Actor(owner, "owner"),
+    )
+
+
+@given(parsers.parse('建设单位 "{owner}" 以告知承诺制申报 "{matters}" 的 "{ptype}" 类型项目'))
+def file_committed(world: World, owner: str, matters: str, ptype: str) -> None:
+    world.owner_id = owner
+    world.project_id = _file_committed(world, owner, matters, ptype)
+
+
+@when(parsers.parse('建设单位 "{owner}" 以告知承诺制申报 "{matters}" 的 "{ptype}" 类型项目被拒绝，提示包含 "{text}"'))
+def file_committed_refused(world: World, owner: str, matters: str, ptype: str, text: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        _file_committed(world, owner, matters, ptype)
+    assert text in str(caught.value), str(caught.value)
+
+
+@then(parsers.parse('没有立项任何项目'))
+def nothing_filed(world: World) -> None:
+    from sqlalchemy import func, select
+
+    from engine.persistence import tables
+
+    with world.svc.db.connect() as conn:
+        filed = conn.execute(select(func.count()).select_from(tables.projects)).scalar_one()
+    assert filed == (1 if world.project_id else 0), "a refused filing files nothing"
+
+
+@then(parsers.parse('事项 "{matter}" 的办理方式为 "{mode}"'))
+def matter_mode(world: World, matter: str, mode: str) -> None:
+    planned = [m for s in world.svc.plan(world.pid)["stages"] for m in s["matters"] if m["matter_id"] == matter]
+    assert len(planned) == 1 and planned[0]["mode"] == mode, planned
+
+
+@then(parsers.parse('事项 "{matter}" 的材料 "{material}" 以承诺代替'))
+def material_waived(world: World, matter: str, material: str) -> None:
+    planned = [m for s in world.svc.plan(world.pid)["stages"] for m in s["matters"] if m["matter_id"] == matter]
+    waived = {m["id"] for m in planned[0]["materials"] if m.get("waived_by_commitment")}
+    assert waived == {material}, planned[0]["materials"]
+
+
+@then(parsers.parse('建设单位已就事项 "{matter}" 签署告知承诺书'))
+def commitment_signed(world: World, matter: str) -> None:
+    hits = world.events("commitment_signed", matter_id=matter)
+    assert len(hits) == 1 and hits[0]["data"]["signatory"] == "法定代表人", hits
+
+
+@when(parsers.parse('综合窗口于 "{at}" 将 "{stage}" 阶段的 "{missing}" 列为缺件被拒绝，提示包含 "{text}"'))
+def window_lists_waived(world: World, at: str, stage: str, missing: str, text: str) -> None:
+    world.move_to(at)
+    submit_pending_filing(world, stage)
+    with pytest.raises(Invalid) as caught:
+        world.complete(world.one(stage=stage, spec="Task_Intake"), {"outcome": "incomplete", "missing": _ids(missing)})
+    assert text in str(caught.value), str(caught.value)
+    assert not world.events("intake_notice", stage=stage), "a refused notice leaves nothing behind"
+
+
+@then(parsers.parse('事项 "{matter}" 的结果标签为 "{label}"'))
+def matter_label(world: World, matter: str, label: str) -> None:
+    assert world.timing_entry(matter)["result_label"] == label
+
+
+@then(parsers.parse('部门 "{dept}" 有一项事项 "{matter}" 的核查任务'))
+def post_check_task(world: World, dept: str, matter: str) -> None:
+    world.one(spec="Task_PostCheck", department=dept, matter=matter)
+
+
+@then(parsers.parse('建设单位收到 "{kind}" 通知，内容包含 "{text}"'))
+def owner_notified_with(world: World, kind: str, text: str) -> None:
+    bodies = [n["body"] for n in world.svc.notifications(world.pid) if n["kind"] == kind]
+    assert any(text in body for body in bodies), bodies
+
+
+@then(parsers.parse('事项 "{matter}" 的许可于 "{at}" 被撤销'))
+def matter_revoked(world: World, matter: str, at: str) -> None:
+    hits = [e for e in world.events("permit_revoked") if matter in (e["matter_id"], e["matter_key"])]
+    assert len(hits) == 1 and hits[0]["matter_key"], hits
+    assert fmt_local(hits[0]["at"]) == at
+    assert world.timing_entry(matter)["outcome"] == "revoked"
+
+
+@then(parsers.parse('事项 "{matter}" 仍有待办审查任务'))
+def review_left(world: World, matter: str) -> None:
+    world.one(spec=REVIEW_TASKS, matter=matter)
+
+
+@given(parsers.parse('管理员记录建设单位 "{owner}" 的失信信息 "{reason}"'))
+def admin_records_credit(world: World, owner: str, reason: str) -> None:
+    world.svc.record_credit(owner, reason, actor=Actor("root-admin", "admin"))
+
+
+@then(parsers.parse('事项 "{matter}" 的停表均已结束'))
+def stops_closed(world: World, matter: str) -> None:
+    entry = world.timing_entry(matter)
+    assert entry["clock_stops"] and all(stop["end"] is not None for stop in entry["clock_stops"]), entry["clock_stops"]
+

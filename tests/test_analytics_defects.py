@@ -145,7 +145,7 @@ def test_revoked_project_trace_ends_what_it_starts(tmp_path: Path) -> None:
     assert cancelled, "the cancelled stages say so"
     # the ledger and the log agree: what ends cancelled in the timing ended in the log at the same instant
     s23 = next(s for s in timings["P1"]["stages"] if s["key"] == "S23")
-    assert s23["outcome"] == "cancelled"
+    assert s23["outcome"] == "refused"  # its planning permit was built on the revoked S1 permit (terminated)
 
 
 def test_the_merged_demo_database_keeps_its_audit_chain(tmp_path: Path) -> None:

@@ -64,12 +64,14 @@ def test_a_revoked_project_reports_tolerance_revocation_and_the_cases_it_ended(t
     service, _ = _run(REVOKED, tmp_path)
     with service.db.connect() as conn:
         steps = _steps(list(detail_rows(conn)))
-    # S1 accepted with missing materials: approved 容缺通过 (12), then the permit revoked (15)
-    assert steps["P1-S1/s1_project_filing"] == [3, 12, 15]
-    # S23 was running: its matters end as 已撤件 (2), the one waiting for 补正 resumes first (7)
-    assert steps["P1-S23/s3_construction_permit"] == [3, 6, 7, 2]
+    # S1 accepted with missing materials: approved 容缺通过 (12); only the tolerated matter's permit is revoked (15)
+    assert steps["P1-S1/s1_project_filing"] == [3, 12]
+    assert steps["P1-S1/s1_land_use_planning_permit"] == [3, 12, 15]
+    # S23 went on: the planning permit built on the revoked one ends without a decision (2 已撤件); the matter
+    # waiting for 补正 lets its deadline pass (20 wd from 10 Nov) and is 视为撤回 (14) after the stop ends (7)
+    assert steps["P1-S23/s3_construction_permit"] == [3, 6, 7, 14]
     assert steps["P1-S23/s2_construction_planning_permit"] == [3, 2]
-    assert steps["P1-S23/s2_greening_scheme_review"] == [3, 11]  # deemed approved (超时默许) before the revocation
+    assert steps["P1-S23/s2_greening_scheme_review"] == [3, 11]  # deemed approved (超时默许), not built on S1
 
 
 def test_gongai_export_writes_the_tables(scenario, tmp_path: Path) -> None:

@@ -263,3 +263,40 @@ def test_analyst_filters_by_division_and_downloads_the_scoring_sheet(hz: Harness
     assert bad.status_code == 422 and "行政区划代码为 6 位数字" in bad.text
     sheet = hz.client.get("/ui/analytics/scoring.xlsx?division=360100")
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"  # an xlsx is a zip
+
+
+def test_the_owner_chooses_commitment_on_the_preview_and_the_agency_sees_the_check(hz: Harness) -> None:
+    """告知承诺制 on the pages: the preview offers it for eligible matters only; filing with it sets the plan's
+    mode; a refused choice is shown and files nothing; the review and 核查 task pages say the matter is committed."""
+    csrf = sign_in(hz, "owner1")
+    form = {"csrf": csrf, "name": "承诺制页面", "project_type": "social_small", **SMALL_CASE}
+    preview = hz.client.post("/ui/projects/new", data=form)
+    assert 'name="commitment_matters" value="s1_land_use_planning_permit"' in preview.text
+    assert 'name="commitment_matters" value="s1_project_filing"' not in preview.text  # not allowed for it
+    refused = hz.client.post("/ui/projects/new", data={**form, "intent": "file", "commitment_matters": "s1_project_filing"})
+    assert refused.status_code == 422 and "不适用告知承诺制" in refused.text  # in Chinese (api/pages/refusals.py)
+    assert hz.get("owner1", "/projects") == []
+    filed = hz.client.post("/ui/projects/new", data={**form, "intent": "file",
+                                                    "commitment_matters": "s1_land_use_planning_permit"},
+                           follow_redirects=False)
+    assert filed.status_code == 303
+    (project,) = hz.get("owner1", "/projects")
+    pid = project["id"]
+    plan = hz.get("owner1", f"/projects/{pid}/plan")
+    assert [m["matter_id"] for s in plan["stages"] for m in s["matters"] if m["mode"] == "commitment"] == \
+        ["s1_land_use_planning_permit"]
+    hz.post("owner1", f"/projects/{pid}/filings", {"stage": "S1"})
+    intake = next(t for t in hz.get("admin", f"/tasks?project_id={pid}") if t["spec_id"] == "Task_Intake")
+    hz.post("window1", f"/tasks/{intake['id']}/complete", {"outcome": "complete"})
+    review = next(t for t in hz.get("officer-zrzy", "/tasks") if t["matter_key"] == "S1/s1_land_use_planning_permit")
+    sign_in(hz, "officer-zrzy")
+    assert 'data-mode="commitment"' in hz.client.get(f"/ui/tasks/{review['id']}").text
+    for task in hz.get("admin", f"/tasks?project_id={pid}"):
+        if task["spec_id"] == "Task_Review":
+            hz.post(hz.who_for(task), f"/tasks/{task['id']}/complete", {"decision": "approve"})
+    issue = next(t for t in hz.get("admin", f"/tasks?project_id={pid}") if t["spec_id"] == "Task_IssueResult")
+    hz.post(hz.who_for(issue), f"/tasks/{issue['id']}/complete", {"certificate_no": "证-S1"})
+    check = next(t for t in hz.get("officer-zrzy", "/tasks") if t["spec_id"] == "Task_PostCheck")
+    sign_in(hz, "officer-zrzy")
+    page = hz.client.get(f"/ui/tasks/{check['id']}").text
+    assert "核查结论" in page and 'data-mode="commitment"' in page and "依承诺内容核查" in page

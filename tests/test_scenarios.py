@@ -97,7 +97,10 @@ def test_silent_consent_and_broken_promise(tmp_path: Path) -> None:
 
     # 园林 never acted: accepted Mon 9 Nov 11:00, 5 wd → due Mon 16 Nov 24:00, deemed approved then
     greening = matters["S23/s2_greening_scheme_review"]
-    assert greening["outcome"] == "silent_consent"
+    # deemed approved, then its permit revoked with the broken promise (the tolerated drawing was its material)
+    assert greening["outcome"] == "revoked"
+    assert [e["data"]["outcome"] for e in service.events("P2")
+            if e["type"] == "matter_completed" and e["matter_key"] == greening["key"]] == ["silent_consent"]
     assert local(greening["end"]) == datetime(2026, 11, 17, 0, 0)
     # Mon 13 h + Tue–Fri 4 × 24 h + Mon 24 h = 133 h
     assert greening["span_working_days"] == pytest.approx(133 / 24, abs=1e-3)
@@ -119,7 +122,10 @@ def test_silent_consent_and_broken_promise(tmp_path: Path) -> None:
     assert [e["data"]["decision"] for e in decided] == ["revoke"] and decided[0]["data"]["reason"]
     assert [e["type"] for e in service.events("P2")].count("statement_submitted") == 1
     assert stage["result_label"] == "撤销许可"
-    assert result.projects["P2"]["result"] == "revoked"
+    # only that permit is revoked (nothing builds on it): the route goes on to 竣工验收
+    assert result.projects["P2"]["status"] == "running"
+    assert [t["spec_id"] for t in service.list_tasks(project_id="P2")] == ["Task_SubmitFiling"]
+    assert [e["matter_key"] for e in service.events("P2") if e["type"] == "permit_revoked"] == [greening["key"]]
     assert service.credit_records("o2"), "a broken promise leaves a credit record"
     check = by_key(timing["post_checks"])["S23/check/s2_greening_scheme_review"]
     assert check["outcome"] == "not_checked"
@@ -196,7 +202,9 @@ def test_joint_acceptance_with_early_unit(tmp_path: Path) -> None:
 
 
 def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
-    """S1 permit revoked (commitment broken) while S23 is under way: the project stops and S23 ends with it."""
+    """S1 permit revoked (commitment broken) while S23 is under way: only the permits built on it end — the
+    S23 planning permit still in review is terminated by the precondition gate — and S23, missing a mandatory
+    permit, is refused; the project stops with the revocation as its result."""
     raw = {
         "start": "2026-11-02T09:00:00+08:00",
         "projects": [{"id": "P1", "project_type": "social_small", "owner": "o1"}],
@@ -216,13 +224,19 @@ def test_revocation_closes_what_was_still_running(tmp_path: Path) -> None:
             {"at": "2026-12-10T09:00+08:00", "do": "run_until"},
         ],
     }
-    result, _ = run(raw, tmp_path)
+    result, service = run(raw, tmp_path)
     timing = result.timings["P1"]
     assert result.projects["P1"]["result"] == "revoked"
     stages = by_key(timing["stages"])
     assert stages["S1"]["outcome"] == "revoked"
-    # S23 and its open matters end at the revocation, not "now"
-    assert stages["S23"]["outcome"] == "cancelled"
-    assert local(stages["S23"]["end"]) == datetime(2026, 12, 9, 10, 0)
+    matters = by_key(timing["matters"])
+    assert matters["S1/s1_land_use_planning_permit"]["outcome"] == "revoked"
+    assert matters["S1/s1_project_filing"]["outcome"] == "approved"  # not built on the broken promise
+    planning = matters["S23/s2_construction_planning_permit"]
+    assert planning["outcome"] == "terminated" and local(planning["end"]) == datetime(2026, 12, 9, 10, 0)
+    terminated = [e for e in service.events("P1") if e["type"] == "matter_completed"
+                  and e["matter_key"] == "S23/s2_construction_planning_permit"]
+    assert "许可已撤销" in terminated[0]["data"]["reason"]
+    assert stages["S23"]["outcome"] == "refused"
     assert all(m["end"] is not None for m in timing["matters"])
     assert timing["project"]["end"] is not None

@@ -119,7 +119,8 @@ def _new_body(request: Request, form: dict[str, Any]) -> project_api.NewProject:
         raise FormRejected(errors)
     return project_api.NewProject(name=form["name"].strip(), project_type=form["project_type"], case=case,
                                   owner_id=(form.get("owner_id") or None), location=(form.get("location") or "").strip() or None,
-                                  investment_wan_yuan=investment)
+                                  investment_wan_yuan=investment,
+                                  commitment_matters=listed(form, "commitment_matters"))
 
 
 def _new_page(request: Request, actor: Actor, *, exc: Exception | None = None, form: dict[str, Any] | None = None,

@@ -34,7 +34,8 @@ FIELDS = {"name": "名称", "project_type": "项目类型", "owner_id": "建设�
           "group_by": "分组方式", "task_id": "任务", "to_version": "目标版本", "project_id": "项目编号",
           "case": "项目情形", "unit_works": "单位工程", "location": "建设地点", "investment_wan_yuan": "总投资",
           "passed": "核查结论", "statement": "陈述申辩", "decision": "决定", "evidence": "证据材料", "opinion": "意见",
-          "conclusion": "结论", "model": "流程图", "dmn": "决策表", "profile": "地区规则"}
+          "conclusion": "结论", "model": "流程图", "dmn": "决策表", "profile": "地区规则",
+          "commitment_matters": "告知承诺制事项"}
 
 _FIELD = re.compile(r"^([A-Za-z_][\w.]*): ", re.S)
 
@@ -130,6 +131,16 @@ REFUSALS: tuple[Refusal, ...] = (
     _r(r"owner credit is not good: a 失信 record within (\d+) days; profile (.+?) requires good credit for "
        r"tolerance（容缺受理要求建设单位信用良好）", "建设单位 {0} 日内有失信记录，本地规则要求信用良好才能容缺受理"),
     _r(r"unknown material (.+?): no matter of stage (\S+) for (\S+) lists it", "未知材料 {0}：{1} 阶段没有事项需要它"),
+    # -- 告知承诺制 at filing, and the credit rules (engine/services/approval.py)
+    _r(r"owner credit is not good: a 失信 record of (\S+) bars (告知承诺制|容缺受理) for (\d+) days（(.*)）",
+       "建设单位 {0} 有失信记录（{3}），{2} 日内不适用{1}"),
+    _r(r"(\S+?)（(.+?)）: owner credit is not good: a 失信 record of (\S+) bars (告知承诺制|容缺受理) for (\d+) days（(.*)）",
+       "事项“{1}”：建设单位 {2} 有失信记录（{5}），{4} 日内不适用{3}"),
+    _r(r"unknown matter '(.*?)'", "未知事项“{0}”"),
+    _r(r"(\S+?)（(.+?)）does not allow 告知承诺制", "事项“{1}”不适用告知承诺制"),
+    _r(r"(\S+?)（(.+?)）is not in this project's plan", "事项“{1}”不在本项目按情形需办理的事项中"),
+    _r(r"(.+?) replaced by the signed commitment \(告知承诺制\): the matter is decided without it and checked in the "
+       r"核查 afterwards", "{0} 已由告知承诺书代替：事项凭承诺作出决定、事后核查，不得列为缺件"),
     _r(r"missing material (.+?)（(.+?)）is a key material of matter (.+?)（(.+?)）: 关键材料不得容缺",
        "缺少的“{1}”是事项“{3}”的关键材料，关键材料不得容缺"),
     _r(r"missing material (.+?)（(.+?)）: matter (.+?)（(.+?)）does not allow tolerance（(.*)）",

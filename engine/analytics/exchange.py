@@ -15,8 +15,11 @@ Every row is keyed by the project code (``GCDM`` 工程代码; gongai's project 
 ``BLZT`` from the event log (``BLZT`` below; ``docs/analytics.md`` has the mapping and the gaps):
 3 窗口受理 when the stage is accepted and the matter starts; 6 / 7 补正开始 / 结束; 9 / 10 特别程序开始 / 结束;
 11 办结（通过） (also 超时默许, with the opinion saying so), 12 办结（容缺通过） for a matter of a stage accepted
-with missing materials (容缺受理), 13 办结（不通过）; 15 撤销 for each approved matter of a stage whose permit was
-revoked; 14 撤回 for what a withdrawn project ended, 2 已撤件 for what a stopped project ended (不予许可, 撤销).
+with missing materials (容缺受理), 16 办结（告知承诺通过） for a matter filed under 告知承诺制 (gongai's extension of the
+list: check the code against the province's edition), 13 办结（不通过）; 15 撤销 for each revoked matter (one
+``permit_revoked`` event per matter); 14 撤回 for what a withdrawn project ended and for a matter 视为撤回 after its
+补正 deadline, 2 已撤件 for what a stopped project ended (不予许可, 撤销) and for a matter terminated because its
+precondition was refused or revoked.
 
 Files are UTF-8 CSV with a header row (Excel-safe BOM-less), rows in (project, time, id) order, streamed from
 the database.
@@ -39,7 +42,7 @@ __all__ = ["TABLES", "BLZT", "write_exchange", "read_exchange", "project_rows", 
 #: 办理状态 codes (DOMAIN.md §5).
 BLZT: dict[int, str] = {2: "已撤件", 3: "窗口受理", 4: "不受理", 5: "不予受理", 6: "补正开始", 7: "补正结束", 8: "部门受理",
                         9: "特别程序开始", 10: "特别程序结束", 11: "办结（通过）", 12: "办结（容缺通过）",
-                        13: "办结（不通过）", 14: "撤回", 15: "撤销"}
+                        13: "办结（不通过）", 14: "撤回", 15: "撤销", 16: "办结（告知承诺通过）"}
 
 #: The columns of each table, in file order.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -59,7 +62,8 @@ TABLES: dict[str, tuple[str, ...]] = {
 #: 审批阶段序号: the national model's four stages (合并的 S23 reported as 2: it starts with 工程建设许可).
 STAGE_NUMBER = {"S0": "0", "S1": "1", "S2": "2", "S23": "2", "S3": "3", "S4": "4", "S5": "5"}
 _INVESTMENT = {"government": "1", "social": "2"}
-_RESULT = {"approved": "通过", "silent_consent": "通过（超时默许）", "refused": "不通过", "cancelled": "终止"}
+_RESULT = {"approved": "通过", "silent_consent": "通过（超时默许）", "refused": "不通过", "cancelled": "终止",
+           "terminated": "终止（前置事项未获许可）", "withdrawn": "视为撤回", "revoked": "撤销"}
 
 
 def _time(value: datetime | None) -> str:
@@ -120,6 +124,8 @@ def detail_rows(conn: Connection, project_id: str | None = None) -> Iterator[dic
     tolerance = {(r[0], r[1]) for r in conn.execute(
         select(t.subjects.c.project_id, t.subjects.c.key).where(t.subjects.c.level == "stage",
                                                                t.subjects.c.intake == "tolerance"))}
+    committed = {(r[0], r[1]) for r in conn.execute(  # 告知承诺制: the matters filed on a signed commitment
+        select(e.c.project_id, e.c.matter_id).where(e.c.type == "commitment_signed", e.c.matter_id.is_not(None)))}
     query = (select(e, p.c.division_code, p.c.result.label("project_result"))
              .select_from(e.join(p, p.c.id == e.c.project_id))
              .where(e.c.type.in_(("matter_started", "matter_completed", "clock_stopped", "clock_resumed",
@@ -148,12 +154,19 @@ def detail_rows(conn: Connection, project_id: str | None = None) -> Iterator[dic
                 steps.append((key, 14 if row["project_result"] == "withdrawn" else 2, data.get("reason") or "终止"))
             elif outcome == "refused":
                 steps.append((key, 13, data.get("reason") or data.get("label") or "不予许可"))
+            elif outcome == "withdrawn":  # 逾期未补正，视为撤回
+                steps.append((key, 14, data.get("reason") or "视为撤回"))
+            elif outcome == "terminated":  # 前置事项未获许可或已撤销：未作决定即终止
+                steps.append((key, 2, data.get("reason") or "终止"))
             else:
                 with_tolerance = (pid, row["stage"]) in tolerance
                 opinion = "超时默许" if outcome == "silent_consent" else (data.get("label") or "准予许可")
-                steps.append((key, 12 if with_tolerance else 11, opinion))
+                code = 16 if (pid, row["matter_id"]) in committed else 12 if with_tolerance else 11
+                steps.append((key, code, opinion))
                 approved.setdefault((pid, row["stage"]), []).append(key)
-        elif kind == "permit_revoked":
+        elif kind == "permit_revoked" and key:  # one matter's permit (撤销 of a broken commitment, or its dependant)
+            steps.append((key, 15, data.get("reason") or "撤销许可"))
+        elif kind == "permit_revoked":  # a stage-level revocation recorded before per-matter revocation
             steps += [(k, 15, data.get("reason") or "撤销许可") for k in approved.get((pid, row["stage"]), [])]
         for n, (matter_key, code, opinion) in enumerate(steps):
             yield {"DFSJZJ": f"{row['id']}" + (f"-{n}" if len(steps) > 1 else ""),

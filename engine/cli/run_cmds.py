@@ -119,6 +119,13 @@ def demo(
                       f"{integrity['exclusive']['count']} ran mutually exclusive matters (审批/核准/备案), "
                       f"{integrity['order']['count']} permits issued before their precondition (依法出证)",
                       highlight=False)
+    commitments = report.get("commitments") or {}
+    if commitments:
+        console.print(f"告知承诺制: {commitments['projects']} projects filed {commitments['matters']} matters on a "
+                      f"commitment; 核查 {commitments['post_checks']} ({commitments['post_checks_failed']} failed); "
+                      f"{commitments['revoked_permits']} permits revoked ({commitments['revoked_committed']} decided on a "
+                      f"commitment, the rest tolerated or built on them); {commitments['credit_records']} 失信 records",
+                      highlight=False)
     console.print(f"{projects} projects, {run['tasks_completed']} task completions, {run['timers_fired']} timer firings "
                   f"in {elapsed:.1f} s ({jobs} process{'es' if jobs > 1 else ''}); virtual time {first:%Y-%m-%d} → "
                   f"{(run.get('virtual_end') or '')[:10]}. Wrote {out / 'report.json'} and {db_path}.", highlight=False)

@@ -191,6 +191,9 @@ class Matter(_Frozen):
     exempt_for: tuple[AsciiId, ...] = ()
     acceptance_role: Literal["item", "final"] | None = None
     post_check_limit_wd: WorkingDays | None = None
+    commitment_waives: tuple[AsciiId, ...] = ()
+    """告知承诺制: the supporting materials a signed commitment replaces (the agency decides without them and
+    checks them in its 核查 afterwards); only for ``commitment_allowed`` matters."""
     special_procedures: tuple[AsciiId, ...] = ()
     requires: tuple[AsciiId, ...] = ()
     """Legal order: matters whose result must be issued before this one's (并联审查, 依法出证)."""
@@ -229,6 +232,11 @@ class Matter(_Frozen):
             problems.append("requires itself")
         if self.post_check_limit_wd is not None and not self.commitment_allowed:
             problems.append("post_check_limit_wd is set but commitment_allowed is false")
+        if self.commitment_waives and not self.commitment_allowed:
+            problems.append("commitment_waives is set but commitment_allowed is false")
+        unknown = [w for w in self.commitment_waives if w not in {m.id for m in self.materials}]
+        if unknown:
+            problems.append(f"commitment_waives: {', '.join(unknown)} are not materials of this matter")
         dupes = [mid for mid, n in Counter(m.id for m in self.materials).items() if n > 1]
         if dupes:
             problems.append(f"duplicate material id(s): {', '.join(dupes)}")
@@ -271,6 +279,26 @@ class CommitmentDefaults(_Frozen):
     """核查 limit for commitment matters that set none."""
     statement_limit_wd: WorkingDays = 5
     """陈述申辩: working days the owner has to state its case once told of an intended revocation."""
+
+
+class CreditRule(_Frozen):
+    """How long a 失信 record bars a privilege (容缺受理 or 告知承诺制) — for some matters, or for all."""
+
+    privilege: Literal["tolerance", "commitment"]
+    bar_days: Annotated[StrictInt, Field(ge=0)]
+    """Days a 失信 record counts against the owner (from the record's date)."""
+    matters: tuple[AsciiId, ...] | None = None
+    """The matters the rule is for; None: every matter (the first rule that matches decides)."""
+    source: str | None = None
+
+
+class CorrectionRules(_Frozen):
+    """补正: how long an owner has to correct, and what happens when it lets the deadline pass."""
+
+    limit_wd: WorkingDays = 20
+    """Working days from the correction notice (the clock stop's start)."""
+    on_expiry: Literal["withdrawn", "terminated"] = "withdrawn"
+    """``withdrawn``: the application of the matter is 视为撤回; ``terminated``: the matter is 终止办理."""
 
 
 class MatterOverride(_Frozen):
@@ -335,6 +363,12 @@ class Profile(_Frozen):
     """容缺受理 only for owners without a 失信 record in the last ``credit_bar_days`` (the system's records,
     never the owner's own word)."""
     credit_bar_days: Annotated[StrictInt, Field(ge=0)] = 365
+    """The default bar of a 失信 record, for privileges and matters no ``credit_rules`` entry covers."""
+    commitment_requires_good_credit: StrictBool = True
+    """告知承诺制 only for owners without a 失信 record within the bar (credit_rules / credit_bar_days)."""
+    credit_rules: tuple[CreditRule, ...] = ()
+    """Per privilege and matter: for how long a 失信 record bars 容缺受理 / 告知承诺制 (first match decides)."""
+    correction: CorrectionRules = Field(default_factory=CorrectionRules)
     commitment: CommitmentDefaults
     matter_rules: str = "rules/matter_selection.dmn"
     """The decision table (DMN 1.3, relative to the catalogue folder) that selects matters from a case."""
@@ -491,6 +525,14 @@ class Catalogue(_Frozen):
             return "exempt_for", f"目录：{why}"
         return None
 
+    def credit_bar_days(self, privilege: str, matter_id: str | None = None) -> int:
+        """Days a 失信 record bars ``privilege`` (``tolerance`` / ``commitment``) for this matter: the first
+        matching ``credit_rules`` entry of the profile, else the profile's ``credit_bar_days``."""
+        for rule in self.profile.credit_rules:
+            if rule.privilege == privilege and (rule.matters is None or matter_id in rule.matters):
+                return rule.bar_days
+        return self.profile.credit_bar_days
+
     def matter_task_data(self, matter: Matter | str) -> dict[str, Any]:
         """JSON-serialisable data a BPMN task needs to run and time one matter."""
         m = self.matter(matter) if isinstance(matter, str) else matter
@@ -544,6 +586,7 @@ class Catalogue(_Frozen):
         missing_material_ids: list[str],
         owner_credit_good: bool,
         matter_ids: list[str] | None = None,
+        credit_reason: str | None = None,
     ) -> ToleranceDecision:
         """The 容缺受理 rule: may a stage filing be accepted with these materials missing?
 
@@ -564,7 +607,7 @@ class Catalogue(_Frozen):
         tolerated: list[str] = []
         if self.profile.tolerance_requires_good_credit and not owner_credit_good:
             reasons.append(
-                f"owner credit is not good: a 失信 record within {self.profile.credit_bar_days} days; profile "
+                credit_reason or f"owner credit is not good: a 失信 record within {self.profile.credit_bar_days} days; profile "
                 f"{self.profile.id!r} requires good credit for tolerance（容缺受理要求建设单位信用良好）"
             )
         for ref in missing:
@@ -1117,6 +1160,9 @@ class _Loader:
                                  f"(phases: {', '.join(ids)})")
             if not phased:
                 self.problem(path, "phased_permit", "no matter of the catalogue is issued in phases")
+        for i, rule in enumerate(profile.credit_rules):
+            for mid in rule.matters or ():
+                self.ref(label, "matter", mid, f"credit_rules[{i}].matters")
         for field in profile.sources:
             if field not in Profile.model_fields or field == "sources":
                 self.problem(path, "sources", f"unknown profile field {field!r}")

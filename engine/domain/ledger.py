@@ -25,6 +25,7 @@ Level = Literal["project", "stage", "matter", "special", "check"]
 STAGE_RESULT_LABELS: dict[str, str] = {
     "approved": "办结（通过）",
     "approved_with_tolerance": "办结（容缺通过）",
+    "approved_on_commitment": "办结（告知承诺通过）",
     "refused": "不予许可",
     "revoked": "撤销许可",
     "withdrawn": "撤回申请",
@@ -36,7 +37,18 @@ MATTER_OUTCOME_LABELS: dict[str, str] = {
     "silent_consent": "超时默许",
     "refused": "不予许可",
     "terminated": "终止（前置事项未获许可）",
+    "withdrawn": "视为撤回（逾期未补正）",
+    "revoked": "撤销许可",
 }
+
+#: The national data-exchange result of a finished matter (办理状态, see engine/analytics/exchange.py): how it was
+#: approved — in full (办结（通过）), with materials tolerated (容缺通过) or on a signed commitment (告知承诺通过).
+def matter_result_label(outcome: str | None, *, tolerance: bool = False, commitment: bool = False) -> str | None:
+    if outcome in ("approved", "silent_consent"):
+        if commitment:
+            return "办结（告知承诺通过）"
+        return "办结（容缺通过）" if tolerance else "办结（通过）"
+    return MATTER_OUTCOME_LABELS.get(outcome or "")
 
 
 #: 单位工程 results in 联合验收.
@@ -90,7 +102,8 @@ EVENT_TYPES: dict[str, str] = {
     "commitment_signed": "complete",  # 告知承诺书
     "documents_supplied": "complete",
     "post_check": "complete",  # 核查
-    "permit_revoked": "complete",  # 撤销
+    "permit_revoked": "complete",  # 撤销 (matter_key: that matter's permit)
+    "revocation_scope": "complete",  # 撤销的范围：核查未通过的事项及其后续事项
     "credit_recorded": "complete",
     "notification": "complete",
 }
@@ -253,22 +266,33 @@ class ProjectLedger:
                         data={"result": result, "label": STAGE_RESULT_LABELS[result]}))
         return subject
 
-    def revoke_stage(self, stage: str, reason: str, at: datetime) -> Subject:
-        """撤销: a permit granted on a commitment is revoked; the stage keeps its timing, its outcome changes."""
+    def revoke_matter(self, key: str, reason: str, at: datetime) -> Subject:
+        """撤销 of one matter's permit (a broken commitment, or a permit built on a revoked one): its outcome
+        becomes ``revoked``; the ``permit_revoked`` event names the matter (certificates read it per matter)."""
+        subject = self.get(key)
+        subject.attrs["revoked_at"] = at.isoformat()
+        subject.attrs["revocation_reason"] = reason
+        subject.attrs["outcome_before_revocation"] = subject.outcome
+        subject.outcome = "revoked"
+        self._touch(subject)
+        self.emit(Event("permit_revoked", at, stage=subject.stage, matter_key=key, matter_id=subject.matter_id,
+                        department=subject.department, data={"reason": reason}))
+        return subject
+
+    def mark_stage_revoked(self, stage: str, reason: str, at: datetime) -> Subject:
+        """The stage's result no longer stands as issued (one of its permits was revoked); its timing is kept.
+        核查 never done (the documents never came) end with it."""
         subject = self.get(stage)
         subject.attrs["revoked_at"] = at.isoformat()
         subject.attrs["revocation_reason"] = reason
         subject.outcome = "revoked"
         self._touch(subject)
-        # 核查 that never happened (the owner never supplied the documents) end with the permit: left open,
-        # they would stay "running" on a stopped project and keep growing in every later measurement
         for check in self.of_level("check"):
             if check.stage == stage and check.is_open:
                 check.ended_at = at
                 check.outcome = "not_checked"
                 check.attrs["reason"] = "许可已撤销，核查未进行"
                 self._touch(check)
-        self.emit(Event("permit_revoked", at, stage=stage, department=subject.department, data={"reason": reason}))
         return subject
 
     def close_open(self, at: datetime, *, reason: str) -> list[Subject]:

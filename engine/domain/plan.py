@@ -81,6 +81,9 @@ class PlannedMatter(BaseModel):
     """Selected preconditions on this project's route: issued before this matter may be issued."""
     phases: tuple[str, ...] = ()
     """Phase ids when the case asks for the phased issue (分阶段施工许可), issued in this order."""
+    mode: Literal["standard", "commitment"] = "standard"
+    """How the owner files it: ``commitment`` = 告知承诺制 (decided on a signed commitment without the
+    supporting materials, post-checked 核查 afterwards). The one place the mode is kept."""
     stage_ends_after: str | None = None
     """The phase whose issue closes the stage (the profile's ``phased_permit`` when the project was filed);
     the phases after it run on beside the next stages. None: the stage closes after the last phase."""
@@ -137,6 +140,29 @@ class ProjectPlan(BaseModel):
     def dependants(self, matter_id: str) -> list[str]:
         """Selected matters that wait for ``matter_id`` (directly)."""
         return [m.matter_id for m in self.matters if m.selected and matter_id in m.requires]
+
+    def all_dependants(self, matter_id: str) -> list[str]:
+        """Every selected matter that builds on ``matter_id``, directly or through others (in plan order)."""
+        found: list[str] = []
+        todo = [matter_id]
+        while todo:
+            for dep in self.dependants(todo.pop()):
+                if dep not in found and dep != matter_id:
+                    found.append(dep)
+                    todo.append(dep)
+        order = [m.matter_id for m in self.matters]
+        return sorted(found, key=order.index)
+
+    def committed_ids(self, stage: str | None = None) -> list[str]:
+        """Selected matters the owner files under 告知承诺制."""
+        return [m.matter_id for m in self.matters
+                if m.selected and m.mode == "commitment" and (stage is None or m.stage == stage)]
+
+    def with_commitments(self, matter_ids: list[str]) -> ProjectPlan:
+        """The plan with these matters in 告知承诺制 (the caller has checked they may be)."""
+        chosen = set(matter_ids)
+        return self.model_copy(update={"matters": tuple(
+            m.model_copy(update={"mode": "commitment"}) if m.matter_id in chosen else m for m in self.matters)})
 
 
 def case_facts(project_type: str, case: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,11 @@ class ProjectFiling(BaseModel):
     floor_area_m2: float | None = Field(default=None, ge=0, le=1e10, allow_inf_nan=False)
     include_planning: bool | None = None
     include_registration: bool | None = None
+    commitment_matters: list[MatterId] = Field(default_factory=list, max_length=50)
+    """告知承诺制: matters of the plan the owner files on a signed commitment (each must allow it, be in the
+    project's plan, and the owner's credit must not bar it)."""
+    commitment_signatory: str | None = Field(default=None, max_length=100)
+    """Who signs the 告知承诺书 for the owner (default: the filing user)."""
     unit_works: list[UnitWork] = Field(default_factory=lambda: [UnitWork(id="U1", name="1号单位工程")],
                                        max_length=MAX_UNIT_WORKS)
 

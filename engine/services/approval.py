@@ -42,7 +42,7 @@ from engine.domain.case import CaseError
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.services.rules import current_rules
-from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject
+from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject, matter_result_label
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
 from engine.domain.timing import ClockStop
@@ -202,6 +202,8 @@ class ApprovalService:
         stages = self.catalogue.route_stages(ptype.id, filing.include_planning)
         plan = self._plan(ptype.id, stages, filing.case)
         filing = filing.model_copy(update={"case": plan.case})
+        if filing.commitment_matters:
+            plan = self._commitment_plan(plan, filing.owner_id, filing.commitment_matters)
         s4_items = {m for m in plan.selected_ids("S4") if self.catalogue.matter(m).acceptance_role == "item"}
         for unit in filing.unit_works:
             unknown = [i for i in unit.early_items if i not in s4_items]
@@ -232,6 +234,10 @@ class ApprovalService:
             ledger.emit(Event("project_started", now, actor=actor.id, data={
                 "name": filing.name, "route": ptype.route, "case": plan.case, "rules_version": plan.rules_version,
                 "matters": plan.selected_ids()}))
+            for matter_id in plan.committed_ids():  # 告知承诺书: signed with the filing, one per matter
+                ledger.emit(Event("commitment_signed", now, stage=plan.get(matter_id).stage, matter_id=matter_id,
+                                  actor=actor.id, data={"signatory": filing.commitment_signatory or actor.id,
+                                                        "mode": "commitment", "matter_id": matter_id}))
             data = {
                 "project_type": ptype.id,
                 "route": ptype.route,
@@ -268,6 +274,46 @@ class ApprovalService:
             return build_plan(self.catalogue, project_type, stages, case, current_rules(self))
         except PlanConflict as exc:
             raise Invalid(f"case: {exc}") from None
+
+    def _commitment_plan(self, plan: ProjectPlan, owner_id: str, matter_ids: list[str]) -> ProjectPlan:
+        """告知承诺制 chosen at filing: every named matter must allow it, be in this project's plan and not be
+        barred by the owner's credit; otherwise a 422 naming each refused matter (nothing is filed)."""
+        problems: list[str] = []
+        with UnitOfWork(self.db, read_only=True) as uow:
+            records = uow.credit.for_owner(owner_id)
+        for matter_id in dict.fromkeys(matter_ids):
+            try:
+                matter = self.catalogue.matter(matter_id)
+            except UnknownIdError:
+                problems.append(f"commitment_matters: unknown matter '{matter_id}'")
+                continue
+            if not matter.commitment_allowed:
+                problems.append(f"commitment_matters: {matter_id}（{matter.name}）does not allow 告知承诺制")
+            elif matter_id not in plan.selected_ids():
+                problems.append(f"commitment_matters: {matter_id}（{matter.name}）is not in this project's plan")
+            else:
+                bar = self._credit_bar(records, "commitment", matter_id)
+                if bar:
+                    problems.append(f"commitment_matters: {matter_id}（{matter.name}）: {bar}")
+        if problems:
+            message = "; ".join(problems)  # every refused matter named (api/pages/refusals.py words each)
+            raise Invalid(message)
+        return plan.with_commitments(list(dict.fromkeys(matter_ids)))
+
+    def _credit_bar(self, records: list[dict[str, Any]], privilege: str, matter_id: str | None) -> str | None:
+        """Why the owner's 失信 records bar ``privilege`` for this matter (the profile's credit rules), or None."""
+        if privilege == "commitment" and not self.catalogue.profile.commitment_requires_good_credit:
+            return None
+        if privilege == "tolerance" and not self.catalogue.profile.tolerance_requires_good_credit:
+            return None
+        days = self.catalogue.credit_bar_days(privilege, matter_id)
+        since = self.clock.now() - timedelta(days=days)
+        hits = [r for r in records if r["at"] >= since]
+        if not hits:
+            return None
+        what = {"tolerance": "容缺受理", "commitment": "告知承诺制"}[privilege]
+        return (f"owner credit is not good: a 失信 record of {hits[-1]['at'].date().isoformat()} bars {what} for "
+                f"{days} days（{hits[-1]['reason']}）")
 
     def case_questions(self, project_type: str) -> list[dict[str, Any]]:
         """The 情形 questionnaire an owner of ``project_type`` answers (choices offered to that type only)."""
@@ -308,7 +354,10 @@ class ApprovalService:
         with UnitOfWork(self.db, read_only=True) as uow:
             good = self._credit_good(uow, owner_id)
             records = uow.credit.for_owner(owner_id)
+        rules = [{"privilege": r.privilege, "matters": list(r.matters) if r.matters is not None else None,
+                  "bar_days": r.bar_days} for r in self.catalogue.profile.credit_rules]
         return {"owner_id": owner_id, "good": good, "bar_days": self.catalogue.profile.credit_bar_days,
+                "rules": rules,
                 "records": [{"at": r["at"].isoformat(), "project_id": r["project_id"], "stage": r["stage"],
                              "reason": r["reason"]} for r in records]}
 
@@ -559,11 +608,15 @@ class ApprovalService:
                                "declared_missing": [m["id"] for m in declared], "note": parsed.note},
                     "received_at": now.isoformat()}  # 视为受理 counts from the day the window received it
         if isinstance(parsed, IntakePayload):
-            missing = self._materials(project, stage, parsed.missing)
+            missing = self._required(project, self._materials(project, stage, parsed.missing), parsed.missing)
             if parsed.outcome == "tolerance":
+                records = uow.credit.for_owner(project.filing.owner_id)
+                bars = list(dict.fromkeys(bar for m in dict.fromkeys(item["matter_id"] for item in missing)
+                                          if (bar := self._credit_bar(records, "tolerance", m))))
                 decision = self.catalogue.tolerance_check(
-                    project.project_type, stage, parsed.missing, self._credit_good(uow, project.filing.owner_id),
-                    matter_ids=project.plan.selected_ids(stage) if project.plan else None)
+                    project.project_type, stage, parsed.missing, not bars,
+                    matter_ids=project.plan.selected_ids(stage) if project.plan else None,
+                    credit_reason="; ".join(bars) if bars else None)
                 if not decision.allowed:
                     raise Invalid("容缺受理 is not allowed: " + "; ".join(decision.reasons))
             if parsed.outcome == "incomplete":
@@ -624,6 +677,26 @@ class ApprovalService:
         if row["spec_id"] == "Task_CorrectFiling":  # a resubmission after the 一次性告知 is received anew
             data["received_at"] = now.isoformat()
         return data
+
+    def _required(self, project: Project, found: list[dict[str, Any]], asked: list[str]) -> list[dict[str, Any]]:
+        """The materials a filing still needs: under 告知承诺制 the signed commitment replaces the matter's
+        ``commitment_waives`` materials, so the window may not list them as missing (a 422 naming them)."""
+        if project.plan is None or not project.plan.committed_ids():
+            return found
+        committed = set(project.plan.committed_ids())
+
+        def waived(item: dict[str, Any]) -> bool:
+            return (item["matter_id"] in committed and
+                    item["id"].split(":", 1)[1] in self.catalogue.matter(item["matter_id"]).commitment_waives)
+
+        kept = [item for item in found if not waived(item)]
+        refused = [ident for ident in asked
+                   if not any(k["id"].endswith(":" + ident.rpartition(":")[2]) and
+                              (not ident.rpartition(":")[0] or k["matter_id"] == ident.rpartition(":")[0]) for k in kept)]
+        if refused:
+            raise Invalid(f"missing: {', '.join(refused)} replaced by the signed commitment (告知承诺制): the matter is "
+                          "decided without it and checked in the 核查 afterwards")
+        return kept
 
     def _materials(self, project: Project, stage: str | None, ids: list[str], *, field: str = "missing") -> list[dict[str, Any]]:
         """Resolve material ids (``material`` or ``matter:material``) of a stage filing to named entries."""
@@ -901,7 +974,7 @@ class ApprovalService:
                                      "revoke_reason", "statement") if k in data}
         if matter:
             view["matter"] = {k: matter.get(k) for k in ("key", "id", "name", "department", "committed_limit_wd",
-                                                          "statutory_limit_wd", "silent_consent_allowed")}
+                                                          "statutory_limit_wd", "silent_consent_allowed", "mode")}
         return dict(
             id=task.id, project_id=project.id, spec_id=task.spec_id, name=task.name, role=who.role,
             department=who.department, owner_id=project.filing.owner_id, stage=stage,
@@ -950,6 +1023,14 @@ class ApprovalService:
                      **self._timing(ledger, subject, now).to_dict()}
             if subject.attrs.get("silent_consent"):
                 entry["responsible"] = subject.attrs.get("responsible")
+            if subject.level == "matter":  # the national result (办结（通过） / （容缺通过） / （告知承诺通过）)
+                stage = ledger.find(subject.stage or "")
+                entry["mode"] = subject.attrs.get("mode", "standard")
+                entry["result_label"] = matter_result_label(
+                    subject.outcome, commitment=entry["mode"] == "commitment",
+                    tolerance=stage is not None and stage.attrs.get("intake") == "tolerance")
+                if subject.outcome == "revoked":
+                    entry["revocation_reason"] = subject.attrs.get("revocation_reason")
             if subject.level == "stage":
                 entry["result_label"] = _label(subject.outcome)
                 entry["intake"] = subject.attrs.get("intake")
@@ -1048,7 +1129,11 @@ def plan_view(catalogue: Catalogue, plan: ProjectPlan) -> dict[str, Any]:
                 "department_name": catalogue.department(m.department).name, "selected": m.selected,
                 "rule": m.rule.model_dump(), "requires": list(m.requires),
                 "requires_source": matter.requires_source if m.requires else None,
-                "materials": [mat.model_dump() for mat in matter.materials] if m.selected else [],
+                "materials": [mat.model_dump() | ({"waived_by_commitment": True}
+                                                  if m.mode == "commitment" and mat.id in matter.commitment_waives else {})
+                              for mat in matter.materials] if m.selected else [],
+                "mode": m.mode,
+                "commitment_allowed": matter.commitment_allowed,
                 **({"phases": list(m.phases), "stage_phases": list(m.stage_phases)} if m.phases else {}),
             })
         stages.append({"stage": stage, "name": catalogue.stage(stage).name, "matters": matters})

@@ -34,10 +34,14 @@ NOTICE_TITLES: dict[str, str] = {
     "revocation_notice": "拟撤销许可告知书（可陈述申辩）：{stage_name}",
     "deemed_accepted": "逾期视为受理：{stage_name}",
     "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
+    "statement_reminder": "陈述申辩期限提醒：{stage_name}",
+    "correction_lapsed": "逾期未补正通知：{matter_name}",
 }
 
 #: Matter outcomes that issue a result a dependant may build on (准予许可, 超时默许).
 ISSUED = frozenset({"approved", "silent_consent"})
+#: Matter outcomes that end a dependant (依法出证): refused, ended without a permit, 视为撤回, or revoked (撤销).
+REFUSING = frozenset({"refused", "terminated", "withdrawn", "revoked"})
 
 
 @dataclass
@@ -83,6 +87,8 @@ class ExecutionContext:
         # legal order on this project's route (the plan keeps only preconditions its case selected)
         plan = self.project.plan
         data["requires"] = list(plan.requires(matter_id)) if plan else []
+        planned = plan.get(matter_id) if plan else None
+        data["mode"] = planned.mode if planned else "standard"
         if data.get("post_check_limit_wd") is None:
             data["post_check_limit_wd"] = self.catalogue.profile.commitment.post_check_limit_wd
         return data
@@ -145,7 +151,7 @@ class ExecutionContext:
                            for phase in planned.phases]
             else:
                 groups.append([s for s in matters if s.matter_id == required])
-        if any(s.outcome in ("refused", "terminated") for group in groups for s in group):
+        if any(s.outcome in REFUSING for group in groups for s in group):
             return "refused"
         if any(not group or any(s.ended_at is None or s.outcome not in ISSUED for s in group) for group in groups):
             return "pending"
@@ -191,8 +197,23 @@ class ExecutionContext:
                     text=f"{unit.get('name', unit['key'])}：先行验收意见已出具，设备可进场；其余事项须在投入使用前验收",
                     data={"unit": unit["key"]})
 
+    def committed_issued(self, stage: str) -> list[str]:
+        """告知承诺制 matters of ``stage`` issued on their commitment (each is post-checked, 核查)."""
+        plan = self.project.plan
+        committed = set(plan.committed_ids(stage)) if plan else set()
+        return list(dict.fromkeys(s.matter_id for s in self.ledger.of_level("matter")
+                                  if s.stage == stage and s.matter_id in committed and s.outcome in ISSUED))
+
+    def stage_closing_result(self, stage: str, intake: str) -> str:
+        """综合出件's national result: 办结（容缺通过） after 容缺受理, 办结（告知承诺通过） when a matter was
+        issued on a commitment, else 办结（通过）."""
+        if intake == "tolerance":
+            return "approved_with_tolerance"
+        return "approved_on_commitment" if self.committed_issued(stage) else "approved"
+
     def commitment_checks(self, project_type: str, stage: str, missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        matter_ids = list(dict.fromkeys(item["matter_id"] for item in missing))
+        """The 核查 of a stage: matters whose materials were tolerated, and matters issued on a commitment."""
+        matter_ids = list(dict.fromkeys([*(item["matter_id"] for item in missing), *self.committed_issued(stage)]))
         checks = []
         for matter_id in matter_ids:
             data = self._matter_data(stage, matter_id, f"{stage}/check/{matter_id}")
@@ -224,8 +245,22 @@ class ExecutionContext:
         return self.calendar.subtract_working_time(deadline, float(self.catalogue.profile.warning_days)).isoformat()
 
     def statement_due_at(self, stage: str) -> str:
-        """陈述申辩 deadline: the profile's working days from now (the notice of intended revocation)."""
-        return due_date(self.now, self.catalogue.profile.commitment.statement_limit_wd, 0.0, self.calendar).isoformat()
+        """陈述申辩 deadline: the profile's working days from the notice of intended revocation."""
+        noticed = self.ledger.get(stage).attrs.get("revocation_noticed_at")
+        start = datetime.fromisoformat(noticed) if noticed else self.now
+        return due_date(start, self.catalogue.profile.commitment.statement_limit_wd, 0.0, self.calendar).isoformat()
+
+    def statement_reminder_at(self, stage: str) -> str:
+        """无感服务: remind the owner the profile's warning days before its 陈述申辩 deadline."""
+        deadline = datetime.fromisoformat(self.statement_due_at(stage))
+        return self.calendar.subtract_working_time(deadline, float(self.catalogue.profile.warning_days)).isoformat()
+
+    def correction_due_at(self, matter: dict[str, Any]) -> str:
+        """补正 deadline: the profile's ``correction.limit_wd`` working days from the correction notice."""
+        subject = self.ledger.get(matter["key"])
+        stop = subject.open_stop
+        start = stop.start if stop is not None and stop.kind == "correction" else self.now
+        return due_date(start, self.catalogue.profile.correction.limit_wd, 0.0, self.calendar).isoformat()
 
     def commitment_due_at(self, stage: str) -> str:
         subject = self.ledger.get(stage)
@@ -239,7 +274,29 @@ class ExecutionContext:
             matter["key"], self.now, name=matter["name"], stage=matter["stage"], matter_id=matter["id"],
             department=matter["department"], committed_limit_wd=matter.get("committed_limit_wd"),
             statutory_limit_wd=matter.get("statutory_limit_wd"),
+            attrs={"mode": "commitment"} if matter.get("mode") == "commitment" else None,
         )
+
+    def correction_lapsed(self, matter: dict[str, Any]) -> dict[str, Any]:
+        """The owner let the 补正 deadline pass: the stop ends, the matter is 视为撤回 (or terminated, as the
+        profile says), and the owner is told. Returns the matter result the stage reads."""
+        rules = self.catalogue.profile.correction
+        reason = (f"逾期未补正（补正期限{rules.limit_wd}个工作日）：" +
+                  ("申请视为撤回" if rules.on_expiry == "withdrawn" else "终止办理"))
+        self.ledger.resume_clock(matter["key"], "correction", self.now, actor=None)
+        self.ledger.complete_matter(matter["key"], rules.on_expiry, self.now, reason=reason)
+        self.notify("correction_lapsed", stage=matter["stage"], matter=matter, text=reason)
+        return {"key": matter["key"], "id": matter["id"], "mandatory": matter["mandatory"],
+                "outcome": rules.on_expiry, "reason": reason}
+
+    def precondition_reason(self, matter: dict[str, Any]) -> str:
+        """Why a dependant ends without a permit: which precondition was refused, ended or revoked."""
+        ended = [s for s in self.ledger.of_level("matter")
+                 if s.matter_id in set(matter.get("requires") or []) and s.outcome in REFUSING]
+        if any(s.outcome == "revoked" for s in ended):
+            names = "、".join(dict.fromkeys(s.name for s in ended if s.outcome == "revoked"))
+            return f"前置事项{names}的许可已撤销，本事项不能依法出证"
+        return "前置事项不予许可，本事项不能依法出证"
 
     def stop_clock(self, matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
         proc = None
@@ -308,7 +365,44 @@ class ExecutionContext:
         self.notify("refusal" if result == "refused" else "result", stage=stage, text=STAGE_RESULT_LABELS[result])
 
     def revoke_permit(self, stage: str, reason: str) -> None:
-        self.ledger.revoke_stage(stage, reason, self.now)
+        """撤销 after a broken commitment: the permits of the matters whose 核查 failed (or never happened: the
+        documents never came) and every issued permit that builds on them (the plan's dependants), one
+        ``permit_revoked`` event per matter. The rest of the route goes on; dependants still in review end at
+        the precondition gate (a revoked precondition counts as refused)."""
+        checks = [c for c in self.ledger.of_level("check") if c.stage == stage]
+        broken = list(dict.fromkeys(c.matter_id for c in checks if c.outcome == "failed" or c.is_open))
+        broken = broken or list(dict.fromkeys(c.matter_id for c in checks))
+        plan = self.project.plan
+        targets = list(broken)
+        for matter_id in broken:
+            targets += [d for d in (plan.all_dependants(matter_id) if plan else []) if d not in targets]
+        names = {m: self.catalogue.matter(m).name for m in broken}
+        stages = {stage}
+        for subject in sorted(self.ledger.of_level("matter"), key=lambda s: s.key):
+            if subject.matter_id in targets and subject.outcome in ISSUED:
+                why = reason if subject.matter_id in broken else \
+                    f"前置事项{'、'.join(names.values())}的许可已撤销（{reason}）"
+                self.ledger.revoke_matter(subject.key, why, self.now)
+                if subject.stage:
+                    stages.add(subject.stage)
+        for other in sorted(stages):
+            found = self.ledger.find(other)
+            if found is not None and (other == stage or found.ended_at is not None):
+                self.ledger.mark_stage_revoked(other, reason, self.now)
+        self.ledger.emit(Event("revocation_scope", self.now, stage=stage, data={
+            "reason": reason, "broken": broken, "dependants": [m for m in targets if m not in broken]}))
+
+    def notify_revocation(self, stage: str, reason: str) -> None:
+        """拟撤销告知: the owner learns the findings of the failed 核查 and its 陈述申辩 deadline."""
+        subject = self.ledger.get(stage)
+        subject.attrs["revocation_noticed_at"] = self.now.isoformat()
+        self.ledger.subjects[stage] = subject
+        self.ledger.dirty.add(stage)
+        findings = [f"{c.name}：{c.attrs.get('findings') or '核查不通过'}" for c in self.ledger.of_level("check")
+                    if c.stage == stage and c.outcome == "failed"]
+        due = self.statement_due_at(stage)
+        text = "；".join([reason, *findings]) + f"。请于{due}前陈述申辩。"
+        self.notify("revocation_notice", stage=stage, text=text, data={"findings": findings, "statement_due": due})
 
     def record_credit(self, stage: str, reason: str) -> None:
         self.credit.append({"project_id": self.project.id, "owner_id": self.project.filing.owner_id,

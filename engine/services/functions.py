@@ -100,6 +100,36 @@ def commitment_due_at(stage: str) -> str:
     return current().commitment_due_at(stage)
 
 
+def statement_reminder_at(stage: str) -> str:
+    """When to remind the owner of its 陈述申辩 deadline (the profile's warning days before it)."""
+    return current().statement_reminder_at(stage)
+
+
+def correction_due_at(matter: dict[str, Any]) -> str:
+    """补正 deadline of a matter waiting for a correction (the profile's ``correction.limit_wd``)."""
+    return current().correction_due_at(matter)
+
+
+def stage_closing_result(stage: str, intake: str) -> str:
+    """approved / approved_with_tolerance (容缺通过) / approved_on_commitment (告知承诺通过) for 综合出件."""
+    return current().stage_closing_result(stage, intake)
+
+
+def precondition_reason(matter: dict[str, Any]) -> str:
+    """Why a dependant ends without a permit (its precondition refused, ended or revoked)."""
+    return current().precondition_reason(matter)
+
+
+def correction_lapsed(matter: dict[str, Any]) -> dict[str, Any]:
+    """补正期限届满: end the stop, end the matter (视为撤回 / 终止 per profile), notify; the matter result."""
+    return current().correction_lapsed(matter)
+
+
+def notify_revocation(stage: str, reason: str) -> None:
+    """拟撤销告知 with the 核查 findings and the 陈述申辩 deadline."""
+    current().notify_revocation(stage, reason)
+
+
 def precondition_status(matter: dict[str, Any]) -> str:
     """依法出证: ``issued`` / ``refused`` / ``pending`` for the preconditions of ``matter`` on this project's route."""
     return current().precondition_status(matter)
@@ -178,5 +208,6 @@ MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
         stage_matters, later_phases, acceptance_units, joint_opinion, record_early_acceptance, commitment_checks, matter_due_at, matter_warning_at, commitment_due_at, commitment_reminder_at, intake_due_at, statement_due_at,
         working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
         record_silent_consent, record_acceptance, record_deemed_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
+        statement_reminder_at, correction_due_at, stage_closing_result, precondition_reason, correction_lapsed, notify_revocation,
     )
 }

@@ -152,8 +152,15 @@ def simulate(service: ApprovalService, clock: VirtualClock, workload: Workload, 
             plan: ProjectPlan = item
             if plan.bad_credit:  # a 失信 record from the credit platform, entered by an operator before filing
                 service.record_credit(plan.filing["owner_id"], "信用平台失信记录（模拟）", actor=SYSTEM)
-            service.start_project(plan.filing, actor=Actor(plan.filing["owner_id"], "owner"), project_id=plan.id)
-            workload.remember(plan.id, plan.filing, service.plan(plan.id))
+            filing = plan.filing
+            preview = service.preview_plan(filing["project_type"], filing["case"],
+                                           include_planning=filing.get("include_planning"))
+            committed = workload.commitment_matters(
+                plan, [m["matter_id"] for s in preview["stages"] for m in s["matters"] if m["selected"]])
+            if committed:  # 告知承诺制 chosen at filing for these matters
+                filing = {**filing, "commitment_matters": committed}
+            service.start_project(filing, actor=Actor(filing["owner_id"], "owner"), project_id=plan.id)
+            workload.remember(plan.id, filing, service.plan(plan.id))
             running.add(plan.id)
             schedule(driver.new_ready_tasks(plan.id))
             continue

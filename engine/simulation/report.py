@@ -16,9 +16,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from engine.domain.catalogue import Catalogue
+from engine.persistence import tables as t
 from engine.persistence.uow import UnitOfWork
 from engine.analytics.integrity import route_integrity
 
@@ -69,6 +70,10 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
         project_rows = uow.subjects.query(level="project")
         matter_rows = uow.subjects.query(level="matter")
         special_rows = uow.subjects.query(level="special")
+        check_rows = uow.subjects.query(level="check")
+        credit_count = uow.conn.execute(select(func.count()).select_from(t.credit_records)).scalar_one()
+        revoked_events = uow.conn.execute(select(func.count()).select_from(t.events).where(
+            t.events.c.type == "permit_revoked")).scalar_one()
         projects = []
         while True:  # the repository pages by 100
             page = uow.projects.list(limit=1000, offset=len(projects))
@@ -123,11 +128,33 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
         },
         # the case model and legal order, checked on what actually ran (0 is a checked figure)
         "route_integrity": route_integrity(matter_rows, catalogue) if catalogue is not None else None,
+        "commitments": commitment_figures(matter_rows, check_rows, credit_count, revoked_events),
         "special_procedures": {
             "count": len(special_rows),
             "by_procedure": dict(sorted(Counter((r["state"].get("attrs") or {}).get("procedure", "?")
                                                 for r in special_rows).items())),
         },
+    }
+
+
+def commitment_figures(matter_rows: Sequence[dict[str, Any]], check_rows: Sequence[dict[str, Any]],
+                       credit_records: int, revoked_events: int) -> dict[str, Any]:
+    """告知承诺制 and 容缺 follow-ups of the batch: committed matters, 核查 passed / failed, revoked permits."""
+    def mode(row: dict[str, Any]) -> str | None:
+        return ((row.get("state") or {}).get("attrs") or {}).get("mode")
+
+    committed = [r for r in matter_rows if mode(r) == "commitment"]
+    checks = Counter(r["outcome"] or "open" for r in check_rows)
+    return {
+        "projects": len({r["project_id"] for r in committed}),
+        "matters": len(committed),
+        "post_checks": len(check_rows),
+        "post_checks_by_outcome": dict(sorted(checks.items())),
+        "post_checks_failed": checks.get("failed", 0),
+        "revoked_permits": sum(1 for r in matter_rows if r["outcome"] == "revoked"),
+        "revoked_committed": sum(1 for r in committed if r["outcome"] == "revoked"),
+        "permit_revoked_events": revoked_events,
+        "credit_records": credit_records,
     }
 
 

@@ -58,6 +58,11 @@ class WorkloadSettings:
     broken_promise_p: float = 0.15
     """Of tolerance filings: the owner never supplies the documents (the deadline timer revokes the permit)."""
     post_check_fail_p: float = 0.05
+    commitment_p: float = 0.3
+    """Of projects whose plan has 告知承诺制 matters (and whose owner's credit allows it): the share that files
+    some of them on a signed commitment."""
+    commitment_check_fail_p: float = 0.12
+    """核查 of a matter decided on a commitment finds the promise broken (陈述申辩, then mostly 撤销)."""
     correction_p: float = 0.06
     special_p: float = 0.08
     refuse_p: float = 0.003
@@ -160,6 +165,15 @@ class Workload:
         plans.sort(key=lambda p: (p.arrival, p.id))
         return plans
 
+    def commitment_matters(self, plan: ProjectPlan, selected: list[str]) -> list[str]:
+        """告知承诺制 at filing: which of the selected matters allowing it the owner files on a commitment (its own
+        random stream, so adding it changed none of the other draws; never for an owner with a 失信 record)."""
+        allowed = [m for m in selected if m in self.catalogue.matters and self.catalogue.matter(m).commitment_allowed]
+        rng = self.rng("commitment", plan.id)
+        if plan.bad_credit or not allowed or rng.random() >= self.settings.commitment_p:
+            return []
+        return sorted(rng.sample(allowed, rng.randint(1, min(2, len(allowed)))))
+
     def divisions(self) -> list[str]:
         """The codes projects are drawn in: the listed counties of each ranked city, or the city itself when none
         is listed (workflows/divisions.yaml), so every city the scoring sheet ranks has projects."""
@@ -182,6 +196,11 @@ class Workload:
         if plan is not None:
             self._matters[project_id] = {s["stage"]: {m["matter_id"] for m in s["matters"] if m["selected"]}
                                          for s in plan["stages"]}
+
+    def _waived(self, project_id: str) -> set[str]:
+        """``matter:material`` refs the project's 告知承诺书 replaces (the window never asks for them)."""
+        committed = self._filings.get(project_id, {}).get("commitment_matters") or []
+        return {f"{m}:{w}" for m in committed for w in self.catalogue.matter(m).commitment_waives}
 
     def _selected(self, project_id: str, stage: str) -> set[str]:
         planned = self._matters.get(project_id)
@@ -278,7 +297,8 @@ class Workload:
             return Decision(wd(rng.uniform(0.5, 2)), {"decision": "keep" if keep else "revoke",
                                                        "reason": "陈述申辩理由成立" if keep else "陈述申辩理由不成立"}, actor)
         if spec == TaskIds.POST_CHECK:
-            passed = rng.random() >= s.post_check_fail_p
+            committed = (task.get("data") or {}).get("matter", {}).get("mode") == "commitment"
+            passed = rng.random() >= (s.commitment_check_fail_p if committed else s.post_check_fail_p)
             payload: dict[str, Any] = {"passed": passed}
             if not passed:
                 payload["findings"] = "实际情况与承诺内容不符"
@@ -295,7 +315,8 @@ class Workload:
         if ptype and roll < s.intake_tolerance_p:
             selected = self._selected(project_id, stage)
             candidates = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.tolerance_allowed
-                          and m.id in selected for mat in m.materials if not mat.key]
+                          and m.id in selected for mat in m.materials if not mat.key
+                          and f"{m.id}:{mat.id}" not in self._waived(project_id)]
             if candidates:
                 missing = [rng.choice(candidates)]
                 if self.catalogue.tolerance_check(ptype, stage, missing, credit, matter_ids=sorted(selected)).allowed:
@@ -303,7 +324,7 @@ class Workload:
         if ptype and roll < s.intake_tolerance_p + s.intake_incomplete_p:
             selected = self._selected(project_id, stage)
             materials = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.id in selected
-                         for mat in m.materials]
+                         for mat in m.materials if f"{m.id}:{mat.id}" not in self._waived(project_id)]
             if materials:
                 return {"outcome": "incomplete", "missing": [rng.choice(materials)]}
         return {"outcome": "complete"}
