@@ -193,13 +193,7 @@ class ProcessRuntime:
         registry = _registry()
         saved: set[str] = getattr(workflow, "_gongai_saved_completed", set())
         top = {
-            "data": registry.convert(registry.clean(workflow.data)),
-            "correlations": workflow.correlations,
-            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
-            "success": workflow.success,
-            "completed": workflow.completed,
-            "tasks": _task_dicts(workflow),
-            "root": str(workflow.task_tree.id),
+            **_common_dict(workflow),
             "bpmn_events": registry.convert(workflow.bpmn_events),
             "serializer_version": _serializer.VERSION,
         }
@@ -390,17 +384,25 @@ def _task_dicts(wf: Any) -> dict[str, Any]:
     return out
 
 
-def _subworkflow_dict(sub: Any) -> dict[str, Any]:
-    """SpiffWorkflow's BpmnSubWorkflowConverter.to_dict, with the task dicts of :func:`_task_dicts`."""
+def _common_dict(workflow: Any) -> dict[str, Any]:
+    """What SpiffWorkflow's converters write for a workflow and a sub-workflow alike, with the task dicts of
+    :func:`_task_dicts` (finished tasks serialised once)."""
     registry = _registry()
     return {
-        "data": registry.convert(registry.clean(sub.data)),
-        "correlations": sub.correlations,
-        "last_task": str(sub.last_task.id) if sub.last_task is not None else None,
-        "success": sub.success,
-        "completed": sub.completed,
-        "tasks": _task_dicts(sub),
-        "root": str(sub.task_tree.id),
+        "data": registry.convert(registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": _task_dicts(workflow),
+        "root": str(workflow.task_tree.id),
+    }
+
+
+def _subworkflow_dict(sub: Any) -> dict[str, Any]:
+    """SpiffWorkflow's BpmnSubWorkflowConverter.to_dict, with the task dicts of :func:`_task_dicts`."""
+    return {
+        **_common_dict(sub),
         "parent_task_id": str(sub.parent_task_id),
         "spec": sub.spec.name,
         "typename": "BpmnSubWorkflow",

@@ -220,7 +220,7 @@ subjects = Table(
     # the whole working days used (受理次日起算, the clerk's count beside approval_working_days)
     Column("division_code", String(6), nullable=True),
     Column("approval_days_used", Integer, nullable=True),
-    # migration 0061: the span's whole working days (受理次日起算, clock stops included), beside span_working_days
+    # migration 0060: the span's whole working days (受理次日起算, clock stops included), beside span_working_days
     Column("span_days_used", Integer, nullable=True),
     Index("ix_subjects_level_stage", "level", "stage", "project_type"),
     Index("ix_subjects_level_department", "level", "department"),

@@ -4,13 +4,13 @@ Existing rows are not rewritten: PostgreSQL keeps their JSON text as bytes, SQLi
 as before; every part a step writes from now on is compressed.
 
 Revision ID: 0050_speed_packed_parts
-Revises: 0061_span_whole_days
+Revises: 0060_whole_days_indexes
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0050_speed_packed_parts"
-down_revision = "0061_span_whole_days"
+down_revision = "0060_whole_days_indexes"
 branch_labels = None
 depends_on = None
 
