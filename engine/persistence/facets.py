@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from engine.persistence import tables as t
+from engine.persistence.upsert import upsert
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DIMENSIONS: tuple[str, ...] = ("project_type", "profile", "stage", "department", "matter_id", "division_code")
@@ -69,8 +70,6 @@ def ensure(conn: Connection, combinations: Iterable[tuple[Any, ...]], *,
     ``known`` are ids already committed (skipped: a few hundred exist, so after warm-up a step inserts none);
     the ids inserted here are added to ``pending``, which the caller adds to ``known`` once it has committed.
     """
-    from engine.persistence.uow import upsert  # the one ON CONFLICT helper (uow imports this module)
-
     rows = {row["id"]: row for row in (facet_row(*c) for c in combinations)}
     if known:
         rows = {fid: row for fid, row in rows.items() if fid not in known}
