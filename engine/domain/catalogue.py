@@ -971,19 +971,24 @@ class _Loader:
         import string
 
         path = self.profile_path
+        fmt = profile.certificate_number_format
         try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(profile.certificate_number_format) if name is not None}
-            profile.certificate_number_format.format(code="AB", year=2026, division="360100", seq=1)
-        except (ValueError, KeyError, IndexError) as exc:
-            self.problem(path, "certificate_number_format", f"not a valid format ({exc}); use {{code}}, {{year}}, "
-                                                            "{division} and {seq}")
-            fields = {"seq"}
-        unknown = fields - {"code", "year", "division", "seq"}
-        if unknown:
-            self.problem(path, "certificate_number_format", f"unknown field(s) {', '.join(sorted(unknown))} "
-                                                            "(known: code, year, division, seq)")
-        if "seq" not in fields:
-            self.problem(path, "certificate_number_format", "must contain {seq}: the counter makes numbers unique")
+            fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
+        except ValueError as exc:
+            self.problem(path, "certificate_number_format", f"not a valid format ({exc})")
+            fields = None
+        if fields is not None:
+            unknown = fields - {"code", "year", "division", "seq"}
+            if unknown:
+                self.problem(path, "certificate_number_format", f"unknown field(s) {', '.join(sorted(unknown))} "
+                                                                "(known: code, year, division, seq)")
+            if "seq" not in fields:
+                self.problem(path, "certificate_number_format", "must contain {seq}: the counter makes numbers unique")
+            if not unknown:
+                try:
+                    fmt.format(code="AB", year=2026, division="360100", seq=1)
+                except (ValueError, KeyError, IndexError) as exc:
+                    self.problem(path, "certificate_number_format", f"not a valid format ({exc})")
         self.seen.setdefault("certificate type", set()).update(types)
         for cid in profile.certificate_validity_months:
             self.ref(f"{path}", "certificate type", cid, "certificate_validity_months")
