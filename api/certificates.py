@@ -20,8 +20,8 @@ router = APIRouter(prefix="/certificates", tags=["certificates (电子证照)"])
 @router.get("", summary="Certificates the caller may see, oldest first (X-Next-Cursor / Link rel=next when more exist)")
 def list_certificates(request: Request, actor: Actor = Depends(current_actor),
                       status: Literal["valid", "revoked", "expired"] | None = None,
-                      limit: int = Query(default=100, ge=1, le=1000),
-                      offset: int = Query(default=0, ge=0, le=1_000_000_000),
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
                       cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
                       response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
     rows, following = request.app.state.service.certificates.page(actor, status=status, limit=limit, offset=offset,

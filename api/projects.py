@@ -104,7 +104,7 @@ def create_project(body: NewProject, request: Request, actor: Actor = Depends(re
 def list_projects(request: Request, actor: Actor = Depends(current_actor),
                   status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
-                  project_code: str | None = Query(default=None, max_length=40, description="项目代码 (exact)"),
+                  project_code: Annotated[str | None, Query(max_length=40, description="项目代码 (exact)")] = None,
                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000),
                   cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
                   response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
@@ -143,8 +143,8 @@ def progress(request: Request, project_id: str = _pid(), actor: Actor = Depends(
 @router.get("/{project_id}/certificates", summary="The project's certificates (电子证照), oldest first; paginated like other lists")
 def project_certificates(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor),
                          status: Literal["valid", "revoked", "expired"] | None = None,
-                         limit: int = Query(default=100, ge=1, le=1000),
-                         offset: int = Query(default=0, ge=0, le=1_000_000_000),
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
                          cursor: Annotated[str | None, Query(max_length=500)] = None,
                          response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment]
     service = request.app.state.service

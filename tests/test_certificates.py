@@ -278,3 +278,21 @@ def revoke_matter(service, pid: str, matter_key: str | None, reason: str, *, sta
     service._operate(pid, SYSTEM, work)
     with UnitOfWork(service.db, read_only=True) as uow:
         assert [e for e in uow.events.for_project(pid) if e["type"] == "permit_revoked"]
+
+
+def test_owners_pages_list_certificates_and_mark_exempted_materials(tmp_path: Path) -> None:
+    from tests.test_pages import sign_in
+
+    hz = make_harness(tmp_path)
+    pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
+    _drive_until(hz, pid, lambda t: t["spec_id"] == "Task_SubmitFiling" and t["stage"] == "S3")
+    permit = next(c for c in _certificates(hz, "owner1", pid) if c["type_id"] == "construction_planning_permit")
+    sign_in(hz, "owner1")
+    listing = hz.client.get("/ui/certificates")
+    assert listing.status_code == 200 and permit["number"] in listing.text and "建设工程规划许可证" in listing.text
+    project = hz.client.get(f"/ui/projects/{pid}")
+    assert project.status_code == 200 and permit["number"] in project.text and "电子证照" in project.text
+    filing = next(t for t in hz.get("owner1", f"/projects/{pid}/tasks") if t["spec_id"] == "Task_SubmitFiling")
+    page = hz.client.get(f"/ui/tasks/{filing['id']}")
+    assert page.status_code == 200 and "免于提交" in page.text and permit["number"] in page.text
+    assert 'name="m_planning_permit_copy"' not in page.text, "an exempted material is not asked for"
