@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from engine.domain.actors import SYSTEM, Actor
-from engine.domain.authorisation import completion_refusal, may_act_for_owner, may_read_project
+from engine.domain.authorisation import (
+    certificate_scope,
+    completion_refusal,
+    may_act_for_owner,
+    may_read_project,
+    may_set_project_code,
+)
 from engine.services.approval import ApprovalService
 from engine.services.errors import Invalid
 from tests.test_api_support import FILING, default_payload, make_harness
@@ -55,6 +61,17 @@ def test_who_may_act_for_an_owner_and_read_its_project(who: str) -> None:
     assert may_act_for_owner(actor, "owner1") == (who in {"owner1", "agent1", "system"})
     readers = {"owner1", "agent1", "window", "analyst", "admin", "system", "agency-zjj", "lead-zjj"}
     assert may_read_project(actor, "owner1", lambda department: department == "zjj") == (who in readers)
+
+
+@pytest.mark.parametrize("who", ACTORS)
+def test_who_sees_which_certificates_and_sets_the_project_code(who: str) -> None:
+    actor = ACTORS[who]
+    expected = {"owner1": {"owner_ids": ["owner1"]}, "owner2": {"owner_ids": ["owner2"]},
+                "agent1": {"owner_ids": ["owner1"]}, "agent2": {"owner_ids": ["owner2"]},
+                "agency-zjj": {"department": "zjj"}, "lead-zjj": {"department": "zjj"},
+                "agency-fgw": {"department": "fgw"}, "lead-fgw": {"department": "fgw"}}.get(who, {})
+    assert certificate_scope(actor) == expected
+    assert may_set_project_code(actor, "owner1") == (who in {"owner1", "agent1", "window", "system"})
 
 
 def test_a_claimed_task_is_closed_to_colleagues() -> None:

@@ -114,6 +114,21 @@ def release_refusal(actor: Actor, claimer: str) -> str | None:
     return f"only '{claimer}' (or an administrator) may release this task"
 
 
+def certificate_scope(actor: Actor) -> dict[str, Any] | None:
+    """The filters that restrict a certificate list (电子证照) to the projects ``actor`` may read: owners and agents
+    their principals' certificates, department officers those of projects their department has a task in, readers
+    of everything all of them; None: none at all."""
+    if actor.role in READS_EVERYTHING:
+        return {}
+    if actor.role == "owner":
+        return {"owner_ids": [actor.id]}
+    if actor.role == "agent":
+        return {"owner_ids": sorted(actor.owner_ids)}
+    if actor.role in DEPARTMENT_SIDE and actor.department:
+        return {"department": actor.department}
+    return None
+
+
 def task_scope(actor: Actor) -> dict[str, Any]:
     """The filters that restrict a task list to what ``actor`` may see (role, department, owner_ids)."""
     if actor.role in DEPARTMENT_SIDE:

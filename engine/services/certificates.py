@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from engine.domain.actors import Actor
-from engine.domain.authorisation import DEPARTMENT_SIDE, READS_EVERYTHING, may_read_project, may_set_project_code
+from engine.domain.authorisation import READS_EVERYTHING, certificate_scope, may_read_project, may_set_project_code
 from engine.domain.certificates import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -210,16 +210,9 @@ class CertificateService:
         from engine.services.queries import decode_cursor, encode_cursor
 
         after = _position(decode_cursor(cursor)) if cursor else None
-        scope: dict[str, Any] = {}
-        if project_id is None and actor.role not in READS_EVERYTHING:
-            if actor.role == "owner":
-                scope["owner_ids"] = [actor.id]
-            elif actor.role == "agent":
-                scope["owner_ids"] = sorted(actor.owner_ids)
-            elif actor.role in DEPARTMENT_SIDE and actor.department:
-                scope["department"] = actor.department
-            else:
-                return [], None
+        scope: dict[str, Any] | None = {} if project_id is not None else certificate_scope(actor)
+        if scope is None:
+            return [], None
         with UnitOfWork(self.service.db, read_only=True) as uow:
             rows = uow.certificates.page(project_id=project_id, status=status, limit=limit + 1, after=after,
                                          offset=0 if after else offset, **scope)
