@@ -7,7 +7,7 @@
   add a UNIQUE column in place).
 
 Revision ID: 0030_certificates
-Revises: 0050_speed_packed_parts
+Revises: 0051_speed_owner_inbox
 """
 from alembic import op
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from engine.persistence.tables import UTCDateTime
 
 revision = "0030_certificates"
-down_revision = "0050_speed_packed_parts"  # main's head when this branch was last rebased (the lead re-chains at merge)
+down_revision = "0051_speed_owner_inbox"  # main's head when this branch was last rebased (the lead re-chains at merge)
 branch_labels = None
 depends_on = None
 
