@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from api import admin, analytics, catalogue, charts, credit, observability, pages, problems, projects, tasks
+from api import admin, analytics, catalogue, certificates, charts, credit, observability, pages, problems, projects, tasks
 from api.inputs import JsonGuard
 from api.security import FailedAuthLimiter, SecurityHeaders
 from engine.ops.metrics import watch_pool
@@ -57,7 +57,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     app.add_middleware(observability.Observe)  # outermost: request id, access log, latency by route
     app.state.metrics_token = observability.metrics_token(metrics_token)
     watch_pool(service.db)
-    for module in (projects, catalogue, tasks, analytics, charts, credit, admin, observability):
+    for module in (projects, certificates, catalogue, tasks, analytics, charts, credit, admin, observability):
         app.include_router(module.router)
     pages.install(app)  # the web pages (/, /ui/…), /static and /docs
 

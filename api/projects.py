@@ -42,6 +42,12 @@ class FilingIn(BaseModel):
     task_id: str | None = Field(default=None, max_length=40)
 
 
+class ProjectCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_code: str = Field(min_length=1, max_length=40, description=(
+        "项目代码 as the national investment-project platform issued it, e.g. 2026-360100-47-01-123456"))
+
+
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000, description="why the owner withdraws (撤回申请), required")
@@ -98,11 +104,15 @@ def create_project(body: NewProject, request: Request, actor: Actor = Depends(re
 def list_projects(request: Request, actor: Actor = Depends(current_actor),
                   status: Literal["running", "completed", "stopped", "withdrawn"] | None = None,
                   project_type: str | None = Query(default=None, max_length=40),
+                  project_code: Annotated[str | None, Query(max_length=40, description="项目代码 (exact)")] = None,
                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=1_000_000_000),
                   cursor: Annotated[str | None, Query(max_length=500, description="the X-Next-Cursor of the previous page")] = None,
                   response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment] - FastAPI injects it
+    if project_code is not None:
+        project_code = _checked_code(project_code)
     rows, following = queries.project_page(request.app.state.service.db, actor, status=status,
-                                           project_type=project_type, limit=limit, offset=offset, cursor=cursor)
+                                           project_type=project_type, limit=limit, offset=offset, cursor=cursor,
+                                           project_code=project_code)
     next_page(request, response, following)
     return rows
 
@@ -128,6 +138,29 @@ def progress(request: Request, project_id: str = _pid(), actor: Actor = Depends(
     service = request.app.state.service
     queries.visible_project(service.db, actor, project_id)
     return queries.decorate_timing(service.timing(project_id))
+
+
+@router.get("/{project_id}/certificates", summary="The project's certificates (电子证照), oldest first; paginated like other lists")
+def project_certificates(request: Request, project_id: str = _pid(), actor: Actor = Depends(current_actor),
+                         status: Literal["valid", "revoked", "expired"] | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+                         cursor: Annotated[str | None, Query(max_length=500)] = None,
+                         response: Response = None) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    rows, following = service.certificates.page(actor, project_id=project_id, status=status, limit=limit,
+                                                offset=offset, cursor=cursor)
+    next_page(request, response, following)
+    return rows
+
+
+@router.put("/{project_id}/project-code", summary="Record the project's 项目代码 from the investment platform (owner, agent or window; once)")
+def set_project_code(body: ProjectCodeIn, request: Request, project_id: str = _pid(),
+                     actor: Actor = Depends(require(*OWNER_SIDE, "window"))) -> dict[str, Any]:
+    service = request.app.state.service
+    queries.visible_project(service.db, actor, project_id)
+    return service.certificates.set_project_code(project_id, body.project_code, actor=actor)
 
 
 @router.get("/{project_id}/timeline", summary="The project's full event log, oldest first")
@@ -213,6 +246,15 @@ def _owner_task(request: Request, actor: Actor, project_id: str, specs: tuple[st
     return ready[0]["id"]
 
 
+def _checked_code(code: str) -> str:
+    from engine.domain.certificates import ProjectCodeError, check_project_code
+
+    try:
+        return check_project_code(code)
+    except ProjectCodeError as exc:
+        raise Invalid(f"project_code: {exc}") from None
+
+
 def _tasks(request: Request, actor: Actor, project_id: str, state: str | None) -> list[dict[str, Any]]:
     rows = request.app.state.service.list_tasks(actor=actor, project_id=project_id, state=state)
     return [_plain(r) for r in rows]
@@ -221,7 +263,8 @@ def _tasks(request: Request, actor: Actor, project_id: str, state: str | None) -
 def _links(project_id: str) -> dict[str, str]:
     base = f"/projects/{project_id}"
     return {"self": base, "progress": base + "/progress", "timeline": base + "/timeline",
-            "notifications": base + "/notifications", "tasks": base + "/tasks", "plan": base + "/plan"}
+            "notifications": base + "/notifications", "tasks": base + "/tasks", "plan": base + "/plan",
+            "certificates": base + "/certificates"}
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -908,3 +908,97 @@ def stops_closed(world: World, matter: str) -> None:
     entry = world.timing_entry(matter)
     assert entry["clock_stops"] and all(stop["end"] is not None for stop in entry["clock_stops"]), entry["clock_stops"]
 
+
+
+# ---------------------------------------------------------------------------------------------- 电子证照
+def _certificate(world: World, type_name: str) -> dict[str, Any]:
+    certs = [c for c in world.svc.certificates.page(Actor(world.owner_id or "", "owner"), project_id=world.pid,
+                                                    limit=1000)[0] if c["type_name"] == type_name]
+    assert len(certs) == 1, f"expected one {type_name}, found {[c['number'] for c in certs]}"
+    return certs[0]
+
+
+@then(parsers.parse('项目持有有效的 "{type_name}"，由部门 "{dept}" 签发，编号以 "{prefix}" 开头'))
+def holds_certificate(world: World, type_name: str, dept: str, prefix: str) -> None:
+    cert = _certificate(world, type_name)
+    assert cert["status"] == "valid" and cert["department"] == dept and cert["number"].startswith(prefix), cert
+    assert cert["holder"]["owner_id"] == world.owner_id
+
+
+@then(parsers.parse('"{stage}" 阶段申报的 "{material}" 免于提交，来源为 "{type_name}" 的编号'))
+def material_exempted(world: World, stage: str, material: str, type_name: str) -> None:
+    cert = _certificate(world, type_name)
+    filed = world.events("stage_submitted", stage=stage)[-1]["data"]
+    found = [e for e in filed.get("exempted") or [] if e["material"].endswith(f":{material}")]
+    assert found and all(e["certificate"] == cert["number"] and e["label"] == "免于提交" for e in found), filed
+    assert all(e["material"] in filed["materials"] for e in found)
+
+
+@then(parsers.parse('"{stage}" 阶段申报的 "{material}" 不免于提交'))
+def material_not_exempted(world: World, stage: str, material: str) -> None:
+    filed = world.events("stage_submitted", stage=stage)[-1]["data"]
+    assert not [e for e in filed.get("exempted") or [] if e["material"].endswith(f":{material}")], filed
+
+
+@then(parsers.parse('综合窗口于 "{at}" 一次性告知 "{stage}" 阶段缺少 "{missing}" 被拒绝，提示包含 "{text}"'))
+def window_notice_refused(world: World, at: str, stage: str, missing: str, text: str) -> None:
+    world.move_to(at)
+    with pytest.raises(Invalid) as err:
+        world.complete(world.one(spec="Task_Intake", stage=stage), {"outcome": "incomplete", "missing": _ids(missing)})
+    assert text in str(err.value), str(err.value)
+    assert world.one(spec="Task_Intake", stage=stage), "the intake is still open: nothing changed"
+
+
+@when(parsers.parse('"{matter_key}" 的许可于 "{at}" 被撤销，原因为 "{reason}"'))
+def permit_revoked(world: World, matter_key: str, at: str, reason: str) -> None:
+    """The ledger event the 撤销 of one permit writes (``permit_revoked`` with its ``matter_key``, the contract the
+    certificates project), through a service step so that the event and the certificate commit together."""
+    from engine.domain.actors import SYSTEM
+    from engine.domain.ledger import Event
+
+    world.move_to(at)
+    stage = matter_key.split("/")[0]
+
+    def work(uow, project, runtime, workflow, ctx):  # noqa: ANN001
+        ctx.ledger.emit(Event("permit_revoked", ctx.now, stage=stage, matter_key=matter_key, data={"reason": reason}))
+
+    world.svc._operate(world.pid, SYSTEM, work)
+
+
+@then(parsers.parse('项目的 "{type_name}" 状态为 "{label}"'))
+def certificate_status(world: World, type_name: str, label: str) -> None:
+    assert _certificate(world, type_name)["status_label"] == label
+
+
+@when(parsers.parse('建设单位设置项目代码 "{code}"'))
+def owner_sets_code(world: World, code: str) -> None:
+    world.seen["events_before"] = len(world.svc.events(world.pid))
+    try:
+        world.svc.certificates.set_project_code(world.pid, code, actor=Actor(world.owner_id or "", "owner"))
+        world.error = None
+    except Invalid as exc:
+        world.error = exc
+
+
+@then(parsers.parse('设置被拒绝（422），提示包含 "{text}"'))
+def code_refused(world: World, text: str) -> None:
+    assert world.error is not None and text in str(world.error), world.error
+    assert world.error.status == 422  # the problem document's status (api/problems.py)
+
+
+@then("项目没有项目代码，事件日志没有变化")
+def code_unchanged(world: World) -> None:
+    assert world.svc.project(world.pid)["project_code"] is None
+    assert len(world.svc.events(world.pid)) == world.seen["events_before"]
+
+
+@then(parsers.parse('项目的每一份电子证照都显示项目代码 "{code}"'))
+def code_on_certificates(world: World, code: str) -> None:
+    certs = world.svc.certificates.page(Actor(world.owner_id or "", "owner"), project_id=world.pid, limit=1000)[0]
+    assert certs and all(c["project_code"] == code for c in certs)
+    assert world.svc.project(world.pid)["project_code"] == code
+
+
+@when(parsers.parse('建设单位于 "{at}" 提交 "{stage}" 阶段申报'))
+def owner_files_now(world: World, at: str, stage: str) -> None:
+    owner_files(world, at, stage)

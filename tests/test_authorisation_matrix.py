@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from engine.domain.actors import SYSTEM, Actor
-from engine.domain.authorisation import completion_refusal, may_act_for_owner, may_read_project
+from engine.domain.authorisation import (
+    certificate_scope,
+    completion_refusal,
+    may_act_for_owner,
+    may_read_project,
+    may_set_project_code,
+)
 from engine.services.approval import ApprovalService
 from engine.services.errors import Invalid
 from tests.test_api_support import FILING, default_payload, make_harness
@@ -57,6 +63,17 @@ def test_who_may_act_for_an_owner_and_read_its_project(who: str) -> None:
     assert may_read_project(actor, "owner1", lambda department: department == "zjj") == (who in readers)
 
 
+@pytest.mark.parametrize("who", ACTORS)
+def test_who_sees_which_certificates_and_sets_the_project_code(who: str) -> None:
+    actor = ACTORS[who]
+    expected = {"owner1": {"owner_ids": ["owner1"]}, "owner2": {"owner_ids": ["owner2"]},
+                "agent1": {"owner_ids": ["owner1"]}, "agent2": {"owner_ids": ["owner2"]},
+                "agency-zjj": {"department": "zjj"}, "lead-zjj": {"department": "zjj"},
+                "agency-fgw": {"department": "fgw"}, "lead-fgw": {"department": "fgw"}}.get(who, {})
+    assert certificate_scope(actor) == expected
+    assert may_set_project_code(actor, "owner1") == (who in {"owner1", "agent1", "window", "system"})
+
+
 def test_a_claimed_task_is_closed_to_colleagues() -> None:
     claimed = TASKS["agency"] | {"claimed_by": "lead-zjj"}
     assert completion_refusal(ACTORS["agency-zjj"], claimed) and completion_refusal(ACTORS["lead-zjj"], claimed) is None
@@ -84,6 +101,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("get", "/projects/{project_id}/tasks"): READERS_OF_P,
     ("get", "/projects/{project_id}/gantt.{fmt}"): READERS_OF_P,
     ("get", "/projects/{project_id}/plan"): READERS_OF_P,
+    ("get", "/projects/{project_id}/certificates"): READERS_OF_P,
+    ("put", "/projects/{project_id}/project-code"): OWN | {"window1"},  # 项目代码: the owner side or the window
+    ("get", "/certificates"): EVERYONE,  # each sees its own scope (owners theirs, agencies their projects')
+    ("get", "/certificates/{number}"): READERS_OF_P,  # 核验: whoever may read the certificate's project
     ("get", "/catalogue/case-questions"): EVERYONE,
     ("get", "/owners/{owner_id}/credit"): {"owner1", "agent1", "window1", "analyst1", "admin"},
     ("post", "/admin/credit-records"): {"admin"},
@@ -159,7 +180,26 @@ def world(tmp_path_factory):
             names[role] = f"{kind}-{departments[letter]}"
         else:
             names[role] = role
+    names["certificate"] = _certificate(hz, projects["agency"])
     return hz, projects["agency"], tasks, names
+
+
+def _certificate(hz, pid: str) -> str:
+    """A certificate of project P (written as the projection would), for the verification route."""
+    from datetime import timedelta
+
+    from engine.domain.certificates import Changes, Issue
+    from engine.persistence.uow import UnitOfWork
+
+    at = hz.clock.now() - timedelta(days=1)
+    issue = Issue(matter_key="S1/s1_project_filing", matter_id="s1_project_filing", stage="S1",
+                  type_id="filing_certificate", type_name="企业投资项目备案证明", kind="filing", code="BA",
+                  department="fgw", issued_at=at, expires_at=None, outcome="approved")
+    with UnitOfWork(hz.service.db) as uow:
+        project = uow.projects.get(pid)
+        number = uow.certificates.apply(project, Changes(issues=[issue]), number_format="MATRIX-{code}-{seq:06d}")[0]
+        uow.commit()
+    return number
 
 
 def _stub_runtime(monkeypatch) -> None:
@@ -169,15 +209,16 @@ def _stub_runtime(monkeypatch) -> None:
     monkeypatch.setattr(ApprovalService, "_runtime", refuse)
 
 
-def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task: dict[str, Any], n: int):
-    url = (path.replace("{project_id}", pid).replace("{task_id}", task["id"]).replace("{kind}", "stage_boxplots")
-           .replace("{fmt}", "svg").replace("{name}", f"throwaway{n}").replace("{owner_id}", "owner1")
-           .replace("{rules_id}", "1"))
+def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task: dict[str, Any], n: int,
+             certificate: str = ""):
+    url = (path.replace("{project_id}", pid).replace("{number}", certificate).replace("{task_id}", task["id"])
+           .replace("{kind}", "stage_boxplots").replace("{fmt}", "svg").replace("{name}", f"throwaway{n}")
+           .replace("{owner_id}", "owner1").replace("{rules_id}", "1"))
     if path == "/catalogue/case-questions":
         url += "?project_type=social_general"
     n += 100 * len(path) + (7 if method == "post" else 0)  # unique user names per route
     body: Any = None
-    if method == "post":
+    if method in ("post", "put"):
         body = {
             "/projects": FILING | {"owner_id": "owner1"},
             "/admin/users": {"name": f"matrix{n}", "role": "analyst"},
@@ -186,6 +227,7 @@ def _request(hz, method: str, path: str, headers: dict[str, str], pid: str, task
             "/catalogue/plan-preview": {"project_type": "social_general"},
             "/admin/credit-records": {"owner_id": "someone-else", "reason": "矩阵测试"},
             f"/projects/{pid}/withdraw": {"reason": "矩阵测试"},
+            f"/projects/{pid}/project-code": {"project_code": "矩阵-不是项目代码"},  # 422 once authorised
             f"/projects/{pid}/commitment": {"signatory": "张三", "accepted_terms": True},
             f"/projects/{pid}/documents": {"documents": ["x"]},
             f"/tasks/{task['id']}/refuse": {"reason": "矩阵"},
@@ -227,7 +269,7 @@ def test_every_route_for_every_role(world, monkeypatch, method: str, path: str) 
         if path == "/tasks/{task_id}/claim" and method == "delete":
             hz.service.claim_task(task["id"], actor=Actor(names["officer-D"], "agency", task["department"]))
         headers = {} if role == "anonymous" else hz.h(names[role])
-        response = _request(hz, method, path, headers, pid, task, n)
+        response = _request(hz, method, path, headers, pid, task, n, names["certificate"])
         allowed = response.status_code not in (401, 403)
         if allowed != (role in EXPECTED[(method, path)]):
             wrong.append(f"{role}: {response.status_code} {response.text[:160]}")

@@ -47,7 +47,7 @@ def _subclasses(cls: type) -> Iterator[type]:
 
 
 SERVICE_ERRORS = {"ServiceError", *(c.__name__ for c in _subclasses(ServiceError))}
-DOMAIN_ERRORS = {"LedgerError", "PlanConflict", "DivisionError", "PayloadError"}
+DOMAIN_ERRORS = {"LedgerError", "PlanConflict", "DivisionError", "PayloadError", "ProjectCodeError"}
 
 
 def _text(node: ast.AST) -> str | None:

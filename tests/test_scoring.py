@@ -54,6 +54,13 @@ def test_every_indicator_has_a_denominator_or_a_reason(three) -> None:  # noqa: 
     assert values["online_filing"]["value"] == 1.0  # the owners filed S1 themselves
     assert values["satisfaction"]["value"] is None and "满意度" in values["satisfaction"]["reason"]
     assert values["stage_span"]["by_stage"]["S1"]["denominator"] == 3
+    from sqlalchemy import func, select
+
+    from engine.persistence import tables as t
+
+    with three.db.connect() as conn:  # 电子证照应用: the certificate types issued, counted from the records
+        types = conn.execute(select(func.count(t.certificates.c.type_id.distinct()))).scalar_one()
+    assert values["electronic_licences"]["value"] == types
 
 
 def test_the_sheets_scoring_rules() -> None:
@@ -83,7 +90,8 @@ def test_ranking_scores_each_division(three) -> None:  # noqa: F811
     assert rows["360704"]["values"]["cases_per_project"]["denominator"] == 0  # no project there
     assert all(r["total"] == pytest.approx(sum(v for v in r["scores"].values() if v is not None)) for r in rows.values())
     assert [r["place"] for r in result["rows"]] == [1, 2, 3]
-    assert {n["id"] for n in result["not_computed"]} >= {"satisfaction", "electronic_licences"}
+    assert {n["id"] for n in result["not_computed"]} >= {"satisfaction", "electronic_seals"}
+    assert "electronic_licences" not in {n["id"] for n in result["not_computed"]}  # from the certificate records
 
 
 def test_the_xlsx_opens_with_the_scores_values_and_definitions(three) -> None:  # noqa: F811

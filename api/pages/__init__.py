@@ -20,5 +20,5 @@ def install(app: FastAPI) -> None:
             "web assets are not built (api/static/vendor): pages will lack htmx, the BPMN viewer, Swagger UI and the "
             "Chinese font; run `make assets` (npm registry) once")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
-    for router in (office.docs_router, work.router, projects.router, office.router):  # office last: its /ui/ 404
+    for router in (office.docs_router, work.router, projects.router, projects.certificates_router, office.router):  # office last: its /ui/ 404
         app.include_router(router)

@@ -52,8 +52,10 @@ HOME = {"owner": "/ui/projects", "agent": "/ui/projects", "window": "/ui/inbox",
         "lead": "/ui/inbox", "analyst": "/ui/analytics", "admin": "/ui/admin"}
 #: The navigation each role sees (label, path); what a role may not use is not shown.
 NAV = {
-    "owner": [("我的项目", "/ui/projects"), ("新建项目", "/ui/projects/new"), ("待办事项", "/ui/inbox")],
-    "agent": [("代办项目", "/ui/projects"), ("新建项目", "/ui/projects/new"), ("待办事项", "/ui/inbox")],
+    "owner": [("我的项目", "/ui/projects"), ("新建项目", "/ui/projects/new"), ("待办事项", "/ui/inbox"),
+              ("电子证照", "/ui/certificates")],
+    "agent": [("代办项目", "/ui/projects"), ("新建项目", "/ui/projects/new"), ("待办事项", "/ui/inbox"),
+              ("电子证照", "/ui/certificates")],
     "window": [("受理队列", "/ui/inbox"), ("全部项目", "/ui/projects")],
     "agency": [("待办任务", "/ui/inbox"), ("相关项目", "/ui/projects")],
     "lead": [("待办任务", "/ui/inbox"), ("相关项目", "/ui/projects")],

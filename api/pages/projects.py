@@ -137,6 +137,19 @@ def _new_page(request: Request, actor: Actor, *, exc: Exception | None = None, f
                   questions=_questions(request, form.get("project_type")), preview=preview)
 
 
+certificates_router = APIRouter(prefix="/ui/certificates", route_class=PageRoute, include_in_schema=False)
+
+
+@certificates_router.get("")
+def certificate_list(request: Request, actor: Actor = Depends(actor_of),
+                     status: Literal["valid", "revoked", "expired", ""] = "") -> Response:
+    """我的电子证照: every certificate of the projects the caller may see (an owner: its own)."""
+    from api import certificates as certificate_api
+
+    rows = certificate_api.list_certificates(request, actor, status=status or None, limit=1000)
+    return render(request, "certificates.html", certificates=rows, filters={"status": status})
+
+
 @router.get("/{project_id}")
 def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of),
                  ok: str | None = Query(default=None, max_length=20)) -> Response:
@@ -144,14 +157,15 @@ def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depe
     progress = summary["progress"]
     events = project_api.timeline(request, project_id, actor)
     notices = project_api.notifications(request, project_id, actor)
-    certificates = _certificates(events, progress)
+    certificates = project_api.project_certificates(request, project_id, actor, limit=1000)  # 电子证照
+    references = _certificates(events, progress)  # numbers officers typed with their decisions (部门文书编号)
     try:
         plan = project_api.plan(request, project_id, actor)
     except Conflict:  # filed before case plans existed
         plan = None
     done = {"created": "项目已创建，请办理第一阶段申报"}.get(ok or "") or DONE_MESSAGES.get(ok or "")
     return render(request, "project.html", project=summary, progress=progress, open_tasks=summary["open_tasks"],
-                  notices=notices, certificates=certificates, plan=plan, events=events[-30:], done=done)
+                  notices=notices, certificates=certificates, references=references, plan=plan, events=events[-30:], done=done)
 
 
 DiagramModel = Literal["project_approval", "stage_approval", "joint_acceptance", "stage_intake", "matter_approval",
@@ -212,7 +226,8 @@ async def gantt(request: Request, project_id: str = _pid(), actor: Actor = Depen
 
 
 def _certificates(events: list[dict[str, Any]], progress: dict[str, Any]) -> list[dict[str, Any]]:
-    """Certificate numbers given with approvals and combined results (电子证照, until a certificate model exists)."""
+    """Document numbers officers gave with approvals and combined results (部门文书编号; the certificates themselves
+    are the records of GET /projects/{id}/certificates)."""
     names = {m["key"]: m["name"] for m in progress.get("matters", [])}
     out = []
     for event in events:

@@ -35,7 +35,7 @@ FIELDS = {"name": "名称", "project_type": "项目类型", "owner_id": "建设�
           "case": "项目情形", "unit_works": "单位工程", "location": "建设地点", "investment_wan_yuan": "总投资",
           "passed": "核查结论", "statement": "陈述申辩", "decision": "决定", "evidence": "证据材料", "opinion": "意见",
           "conclusion": "结论", "model": "流程图", "dmn": "决策表", "profile": "地区规则",
-          "commitment_matters": "告知承诺制事项"}
+          "commitment_matters": "告知承诺制事项", "project_code": "项目代码"}
 
 _FIELD = re.compile(r"^([A-Za-z_][\w.]*): ", re.S)
 
@@ -198,6 +198,32 @@ REFUSALS: tuple[Refusal, ...] = (
     _r(r"a special procedure needs its catalogue entry", "特别程序须在目录中登记"),
     _r(r"the approval model failed at element (.+?): (.*); nothing was changed \(the administrator can see this "
        r"failure in the log\)", "审批流程模型在环节 {0} 出错：{1}；本次操作未作任何改动（系统管理员可在日志中查看）"),
+    # -- 电子证照, 免于提交, 项目代码 (engine/services/certificates.py, engine/domain/certificates.py)
+    _r(r"(.+?) is not a project code of the national format YYYY-AAAAAA-BB-CC-NNNNNN .*",
+       "{0} 不是全国投资项目代码格式（4 位赋码年份-6 位行政区划代码-2 位行业代码-2 位项目类型-6 位流水号，"
+       "如 2026-360100-47-01-123456）"),
+    _r(r"(\S+): year (\S+) is not a coding year \(2000–2099\)", "{0}：赋码年份 {1} 不在 2000–2099 之间"),
+    _r(r"(\S+): 赋码地区 (.*)", lambda m: f"{m[1]}：赋码地区{explain_text(m[2])}"),
+    _r(r"(\S+): 行业代码 (\S+) is not a 国民经济行业 division \(01–97, GB/T 4754\)",
+       "{0}：行业代码 {1} 不是国民经济行业大类（01–97，GB/T 4754）"),
+    _r(r"(\S+): 项目类型 (\S+) is none of 01 审批, 02 核准, 03 备案", "{0}：项目类型 {1} 不是 01 审批、02 核准、03 备案之一"),
+    _r(r"(\S+): serial 000000 is not issued", "{0}：流水号 000000 不是有效的赋码"),
+    _r(r"(\S+): 项目类型 (\S+)（(.*?)）does not match the project's investment mode (.+?)（(.*?), (\S+)）",
+       "{0}：项目类型 {1}（{2}）与项目的投资管理类别（{4}，{5}）不一致"),
+    _r(r"(\S+) already belongs to project (\S+); one code is one project", "项目代码 {0} 已属于项目 {1}：一个代码只对应一个项目"),
+    _r(r"(\S+) already belongs to another project", "项目代码 {0} 已属于其他项目"),
+    _r(r"project (\S+) already carries (\S+); the code the investment platform issued is not replaced",
+       "项目 {0} 已登记项目代码 {1}：投资项目在线审批监管平台赋予的代码不予更换"),
+    _r(r"only the project's owner \(建设单位\), its agent or the window \(综合窗口\) sets the 项目代码",
+       "只有项目的建设单位、其帮办代办或综合窗口可以登记项目代码"),
+    _r(r"(.+? ?is provided by certificate .+?, 免于提交）(?:; .+?)*) — it cannot be missing",
+       lambda m: "；".join(re.sub(r"^(.+?) ?is provided by certificate ([^\s（]+)（(.*?), 免于提交）$",
+                                 r"\1 由电子证照 \2（\3）提供，免于提交", part) for part in m[1].split("; "))
+       + "，不能列为缺少的材料"),
+    _r(r"(.+?) — it cannot be missing", "{0} 由有效的电子证照提供，免于提交，不能列为缺少的材料"),
+    _r(r"not a certificate-list cursor", "翻页参数无效：请从上一页重新翻页"),
+    _r(r"certificate (\S+) does not exist", "电子证照 {0} 不存在"),
+    _r(r"certificate (\S+): not among the certificates you may see", "电子证照 {0} 不在您可查看的范围内"),
     # -- credit (信用)
     _r(r"only an administrator records external credit information", "只有系统管理员可以录入外部信用信息"),
     _r(r"owner_id and reason: both are required", "建设单位和原因均为必填"),

@@ -211,6 +211,10 @@ def filing_materials(request: Request, task: dict[str, Any]) -> list[dict[str, A
             entry["key"] = entry["key"] or material.key
             entry["matters"].append(matter.name)
             entry["tolerable"] = entry["tolerable"] or (matter.tolerance_allowed and not material.key)
+    if task.get("spec_id") == "Task_SubmitFiling":  # 免于提交: what a valid certificate provides is not asked for
+        for key, exempt in service.certificates.filing_exemptions(task["project_id"], task["stage"]).items():
+            if key.rpartition(":")[2] in out:
+                out[key.rpartition(":")[2]]["exempt"] = exempt
     return list(out.values())
 
 
@@ -228,9 +232,14 @@ def _task_page(request: Request, actor: Actor, task_id: str, *, exc: Exception |
     this_matter = next((m for m in stage_matters if m["key"] == task.get("matter_key")), None)
     stage = next((s for s in progress["stages"] if s["key"] == task.get("stage")), None)
     filed = next((e["data"] for e in reversed(events) if e["type"] == "stage_submitted"), None)
+    exempted = {}
     if filed is not None:  # the event names materials as matter:material; the checklist lists each material once
+        exempted = {str(e["material"]).rpartition(":")[2]: e for e in filed.get("exempted") or []}
         filed = {k: sorted({str(i).rpartition(":")[2] for i in filed.get(k) or []}) for k in ("materials", "declared_missing")}
     materials = filing_materials(request, task) if task.get("stage") else []
+    for material in materials:  # the window sees where a material came from (免于提交: the certificate's number)
+        if material["id"] in exempted and "exempt" not in material:
+            material["exempt"] = exempted[material["id"]]
     matter_id = ((task.get("data") or {}).get("matter") or {}).get("id")
     if matter_id and matter_id in service.catalogue.matters:
         matter = service.catalogue.matters[matter_id]

@@ -8,9 +8,9 @@ deployment must check the column list against its province's edition before load
 - ``SPGL_XMSPSXBLXXB`` 项目审批事项办理信息表 — one row per matter instance (审批事项实例);
 - ``SPGL_XMSPSXBLXXXXB`` 项目审批事项办理详细信息表 — one row per handling step, with its 办理状态 ``BLZT``.
 
-Every row is keyed by the project code (``GCDM`` 工程代码; gongai's project id stands for both 工程代码 and
-项目代码 until projects carry the code issued by the investment-project platform) and carries the project's
-``XZQHDM`` 行政区划代码. A matter instance's code ``SPSXSLBM`` is ``<project id>-<matter key>``.
+Every row is keyed by the project code (``GCDM`` 工程代码: gongai's project id) and carries the project's
+``XZQHDM`` 行政区划代码; ``XMDM`` 项目代码 is the code the investment-project platform issued (``projects.project_code``),
+or the project id for a project that has none yet. A matter instance's code ``SPSXSLBM`` is ``<project id>-<matter key>``.
 
 ``BLZT`` from the event log (``BLZT`` below; ``docs/analytics.md`` has the mapping and the gaps):
 3 窗口受理 when the stage is accepted and the matter starts; 6 / 7 补正开始 / 结束; 9 / 10 特别程序开始 / 结束;
@@ -87,7 +87,8 @@ def project_rows(conn: Connection, catalogue: Any, project_id: str | None = None
     for row in conn.execute(query).mappings():
         filing = row["filing"] or {}
         ptype = catalogue.project_types.get(row["project_type"])
-        yield {"DFSJZJ": row["id"], "XZQHDM": row["division_code"] or "", "GCDM": row["id"], "XMDM": row["id"],
+        yield {"DFSJZJ": row["id"], "XZQHDM": row["division_code"] or "", "GCDM": row["id"],
+               "XMDM": row.get("project_code") or row["id"],
                "XMMC": row["name"], "XMTZLY": _INVESTMENT.get(ptype.investment, "") if ptype else "",
                "GCFL": row["project_type"], "ZTZE": _num(filing.get("investment_wan_yuan")),
                "JZMJ": _num(filing.get("floor_area_m2")), "JSDD": filing.get("location") or "",

@@ -354,6 +354,29 @@ def _m_main_matters_offline(conn: Connection, f: Filters, ind: Indicator, ctx: d
     return {**_ratio(offline, total), "cases": int(offline or 0)}
 
 
+def _m_electronic_licences(conn: Connection, f: Filters, ind: Indicator, ctx: dict[str, Any]) -> dict[str, Any]:
+    """电子证照应用: how many certificate types (workflows/certificates.yaml) the system issued as electronic
+    certificates in the period, for the filtered projects — every approving result is issued as one (a revoked or
+    expired one was issued all the same). Certificates of types never issued do not count."""
+    from engine.domain.divisions import prefix
+
+    c, p = t.certificates.c, t.projects.c
+    query = (select(func.count(c.type_id.distinct()), func.count())
+             .select_from(t.certificates.join(t.projects, p.id == c.project_id)))
+    if f.since is not None:
+        query = query.where(c.issued_at >= f.since)
+    if f.until is not None:
+        query = query.where(c.issued_at < f.until)
+    if f.project_type is not None:
+        query = query.where(p.project_type == f.project_type)
+    if f.jurisdiction is not None:
+        query = query.where(p.profile == f.jurisdiction)
+    if f.division is not None:
+        query = query.where(c.division_code.like(prefix(f.division) + "%"))
+    types, issued = conn.execute(query).one()
+    return {"value": int(types), "numerator": int(types), "denominator": None, "certificates": int(issued)}
+
+
 MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], dict[str, Any]]] = {
     "cases_per_project": _m_cases_per_project, "instant_cases": _m_instant_cases, "build_cycle": _m_build_cycle,
     "whole_process_time": _m_whole_process_time, "stage_time": _m_stage_time, "overdue_cases": _m_overdue_cases,
@@ -362,6 +385,7 @@ MEASURES: dict[str, Callable[[Connection, Filters, Indicator, dict[str, Any]], d
     "regional_assessment_projects": _m_regional_assessment, "online_filing": _m_online_filing,
     "regional_assessment_items": _m_regional_assessment_items, "utilities": _m_utilities,
     "intermediary": _m_intermediary, "main_matters_offline": _m_main_matters_offline,
+    "electronic_licences": _m_electronic_licences,
 }
 
 

@@ -2,10 +2,10 @@
 
 | role | may |
 |---|---|
-| owner (建设单位) | file projects in its own name; read and act on its own projects (filings, 补正, 告知承诺书, 补齐, 撤回) |
+| owner (建设单位) | file projects in its own name; read and act on its own projects (filings, 补正, 告知承诺书, 补齐, 撤回, 项目代码); read their certificates (电子证照) |
 | agent (帮办代办) | the same, for the owners it names |
-| window (综合窗口) | read every project; complete intake tasks (受理 / 容缺 / 一次性告知) |
-| agency (审批部门) | read the projects its department has tasks in; claim and complete its department's agency tasks |
+| window (综合窗口) | read every project and certificate; complete intake tasks (受理 / 容缺 / 一次性告知); record a project's 项目代码 |
+| agency (审批部门) | read the projects (and their certificates) its department has tasks in; claim and complete its department's agency tasks |
 | lead (牵头部门) | as agency, and the lead-lane tasks of its department (综合出件, 联合验收意见, 先行验收意见) |
 | analyst (工改办) | read everything (projects, analytics, definitions); change nothing |
 | admin | deploy definitions and matter-selection tables (规则发布), manage users, record external credit records, release a claim; read everything; never act for owners or departments |
@@ -48,6 +48,12 @@ def may_read_project(actor: Actor, owner_id: str, department_involved: Callable[
     if actor.role in DEPARTMENT_SIDE:
         return bool(actor.department) and department_involved(actor.department or "")
     return False
+
+
+def may_set_project_code(actor: Actor, owner_id: str) -> bool:
+    """项目代码 is recorded by the project's owner (or its agent) or by the window (综合窗口), who receive it from the
+    investment platform; departments, analysts and administrators do not."""
+    return actor.role == "window" or may_act_for_owner(actor, owner_id)
 
 
 def may_see_task(actor: Actor, task: Mapping[str, Any]) -> bool:
@@ -106,6 +112,21 @@ def release_refusal(actor: Actor, claimer: str) -> str | None:
     if claimer == actor.id or actor.role in ("admin", "system"):
         return None
     return f"only '{claimer}' (or an administrator) may release this task"
+
+
+def certificate_scope(actor: Actor) -> dict[str, Any] | None:
+    """The filters that restrict a certificate list (电子证照) to the projects ``actor`` may read: owners and agents
+    their principals' certificates, department officers those of projects their department has a task in, readers
+    of everything all of them; None: none at all."""
+    if actor.role in READS_EVERYTHING:
+        return {}
+    if actor.role == "owner":
+        return {"owner_ids": [actor.id]}
+    if actor.role == "agent":
+        return {"owner_ids": sorted(actor.owner_ids)}
+    if actor.role in DEPARTMENT_SIDE and actor.department:
+        return {"department": actor.department}
+    return None
 
 
 def task_scope(actor: Actor) -> dict[str, Any]:

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_ROOT",
     "Catalogue",
     "CatalogueError",
+    "CertificateType",
     "CommitmentDefaults",
     "Department",
     "ExtraExemption",
@@ -155,12 +156,30 @@ class ProjectType(_Frozen):
     description: str | None = None
 
 
+class CertificateType(_Frozen):
+    """A kind of certificate (电子证照) a matter's approving result issues: licence, approval, opinion or filing.
+
+    ``validity_months`` is data because validities differ by law and by jurisdiction (施工许可证: three months to
+    start work, 建筑法第九条); a profile may change it (``certificate_validity_months``)."""
+
+    id: AsciiId
+    name: Text
+    kind: Literal["licence", "approval", "opinion", "filing"]
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")]
+    """The type's part of a certificate number (see ``Profile.certificate_number_format``)."""
+    validity_months: Annotated[StrictInt, Field(ge=1, le=1200)] | None = None
+    validity_source: str | None = None
+
+
 class Material(_Frozen):
     """An application material; ``key`` (关键材料) materials can never be tolerated (容缺)."""
 
     id: AsciiId
     name: Text
     key: StrictBool
+    provided_by: AsciiId | None = None
+    """The certificate type that provides this material: while the project holds a valid certificate of that type
+    the owner does not submit it (免于提交, policy-compilation.txt:1193)."""
 
 
 class Phase(_Frozen):
@@ -208,6 +227,8 @@ class Matter(_Frozen):
     formerly: tuple[AsciiId, ...] = ()
     """Ids this matter had in earlier catalogue releases: plans stored before a rename still resolve
     (e.g. 竣工验收备案 ``s4_completion_filing`` became the 联合验收意见书 ``s4_joint_acceptance_opinion``)."""
+    certificate: AsciiId | None = None
+    """The certificate type (certificates.yaml) an approving result issues (电子证照); None: no certificate."""
     source: str | None = None
     description: str | None = None
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -378,6 +399,14 @@ class Profile(_Frozen):
     phased_permit: PhasedPermit | None = None
     """分阶段施工许可: the phase that ends the stage; None: the stage closes after the last phase."""
     special_procedure_limits_wd: dict[AsciiId, WorkingDays] = Field(default_factory=dict)
+    certificate_number_format: Annotated[str, StringConstraints(min_length=1, max_length=80)] = "{code}-{year}-{seq:06d}"
+    """How certificate numbers are written: ``{code}`` the type's code, ``{year}`` the issue year (Asia/Shanghai),
+    ``{division}`` the project's 行政区划代码 (``000000`` when it has none), ``{seq}`` a counter per type and year
+    (required: it makes numbers unique). Numbers are ASCII-safe by default so they work in URLs."""
+    certificate_reminder_days: Annotated[StrictInt, Field(ge=0, le=365)] = 30
+    """无感服务: the owner is reminded this many natural days before a certificate expires (0: no reminder)."""
+    certificate_validity_months: dict[AsciiId, Annotated[StrictInt, Field(ge=1, le=1200)]] = Field(default_factory=dict)
+    """Certificate type → this jurisdiction's validity in months (instead of certificates.yaml's)."""
     matter_overrides: dict[AsciiId, MatterOverride] = Field(default_factory=dict)
     type_committed_limits_wd: dict[AsciiId, dict[AsciiId, WorkingDays]] = Field(default_factory=dict)
     """Project type → matter → a shorter committed limit for that type (带方案出让: construction-start
@@ -431,6 +460,8 @@ class Catalogue(_Frozen):
     matters: dict[str, Matter]
     special_procedures: dict[str, SpecialProcedure]
     case: CaseQuestionnaire
+    certificate_types: dict[str, CertificateType] = Field(default_factory=dict)
+    """电子证照 types (workflows/certificates.yaml), validities already merged with the profile's."""
 
     # ---- lookups
 
@@ -454,6 +485,9 @@ class Catalogue(_Frozen):
         if found is None:
             found = next((m for m in self.matters.values() if matter_id in m.formerly), None)
         return found if found is not None else _get(self.matters, matter_id, "matter")
+
+    def certificate_type(self, type_id: str) -> CertificateType:
+        return _get(self.certificate_types, type_id, "certificate type")
 
     def special_procedure(self, procedure_id: str) -> SpecialProcedure:
         """The procedure with this profile's limit applied."""
@@ -721,6 +755,7 @@ class _Loader:
         "matters": "matters.yaml",
         "special_procedures": "special_procedures.yaml",
         "case": "case.yaml",
+        "certificates": "certificates.yaml",
     }
 
     def __init__(self, root: Path, profile_path: Path) -> None:
@@ -837,6 +872,11 @@ class _Loader:
             SpecialProcedure, "special procedure",
         )
 
+        c_path = paths["certificates"]
+        c_data = self.top(c_path, self.read(c_path), {"certificate_types"}, {"certificate_types"}) if c_path.is_file() else {}
+        certificate_types = self.items(c_path, "certificate_types", c_data.get("certificate_types"), CertificateType,
+                                       "certificate type")
+
         m_data = self.top(paths["matters"], self.read(paths["matters"]), {"matters"}, {"matters"})
         matters = self.items(paths["matters"], "matters", m_data.get("matters"), Matter, "matter")
         case = self.load_case(paths["case"])
@@ -848,6 +888,7 @@ class _Loader:
         self.check_routes(st_path, routes, planning_stage, registration_stage)
         self.check_project_types(project_types)
         self.check_matters(matters, stages)
+        self.check_certificates(matters, certificate_types)
         self.check_legal_order(matters, stages, routes)
         self.check_phases(matters, case)
         self.phased_matters = [m for m in matters.values() if m.phases]
@@ -857,6 +898,12 @@ class _Loader:
             self.check_profile(profile, project_types, routes, stages, planning_stage, registration_stage, utility_stage)
             matters = self.merge_matters(profile, matters)
             self.check_type_limits(matters)
+            self.check_certificate_profile(profile, certificate_types)
+            certificate_types = {
+                cid: c.model_copy(update={"validity_months": profile.certificate_validity_months[cid]})
+                if cid in profile.certificate_validity_months else c
+                for cid, c in certificate_types.items()
+            }
             procedures = {
                 pid: p.model_copy(update={"limit_wd": profile.special_procedure_limits_wd[pid]})
                 if pid in profile.special_procedure_limits_wd else p
@@ -882,6 +929,7 @@ class _Loader:
             matters=matters,
             special_procedures=procedures,
             case=case,
+            certificate_types=certificate_types,
         )
 
     def load_case(self, path: Path) -> CaseQuestionnaire | None:
@@ -892,6 +940,58 @@ class _Loader:
             for err in exc.errors():
                 self.problem(path, "", _fmt_error(err))
             return None
+
+    def check_certificates(self, matters: dict[str, Matter], types: dict[str, CertificateType]) -> None:
+        """Matters issue known certificate types; a material is provided by a type some matter issues (else no
+        certificate could ever exempt it), and one material id has one ``provided_by`` everywhere."""
+        issued = {m.certificate for m in matters.values() if m.certificate}
+        providers: dict[str, tuple[str | None, str]] = {}
+        for mid, m in matters.items():
+            label = self.labels["matter"][mid]
+            if m.certificate:
+                self.ref(label, "certificate type", m.certificate, "certificate")
+            for mat in m.materials:
+                if mat.provided_by:
+                    if self.ref(label, "certificate type", mat.provided_by, f"materials.{mat.id}.provided_by") \
+                            and mat.provided_by not in issued:
+                        self.problems.append(f"{label}: materials.{mat.id}.provided_by: no matter issues "
+                                             f"certificate type {mat.provided_by!r}; nothing could provide it")
+                if mat.id in providers and providers[mat.id][0] != mat.provided_by:
+                    self.problems.append(f"{label}: materials.{mat.id}.provided_by: {mat.provided_by!r} here but "
+                                         f"{providers[mat.id][0]!r} in {providers[mat.id][1]!r}; one id is one document")
+                providers.setdefault(mat.id, (mat.provided_by, mid))
+        codes = Counter(t.code for t in types.values())
+        for code, n in codes.items():
+            if n > 1:
+                self.problems.append(f"{self.root / self.FILES['certificates']}: code {code!r} is used by {n} "
+                                     "certificate types; numbers would not say which")
+
+    def check_certificate_profile(self, profile: Profile, types: dict[str, CertificateType]) -> None:
+        """The number format names only known fields and has the counter; validity overrides name known types."""
+        import string
+
+        path = self.profile_path
+        fmt = profile.certificate_number_format
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
+        except ValueError as exc:
+            self.problem(path, "certificate_number_format", f"not a valid format ({exc})")
+            fields = None
+        if fields is not None:
+            unknown = fields - {"code", "year", "division", "seq"}
+            if unknown:
+                self.problem(path, "certificate_number_format", f"unknown field(s) {', '.join(sorted(unknown))} "
+                                                                "(known: code, year, division, seq)")
+            if "seq" not in fields:
+                self.problem(path, "certificate_number_format", "must contain {seq}: the counter makes numbers unique")
+            if not unknown:
+                try:
+                    fmt.format(code="AB", year=2026, division="360100", seq=1)
+                except (ValueError, KeyError, IndexError) as exc:
+                    self.problem(path, "certificate_number_format", f"not a valid format ({exc})")
+        self.seen.setdefault("certificate type", set()).update(types)
+        for cid in profile.certificate_validity_months:
+            self.ref(f"{path}", "certificate type", cid, "certificate_validity_months")
 
     def check_phases(self, matters: dict[str, Matter], case: CaseQuestionnaire | None) -> None:
         """A phased matter names a yes/no case question, and its phase ids are unique."""

@@ -41,6 +41,9 @@ class ProjectFiling(BaseModel):
     location: str | None = Field(default=None, max_length=200)
     division_code: str | None = Field(default=None, max_length=6,
                                       description="行政区划代码 of the handling division (6 digits)")
+    project_code: str | None = Field(default=None, max_length=40, description=(
+        "项目代码 from the national investment-project platform, e.g. 2026-360100-47-01-123456 (optional at filing; "
+        "the owner or the window may set it later)"))
     investment_wan_yuan: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     floor_area_m2: float | None = Field(default=None, ge=0, le=1e10, allow_inf_nan=False)
     include_planning: bool | None = None
@@ -59,6 +62,13 @@ class ProjectFiling(BaseModel):
         from engine.domain.divisions import check_code  # GB/T 2260: six digits, a known province
 
         return None if value is None else check_code(value)
+
+    @field_validator("project_code")
+    @classmethod
+    def _project_code(cls, value: str | None) -> str | None:
+        from engine.domain.certificates import check_project_code  # the national format
+
+        return None if value is None else check_project_code(value)
 
     @field_validator("unit_works")
     @classmethod
@@ -86,6 +96,8 @@ class Project(BaseModel):
     result: str | None = None
     plan: ProjectPlan | None = None
     """The matters its case requires (None only for projects filed before plans existed)."""
+    project_code: str | None = None
+    """项目代码 (projects.project_code): given at filing or set later, so read from the project row."""
 
     @property
     def project_type(self) -> str:
@@ -97,6 +109,7 @@ class Project(BaseModel):
             "name": self.filing.name,
             "project_type": self.project_type,
             "owner_id": self.filing.owner_id,
+            "project_code": self.project_code,
             "status": self.status,
             "result": self.result,
             "created_at": self.created_at.isoformat(),

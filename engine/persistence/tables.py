@@ -139,6 +139,9 @@ projects = Table(
     Column("version", Integer, nullable=False, default=1),
     # 行政区划代码 (migration 0012_analytics_division): the handling division, engine/domain/divisions.py
     Column("division_code", String(6), nullable=True, index=True),
+    # 项目代码 (migration 0030_certificates): the national investment-platform code, unique where set
+    Column("project_code", String(24), nullable=True),
+    Index("ux_projects_project_code", "project_code", unique=True),
     # listings walk projects in keyset order (migration 0011_throughput_indexes): every reader, and each owner
     Index("ix_projects_listing", "created_at", "id"),
     Index("ix_projects_owner_listing", "owner_id", "created_at", "id"),
@@ -373,6 +376,39 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+#: 电子证照: one row per certificate a matter's approving result issued, maintained from the ledger events in the
+#: transaction that writes them (engine/domain/certificates.py, migration 0030_certificates). ``status`` is
+#: valid | revoked | expired; ``number`` is what an owner quotes and a later matter's 免于提交 refers to.
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(80), nullable=False, unique=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("project_code", String(24), nullable=True),
+    Column("owner_id", String(100), nullable=False),  # the holder (持证主体)
+    Column("holder_name", String(200), nullable=True),
+    Column("type_id", String(40), nullable=False),
+    Column("type_name", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),  # licence | approval | opinion | filing
+    Column("department", String(40), nullable=True),  # the issuing department (制证单位)
+    Column("stage", String(10), nullable=True),
+    Column("matter_key", String(160), nullable=False),
+    Column("matter_id", String(80), nullable=False),
+    Column("division_code", String(6), nullable=True),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revocation_reason", Text, nullable=True),
+    Column("expired_at", UTCDateTime(), nullable=True),
+    Column("reminded_at", UTCDateTime(), nullable=True),  # 证照到期提醒 queued
+    UniqueConstraint("project_id", "matter_key", name="uq_certificates_matter"),
+    Index("ix_certificates_project", "project_id", "issued_at", "id"),
+    Index("ix_certificates_owner", "owner_id", "issued_at", "id"),
+    Index("ix_certificates_expiry", "status", "expires_at"),
+)
+
 #: Projects whose timers could not run (their workflow would not load or step): 事故 an administrator sees,
 #: fixes and retries (engine/services/incidents.py). The timer query skips a project while it has an open one,
 #: so one broken project never stops the others (migration 0013_ops_incidents).
@@ -429,5 +465,5 @@ admin_events = Table(
 
 __all__ = [
     "metadata", "definitions", "projects", "workflow_parts", "events", "subjects", "tasks",
-    "notifications", "credit_records", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "rule_tables", "UTCDateTime",
+    "notifications", "credit_records", "certificates", "users", "idempotency_keys", "incidents", "id_counters", "audit_heads", "admin_events", "rule_tables", "UTCDateTime",
 ]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 
 from engine.domain.ledger import Event, Subject
 from engine.persistence import audit, facets, tables as t
+from engine.persistence.certificates import CertificateRepository
 from engine.persistence.upsert import upsert
 from engine.persistence.incidents import IncidentRepository, no_open_incident
 
@@ -131,11 +132,14 @@ class ProjectRepository:
 
     def list(self, *, owner_ids: Sequence[str] | None = None, status: str | None = None,
              project_type: str | None = None, department: str | None = None, limit: int = 100, offset: int = 0,
-             after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+             after: tuple[datetime, str] | None = None, project_code: str | None = None) -> list[dict[str, Any]]:
         """Projects oldest first, filtered in SQL; ``after`` is the keyset position (created_at, id) of the last
         row of the previous page; ``department`` keeps the projects that department has (or had) a task in."""
         p = t.projects.c
-        query = select(p.id, p.name, p.project_type, p.owner_id, p.status, p.result, p.created_at, p.completed_at)
+        query = select(p.id, p.name, p.project_type, p.owner_id, p.status, p.result, p.created_at, p.completed_at,
+                       p.project_code)
+        if project_code is not None:  # 项目代码 is unique: one probe of ux_projects_project_code
+            query = query.where(p.project_code == project_code)
         if owner_ids is not None:
             query = query.where(p.owner_id.in_(list(owner_ids)))
         if status:
@@ -152,6 +156,10 @@ class ProjectRepository:
 
     def ids(self) -> list[str]:
         return list(self.conn.execute(select(t.projects.c.id).order_by(t.projects.c.id)).scalars())
+
+    def by_project_code(self, code: str) -> str | None:
+        """The id of the project carrying 项目代码 ``code`` (unique), or None."""
+        return self.conn.execute(select(t.projects.c.id).where(t.projects.c.project_code == code)).scalar()
 
     def due_for_timers(self, now: datetime, limit: int = 100) -> list[str]:
         return [pid for pid, _ in self.due_timers(now, limit)]
@@ -410,6 +418,7 @@ class UnitOfWork:
         self.tasks = TaskRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
+        self.certificates = CertificateRepository(self.conn)
         self.incidents = IncidentRepository(self.conn)
         return self
 

@@ -39,6 +39,7 @@ from engine.domain.authorisation import (
     task_scope,
 )
 from engine.domain.case import CaseError
+from engine.domain.certificates import Changes, changes as certificate_changes
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.services.rules import current_rules
@@ -99,6 +100,7 @@ class _Writes:
     events: list[Event] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
     credit: list[dict[str, Any]] = field(default_factory=list)
+    certificates: Changes = field(default_factory=Changes)  # 电子证照 issued / revoked by the step's events
     parts: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
 
 
@@ -117,6 +119,7 @@ class StepUnit:
         # reading repositories of the snapshot
         self.projects, self.tasks, self.credit = reader.projects, reader.tasks, reader.credit
         self.subjects, self.events, self.definitions = reader.subjects, reader.events, reader.definitions
+        self.certificates = reader.certificates
 
     def later(self, write: Callable[[UnitOfWork], None]) -> None:
         self.writes.append(write)
@@ -142,6 +145,9 @@ class ApprovalService:
         self.rules = load_matter_rules(catalogue)
         """The profile's file; an administrator's deployed table, when there is one, is used instead (rules.py)."""
         self._deployed_rules: dict[str, DmnMatterRules] = {}  # rules_version → checked table
+        from engine.services.certificates import CertificateService  # 电子证照, 免于提交, 项目代码
+
+        self.certificates = CertificateService(self)
 
     # -- definitions ----------------------------------------------------------------------------------------------
     def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
@@ -204,6 +210,8 @@ class ApprovalService:
         filing = filing.model_copy(update={"case": plan.case})
         if filing.commitment_matters:
             plan = self._commitment_plan(plan, filing.owner_id, filing.commitment_matters)
+        if filing.project_code:
+            self.certificates.check_code(filing.project_code, plan.case)
         s4_items = {m for m in plan.selected_ids("S4") if self.catalogue.matter(m).acceptance_role == "item"}
         for unit in filing.unit_works:
             unknown = [i for i in unit.early_items if i not in s4_items]
@@ -219,15 +227,17 @@ class ApprovalService:
             pid = project_id or self._new_project_id(uow, now)
             if uow.projects.get(pid):
                 raise Conflict(f"project {pid} already exists")
+            if filing.project_code:
+                self.certificates.check_unique(uow, filing.project_code)
             include_planning = "S0" in stages
             include_registration = filing.include_registration if filing.include_registration is not None else ptype.registration
             project = Project(id=pid, filing=filing, profile=self.catalogue.profile.id, definition_id=definition["id"],
-                              created_at=now, plan=plan)
+                              created_at=now, plan=plan, project_code=filing.project_code)
             uow.projects.add(dict(
                 id=pid, name=filing.name, project_type=ptype.id, owner_id=filing.owner_id, profile=project.profile,
                 definition_id=definition["id"], status="running", result=None, filing=filing.model_dump(mode="json"),
                 plan=plan.model_dump(mode="json"), created_at=now, completed_at=None, next_timer_at=None,
-                division_code=filing.division_code,
+                division_code=filing.division_code, project_code=filing.project_code,
             ))
             ledger = ProjectLedger(pid)
             ctx = self._context(project, ledger, actor)
@@ -602,13 +612,19 @@ class ApprovalService:
         if isinstance(parsed, FilingPayload):
             submitted = self._materials(project, stage, parsed.materials, field="materials")
             declared = self._materials(project, stage, parsed.declared_missing, field="declared_missing")
+            # 免于提交: what a valid certificate of the project provides is filled in from it, never asked for
+            exempted = self.certificates.exemptions(uow.certificates, project, stage, now)
+            declared = [m for m in declared if m["id"] not in exempted]
+            materials = list(dict.fromkeys([m["id"] for m in submitted] + list(exempted)))
             ctx.ledger.emit(Event("stage_submitted", now, stage=stage, actor=ctx.actor, data={
-                "materials": [m["id"] for m in submitted], "declared_missing": [m["id"] for m in declared]}))
-            return {"filing": {"materials": [m["id"] for m in submitted],
-                               "declared_missing": [m["id"] for m in declared], "note": parsed.note},
+                "materials": materials, "declared_missing": [m["id"] for m in declared],
+                **({"exempted": list(exempted.values())} if exempted else {})}))
+            return {"filing": {"materials": materials, "declared_missing": [m["id"] for m in declared],
+                               "exempted": list(exempted.values()), "note": parsed.note},
                     "received_at": now.isoformat()}  # 视为受理 counts from the day the window received it
         if isinstance(parsed, IntakePayload):
             missing = self._required(project, self._materials(project, stage, parsed.missing), parsed.missing)
+            self.certificates.refuse_exempted_missing(uow.certificates, row, missing, now)
             if parsed.outcome == "tolerance":
                 records = uow.credit.for_owner(project.filing.owner_id)
                 bars = list(dict.fromkeys(bar for m in dict.fromkeys(item["matter_id"] for item in missing)
@@ -800,6 +816,7 @@ class ApprovalService:
                           project_id, incident, exc_info=exc, extra={"project": project_id, "incident": incident})
         with UnitOfWork(self.db, read_only=True) as uow:
             metrics.INCIDENTS_OPEN.set(uow.incidents.count_open())
+        self.certificates.expiry_pass()  # 电子证照: expired ones marked, 到期提醒 queued
         return fired
 
     def run_timers(self, project_id: str) -> None:
@@ -855,6 +872,7 @@ class ApprovalService:
         writes.values = values
         # timing subjects (changed ones, their stages, and the whole process)
         writes.subjects, writes.events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
+        writes.certificates = certificate_changes(self.catalogue, writes.events)
         writes.notices, writes.credit = ctx.notices, ctx.credit
         ctx.notices, ctx.credit = [], []
         top, parts = runtime.dump(workflow)
@@ -863,14 +881,15 @@ class ApprovalService:
             writes.parts[part_id] = (part, bool(part.get("completed")))
         return writes
 
-    @staticmethod
-    def _apply(uow: UnitOfWork, project: Project, writes: _Writes) -> None:
+    def _apply(self, uow: UnitOfWork, project: Project, writes: _Writes) -> None:
         """Write prepared rows (the project row itself is the caller's: it carries the version check)."""
         uow.tasks.close_many(writes.closed)
         uow.tasks.add_many(writes.new_tasks)
         uow.subjects.save(project.id, project.project_type, writes.subjects, profile=project.profile,
                           division_code=project.filing.division_code)
         uow.events.append(project.id, project.project_type, writes.events)
+        if writes.certificates:  # the projection, in the transaction that writes its events
+            self.certificates.apply(uow, project, writes.certificates)
         uow.notifications.add(writes.notices)
         uow.credit.add(writes.credit)
         uow.parts.save(project.id, writes.parts)
@@ -1105,7 +1124,7 @@ def _project_from_row(row: Mapping[str, Any]) -> Project:
     plan = row.get("plan")
     return Project(id=row["id"], filing=ProjectFiling.model_validate(row["filing"]), profile=row["profile"],
                    definition_id=row["definition_id"], status=row["status"], created_at=row["created_at"],
-                   completed_at=row["completed_at"], result=row["result"],
+                   completed_at=row["completed_at"], result=row["result"], project_code=row.get("project_code"),
                    plan=ProjectPlan.model_validate(plan) if plan else None)
 
 

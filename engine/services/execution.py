@@ -415,10 +415,12 @@ class ExecutionContext:
         title = NOTICE_TITLES.get(kind, kind).format(
             stage_name=self.stage_name(stage) if stage else "", matter_name=(matter or {}).get("name", ""),
         )
+        code = self.project.project_code  # 项目代码 on every notice (once the project has one)
         self.notices.append({
             "project_id": self.project.id, "owner_id": self.project.filing.owner_id, "at": self.now,
-            "kind": kind, "title": title, "body": text or title,
-            "data": {"stage": stage, "matter": (matter or {}).get("key"), **(data or {})},
+            "kind": kind, "title": title, "body": (text or title) + (f"（项目代码：{code}）" if code else ""),
+            "data": {"stage": stage, "matter": (matter or {}).get("key"), **({"project_code": code} if code else {}),
+                     **(data or {})},
         })
         self.ledger.emit(Event("notification", self.now, stage=stage, matter_key=(matter or {}).get("key"),
                                data={"kind": kind, "title": title}))

@@ -53,7 +53,8 @@ def list_projects(db: Engine, actor: Actor, *, status: str | None = None, projec
 
 
 def project_page(db: Engine, actor: Actor, *, status: str | None = None, project_type: str | None = None,
-                 limit: int = 100, offset: int = 0, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                 limit: int = 100, offset: int = 0, cursor: str | None = None,
+                 project_code: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the projects ``actor`` may see, oldest first, and the cursor of the next page (None: no more).
 
     Everything is filtered and paginated by the database (keyset on created_at, id): an agency's page walks
@@ -61,7 +62,8 @@ def project_page(db: Engine, actor: Actor, *, status: str | None = None, project
     page size and the department's share of projects, not the number of projects.
     """
     after = _project_position(decode_cursor(cursor)) if cursor else None
-    page = dict(status=status, project_type=project_type, limit=limit + 1, offset=0 if after else offset, after=after)
+    page = dict(status=status, project_type=project_type, limit=limit + 1, offset=0 if after else offset, after=after,
+                project_code=project_code)
     with UnitOfWork(db, read_only=True) as uow:
         if actor.role in READS_EVERYTHING:
             rows = uow.projects.list(**page)

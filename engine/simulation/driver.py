@@ -196,16 +196,17 @@ def _unit(row: dict[str, Any]) -> str:
 # Every decision is seeded by project, so the figures are identical whatever the number of shards.
 
 MERGED_TABLES = ("projects", "workflow_parts", "subjects", "subject_facets", "tasks", "events", "notifications",
-                 "credit_records", "audit_heads", "incidents")
+                 "credit_records", "audit_heads", "incidents", "certificates")
 # autoincrement ids: renumbered on merge (the audit chain hashes every event column but ``id``, so it survives)
-_SURROGATE_ID = ("events", "notifications", "credit_records", "incidents")
+_SURROGATE_ID = ("events", "notifications", "credit_records", "incidents", "certificates")
 #: Rows every shard may hold alike (the facet combinations ``subjects.facet`` names): merged once, duplicates skipped.
 _SHARED_ROWS = ("subject_facets",)
 #: Tables the merged database already holds (deployed once before the run) or that a simulation never writes.
 NOT_MERGED = ("definitions", "users", "idempotency_keys",
               "rule_tables",  # decision tables deployed by administrators: a simulation deploys none
               "admin_events",  # user administration: a simulation creates no users
-              "id_counters")  # the service's own project numbers; simulated projects carry their own ids
+              "id_counters")  # project numbers: simulated projects carry their own ids; certificate counters: see
+#                               _merge_certificate_counters (each shard numbers in its own lane)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ class ShardJob:
     start: datetime
     count: int
     prefix: str
+    lanes: int = 1
 
 
 def _run_shard(job: ShardJob, projects: list[int], queue: Any) -> None:
@@ -234,6 +236,7 @@ def _run_shard(job: ShardJob, projects: list[int], queue: Any) -> None:
         catalogue = load_catalogue(job.profile)
         calendar = WorkCalendar.default()
         service = ApprovalService(db, catalogue=catalogue, calendar=calendar, clock=clock)
+        service.certificates.lane = (job.index, job.lanes)  # certificate numbers unique across the merged shards
         service.deploy_bundled()
         workload = Workload(catalogue, calendar, seed=job.seed)
         plans = workload.projects(job.count, clock.now(), prefix=job.prefix)
@@ -244,6 +247,18 @@ def _run_shard(job: ShardJob, projects: list[int], queue: Any) -> None:
         queue.put(("result", job.index, result.to_dict()))
     except BaseException as exc:  # report, never hang the parent
         queue.put(("error", job.index, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
+
+
+def _merge_certificate_counters(connection: Any, index: int, lanes: int) -> None:
+    """A shard's certificate counter ``cert:<code>:<year>:<lane>`` at n gave numbers up to (n-1)·lanes+lane+1; the
+    merged database's own counter (lane-less, as the service there numbers) starts past the highest of them."""
+    suffix = f":{index}"
+    for name, value in connection.execute("SELECT name, value FROM shard.id_counters WHERE name LIKE 'cert:%'").fetchall():
+        if not name.endswith(suffix):
+            continue
+        highest = (int(value) - 1) * lanes + index + 1
+        connection.execute("INSERT INTO main.id_counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                           "SET value = MAX(value, excluded.value)", (name[: -len(suffix)], highest))
 
 
 def simulate_parallel(out_db: str, *, profile: str, seed: int, start: datetime, count: int, jobs: int,
@@ -263,7 +278,7 @@ def simulate_parallel(out_db: str, *, profile: str, seed: int, start: datetime, 
         path = str(Path(workdir) / f"shard-{index}.db")
         for suffix in ("", "-wal", "-shm"):
             Path(path + suffix).unlink(missing_ok=True)
-        job = ShardJob(index, path, profile, seed, start, count, prefix)
+        job = ShardJob(index, path, profile, seed, start, count, prefix, jobs)
         proc = ctx.Process(target=_run_shard, args=(job, list(range(index, count, jobs)), queue), daemon=True)
         proc.start()
         shards.append((job, proc))
@@ -298,6 +313,7 @@ def simulate_parallel(out_db: str, *, profile: str, seed: int, start: datetime, 
                 names = ", ".join(columns)
                 verb = "INSERT OR IGNORE" if table in _SHARED_ROWS else "INSERT"
                 connection.execute(f"{verb} INTO main.{table} ({names}) SELECT {names} FROM shard.{table}")
+            _merge_certificate_counters(connection, job.index, jobs)
             connection.commit()
             connection.execute("DETACH DATABASE shard")
     finally:

@@ -129,6 +129,7 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
         # the case model and legal order, checked on what actually ran (0 is a checked figure)
         "route_integrity": route_integrity(matter_rows, catalogue) if catalogue is not None else None,
         "commitments": commitment_figures(matter_rows, check_rows, credit_count, revoked_events),
+        "certificates": certificate_figures(db),
         "special_procedures": {
             "count": len(special_rows),
             "by_procedure": dict(sorted(Counter((r["state"].get("attrs") or {}).get("procedure", "?")
@@ -156,6 +157,31 @@ def commitment_figures(matter_rows: Sequence[dict[str, Any]], check_rows: Sequen
         "permit_revoked_events": revoked_events,
         "credit_records": credit_records,
     }
+
+
+def certificate_figures(db: Engine) -> dict[str, Any]:
+    """电子证照 in the run: certificates issued (by status and type) and the materials filings took from them
+    (免于提交), counted from the certificate records and the ``stage_submitted`` events."""
+    from sqlalchemy import func, select
+
+    from engine.persistence import tables as t
+
+    c, e = t.certificates.c, t.events.c
+    with db.connect() as conn:
+        by_status = {status: int(n) for status, n in conn.execute(select(c.status, func.count()).group_by(c.status))}
+        by_type = {name: int(n) for name, n in conn.execute(select(c.type_name, func.count()).group_by(c.type_name)
+                                                           .order_by(func.count().desc(), c.type_name))}
+        exempted, filings, used = 0, 0, set()
+        for (data,) in conn.execute(select(e.data).where(e.type == "stage_submitted")):
+            items = (data or {}).get("exempted") or []
+            if items:
+                filings += 1
+                exempted += len(items)
+                used.update(item["certificate"] for item in items)
+    issued = sum(by_status.values())
+    return {"issued": issued, "by_status": dict(sorted(by_status.items())), "revoked": by_status.get("revoked", 0),
+            "expired": by_status.get("expired", 0), "by_type": by_type,
+            "exempted_materials": exempted, "filings_with_exemptions": filings, "certificates_reused": len(used)}
 
 
 # -- rendering ------------------------------------------------------------------------------------------------
@@ -227,4 +253,9 @@ def render_tables(report: dict[str, Any]) -> list[Any]:
     summary.add_row("事项办结", f"{m['count']}，逾期率 {_fmt(m['overdue_rate'], pct=True)}")
     summary.add_row("超时默许", f"{m['silent_consent']}（{_fmt(m['silent_consent_rate'], pct=True)}）")
     summary.add_row("特别程序", f"{report['special_procedures']['count']}")
+    certs = report.get("certificates") or {}
+    if certs:
+        summary.add_row("电子证照", f"签发 {certs['issued']}（撤销 {certs['revoked']}，过期 {certs['expired']}）；"
+                                    f"免于提交材料 {certs['exempted_materials']} 项（{certs['filings_with_exemptions']} 次申报，"
+                                    f"复用证照 {certs['certificates_reused']} 份）")
     return [stages, whole, summary]

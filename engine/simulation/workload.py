@@ -256,7 +256,8 @@ class Workload:
         if spec == TaskIds.INTAKE:
             stage = task.get("stage") or ""
             at = wd(rng.uniform(0.05, 0.5)) if n == 0 else wd(rng.uniform(0.1, 1.0))
-            payload = self._intake(pid, stage, rng, first=(n == 0))
+            exempted = {e.get("material") for e in ((data.get("filing") or {}).get("exempted") or [])}
+            payload = self._intake(pid, stage, rng, first=(n == 0), exempted=exempted)
             return Decision(at, payload, actor)
         if spec == TaskIds.CORRECT_FILING:
             return Decision(nd(rng.uniform(2, 8)), {"supplied": list(data.get("missing") or []) or ["补正材料"]}, actor)
@@ -305,7 +306,9 @@ class Workload:
             return Decision(wd(rng.uniform(1, 8)), payload, actor)
         return Decision(wd(rng.uniform(0.2, 1.0)), {}, actor)
 
-    def _intake(self, project_id: str, stage: str, rng: random.Random, *, first: bool) -> dict[str, Any]:
+    def _intake(self, project_id: str, stage: str, rng: random.Random, *, first: bool,
+                exempted: set[Any] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+        """The window's completeness check; what the filing took from a certificate (免于提交) is never missing."""
         s = self.settings
         if not first:
             return {"outcome": "complete"}
@@ -316,7 +319,8 @@ class Workload:
             selected = self._selected(project_id, stage)
             candidates = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.tolerance_allowed
                           and m.id in selected for mat in m.materials if not mat.key
-                          and f"{m.id}:{mat.id}" not in self._waived(project_id)]
+                          and f"{m.id}:{mat.id}" not in self._waived(project_id)
+                          and f"{m.id}:{mat.id}" not in exempted]
             if candidates:
                 missing = [rng.choice(candidates)]
                 if self.catalogue.tolerance_check(ptype, stage, missing, credit, matter_ids=sorted(selected)).allowed:
@@ -324,7 +328,8 @@ class Workload:
         if ptype and roll < s.intake_tolerance_p + s.intake_incomplete_p:
             selected = self._selected(project_id, stage)
             materials = [f"{m.id}:{mat.id}" for m in self.catalogue.matters_for(ptype, stage) if m.id in selected
-                         for mat in m.materials if f"{m.id}:{mat.id}" not in self._waived(project_id)]
+                         for mat in m.materials if f"{m.id}:{mat.id}" not in self._waived(project_id)
+                          and f"{m.id}:{mat.id}" not in exempted]
             if materials:
                 return {"outcome": "incomplete", "missing": [rng.choice(materials)]}
         return {"outcome": "complete"}
