@@ -125,6 +125,12 @@ def test_commitment_filing_decision_check_and_revocation_over_http(tmp_path):
     assert steps[f"{pid}-S1/s1_project_filing"] == [3, 11]
     assert steps[f"{pid}-S23/s2_construction_planning_permit"] == [3, 11, 15]
     assert results["s1_land_use_planning_permit"] == "撤销"
+    # the 电子证照 of both revoked permits read revoked (the certificate projection of the same events); the
+    # 备案 that nothing revoked stays valid
+    status = {c["matter_key"]: c["status"] for c in hz.get("owner1", f"/projects/{pid}/certificates")}
+    assert status["S1/s1_land_use_planning_permit"] == "revoked"
+    assert status["S23/s2_construction_planning_permit"] == "revoked"
+    assert status["S1/s1_project_filing"] == "valid"
 
 
 def test_correction_deadline_ends_the_stop_and_the_matter_on_the_virtual_clock(tmp_path):
