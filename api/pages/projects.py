@@ -165,7 +165,7 @@ def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depe
         plan = None
     done = {"created": "项目已创建，请办理第一阶段申报"}.get(ok or "") or DONE_MESSAGES.get(ok or "")
     return render(request, "project.html", project=summary, progress=progress, open_tasks=summary["open_tasks"],
-                  notices=notices, certificates=certificates, references=references, plan=plan, events=events[-30:], done=done)
+                  notices=notices, certificates=certificates, references=references, plan=plan, done=done)
 
 
 DiagramModel = Literal["project_approval", "stage_approval", "joint_acceptance", "stage_intake", "matter_approval",
