@@ -300,3 +300,26 @@ def test_the_owner_chooses_commitment_on_the_preview_and_the_agency_sees_the_che
     sign_in(hz, "officer-zrzy")
     page = hz.client.get(f"/ui/tasks/{check['id']}").text
     assert "核查结论" in page and 'data-mode="commitment"' in page and "依承诺内容核查" in page
+
+
+def test_the_owner_records_the_project_code_on_the_project_page(hz: Harness) -> None:
+    """登记项目代码 on the project page: a malformed code is shown beside the field in Chinese and records nothing;
+    a good one is recorded once (then the form is gone); an analyst gets no form."""
+    pid = hz.post("owner1", "/projects", FILING, status=201)["id"]
+    csrf = sign_in(hz, "owner1")
+    page = hz.client.get(f"/ui/projects/{pid}")
+    assert 'name="project_code"' in page.text
+    bad = hz.client.post(f"/ui/projects/{pid}/project-code", data={"csrf": csrf, "project_code": "2026-36-47"})
+    assert bad.status_code == 422 and 'id="err-project_code"' in bad.text
+    message = re.search(r'id="err-project_code"[^>]*>([^<]+)<', bad.text).group(1)
+    assert re.search(r"[\u4e00-\u9fff]", message), message  # said in Chinese, beside the field
+    assert hz.get("owner1", f"/projects/{pid}").get("project_code") is None
+    code = "2026-360100-47-03-000124"
+    good = hz.client.post(f"/ui/projects/{pid}/project-code", data={"csrf": csrf, "project_code": code},
+                          follow_redirects=False)
+    assert good.status_code == 303
+    assert hz.get("owner1", f"/projects/{pid}")["project_code"] == code
+    after = hz.client.get(f"/ui/projects/{pid}")
+    assert code in after.text and 'name="project_code"' not in after.text
+    sign_in(hz, "analyst1")
+    assert 'name="project_code"' not in hz.client.get(f"/ui/projects/{pid}").text

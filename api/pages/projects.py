@@ -153,6 +153,28 @@ def certificate_list(request: Request, actor: Actor = Depends(actor_of),
 @router.get("/{project_id}")
 def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of),
                  ok: str | None = Query(default=None, max_length=20)) -> Response:
+    return _project_view(request, project_id, actor, ok=ok)
+
+
+@router.post("/{project_id}/project-code")
+async def record_project_code(request: Request, project_id: str = _pid(), actor: Actor = Depends(actor_of)) -> Response:
+    """登记项目代码 as the investment platform assigned it (``PUT /projects/{id}/project-code``: owner, agent or
+    window, once); a refusal is shown beside the field and records nothing."""
+    form = await form_of(request)
+    try:
+        body = project_api.ProjectCodeIn(project_code=str(form.get("project_code") or "").strip())
+        project_api.set_project_code(body, request, project_id,
+                                     project_api.require(*project_api.OWNER_SIDE, "window")(actor))
+    except (ServiceError, ValidationError) as exc:
+        status, errors, heading = refusal(exc, ("project_code",))
+        return _project_view(request, project_id, actor, status=status, errors=errors, heading=heading,
+                             form={"project_code": form.get("project_code") or ""})
+    return redirect(f"/ui/projects/{project_id}?ok=project_code")
+
+
+def _project_view(request: Request, project_id: str, actor: Actor, *, ok: str | None = None, status: int = 200,
+                  errors: dict[str, str] | None = None, heading: str | None = None,
+                  form: dict[str, Any] | None = None) -> Response:
     summary = project_api.get_project(request, project_id, actor)  # visibility as GET /projects/{id}
     progress = summary["progress"]
     events = project_api.timeline(request, project_id, actor)
@@ -163,9 +185,10 @@ def project_page(request: Request, project_id: str = _pid(), actor: Actor = Depe
         plan = project_api.plan(request, project_id, actor)
     except Conflict:  # filed before case plans existed
         plan = None
-    done = {"created": "项目已创建，请办理第一阶段申报"}.get(ok or "") or DONE_MESSAGES.get(ok or "")
-    return render(request, "project.html", project=summary, progress=progress, open_tasks=summary["open_tasks"],
-                  notices=notices, certificates=certificates, references=references, plan=plan, done=done)
+    done = {"created": "项目已创建，请办理第一阶段申报", "project_code": "项目代码已登记"}.get(ok or "") or DONE_MESSAGES.get(ok or "")
+    return render(request, "project.html", status, project=summary, progress=progress, open_tasks=summary["open_tasks"],
+                  notices=notices, certificates=certificates, references=references, plan=plan, done=done,
+                  errors=errors or {}, heading=heading, form=form or {})
 
 
 DiagramModel = Literal["project_approval", "stage_approval", "joint_acceptance", "stage_intake", "matter_approval",
