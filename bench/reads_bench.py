@@ -20,6 +20,8 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,8 @@ def legacy_agency_projects(db: Any, department: str, limit: int = 100, offset: i
     return rows[offset:offset + limit]
 
 
-def _median_ms(call: Any, repeat: int) -> float:
+def median_ms(call: Any, repeat: int) -> float:
+    """The median of ``repeat`` calls, in milliseconds."""
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -92,25 +95,36 @@ def _median_ms(call: Any, repeat: int) -> float:
     return round(statistics.median(times), 2)
 
 
-def run(sizes: list[int], *, compare: bool = False, repeat: int = 7, quiet: bool = False) -> list[dict[str, Any]]:
-    from fastapi.testclient import TestClient
-
+@contextmanager
+def filled_app(size: int, prefix: str) -> Iterator[tuple[Any, Any, float]]:
+    """A fresh SQLite database of ``size`` synthetic projects behind the real app: (app, its user store, seconds the
+    fill took); the database goes with the ``with`` block."""
     from api.app import create_app
     from engine.persistence.db import make_engine, migrate
     from engine.services.users import UserStore
 
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        db = make_engine(url)
+        migrate(db)
+        app = create_app(database_url=url)
+        began = time.perf_counter()
+        fill(app.state.service.db, size)
+        filled = time.perf_counter() - began
+        try:
+            yield app, UserStore(db), filled
+        finally:
+            db.dispose()
+            app.state.service.db.dispose()
+
+
+def run(sizes: list[int], *, compare: bool = False, repeat: int = 7, quiet: bool = False) -> list[dict[str, Any]]:
+    from fastapi.testclient import TestClient
+
     say = (lambda *_: None) if quiet else (lambda text: print(text, flush=True))
     results = []
     for size in sizes:
-        with tempfile.TemporaryDirectory(prefix="gongai-reads-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'reads.db'}"
-            db = make_engine(url)
-            migrate(db)
-            app = create_app(database_url=url)
-            began = time.perf_counter()
-            fill(app.state.service.db, size)
-            filled = time.perf_counter() - began
-            store = UserStore(db)
+        with filled_app(size, "gongai-reads-") as (app, store, filled):
             agency = store.add("bench-agency", "agency", department="zjj")[1]
             analyst = store.add("bench-analyst", "analyst")[1]
             row: dict[str, Any] = {"projects": size, "fill_s": round(filled, 1)}
@@ -121,22 +135,20 @@ def run(sizes: list[int], *, compare: bool = False, repeat: int = 7, quiet: bool
                     return response
 
                 first = get("/projects?limit=100", agency)
-                row["agency_projects_first_page_ms"] = _median_ms(lambda: get("/projects?limit=100", agency), repeat)
+                row["agency_projects_first_page_ms"] = median_ms(lambda: get("/projects?limit=100", agency), repeat)
                 cursor = first.headers.get("X-Next-Cursor")
                 for _ in range(3):  # a page a few pages in
                     if cursor:
                         cursor = get(f"/projects?limit=100&cursor={cursor}", agency).headers.get("X-Next-Cursor")
                 if cursor:
-                    row["agency_projects_fourth_page_ms"] = _median_ms(
+                    row["agency_projects_fourth_page_ms"] = median_ms(
                         lambda: get(f"/projects?limit=100&cursor={cursor}", agency), repeat)
-                row["tasks_by_type_first_page_ms"] = _median_ms(
+                row["tasks_by_type_first_page_ms"] = median_ms(
                     lambda: get("/tasks?project_type=social_small&limit=100", analyst), repeat)
                 if compare:
                     service_db = app.state.service.db
-                    row["legacy_agency_projects_ms"] = _median_ms(lambda: legacy_agency_projects(service_db, "zjj"),
+                    row["legacy_agency_projects_ms"] = median_ms(lambda: legacy_agency_projects(service_db, "zjj"),
                                                                   max(3, repeat // 2))
-            db.dispose()
-            app.state.service.db.dispose()
         results.append(row)
         say(json.dumps(row))
     return results

@@ -18,44 +18,20 @@ It prints each route's time at every size and the ratio of the largest to the sm
 from __future__ import annotations
 
 import json
-import statistics
-import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.reads_bench import fill
+from bench.reads_bench import filled_app, median_ms
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def _median_ms(call: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    return round(statistics.median(times), 2)
 
 
 def measure(size: int, repeat: int = 9) -> dict[str, Any]:
     """The routes' median times (ms) on a fresh database of ``size`` synthetic projects."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from engine.persistence.db import make_engine, migrate
-    from engine.services.users import UserStore
-
-    with tempfile.TemporaryDirectory(prefix="gongai-scale-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'scale.db'}"
-        db = make_engine(url)
-        migrate(db)
-        app = create_app(database_url=url)
-        began = time.perf_counter()
-        fill(app.state.service.db, size)
-        filled = time.perf_counter() - began
-        store = UserStore(db)
+    with filled_app(size, "gongai-scale-") as (app, store, filled):
         tokens = {
             "owner": store.add("owner-7", "owner")[1],  # an owner sees the projects filed under its name
             "agency": store.add("bench-agency", "agency", department="zjj")[1],
@@ -87,16 +63,14 @@ def measure(size: int, repeat: int = 9) -> dict[str, Any]:
                 if response.status_code != 200:  # synthetic rows lack what this route reads: say so, skip it
                     row["skipped"][name] = f"{response.status_code} {response.text[:200]}"
                     continue
-                row["routes_ms"][name] = _median_ms(lambda: get(who, path), repeat)
+                row["routes_ms"][name] = median_ms(lambda: get(who, path), repeat)
                 if path.startswith(("/projects?", "/tasks?")):  # and a page a few pages in (keyset cursor)
                     cursor = response.headers.get("X-Next-Cursor")
                     for _ in range(3):
                         if cursor:
                             cursor = get(who, f"{path}&cursor={cursor}").headers.get("X-Next-Cursor")
                     if cursor:
-                        row["routes_ms"][name + " (4th page)"] = _median_ms(lambda: get(who, f"{path}&cursor={cursor}"), repeat)
-        db.dispose()
-        app.state.service.db.dispose()
+                        row["routes_ms"][name + " (4th page)"] = median_ms(lambda: get(who, f"{path}&cursor={cursor}"), repeat)
     return row
 
 
