@@ -87,7 +87,8 @@ class Plan:
         candidates = []
         for stage in self.catalogue.route_stages(self.project_type, False):
             refs = [f"{m.id}:{mat.id}" for m in selected_matters(self.catalogue, self.project_type, stage)
-                    if m.tolerance_allowed for mat in m.materials if not mat.key]
+                    if m.tolerance_allowed for mat in m.materials if not mat.key
+                    and not mat.provided_by]  # a certificate's material is 免于提交, never missing
             if refs:
                 candidates.append((stage, refs[0]))
         self.tolerance = candidates[1] if len(candidates) > 1 else (candidates[0] if candidates else None)
@@ -100,7 +101,7 @@ class Plan:
             if self.rounds_left > 0:
                 self.rounds_left -= 1
                 ref = next(f"{m.id}:{mat.id}" for m in selected_matters(self.catalogue, self.project_type, stage or "S1")
-                           for mat in m.materials)
+                           for mat in m.materials if not mat.provided_by)
                 first = self.rounds_left == self.intake_rounds - 1
                 # 一次性告知: a further notice names the new defect the correction brought in
                 return {"outcome": "incomplete", "missing": [ref]} | ({} if first else {"new_defect": "补正材料引入新问题"})
@@ -170,9 +171,19 @@ class StubFunctions:
         def nothing(*_args):
             return None
 
+        def joint_opinion(project_type):
+            final = next(m for m in selected_matters(cat, project_type, "S4") if m.acceptance_role == "final")
+            return self._matter("S4", final.id, f"S4/{final.id}")
+
+        def stage_closing_result(_stage, intake):
+            return "approved_with_tolerance" if intake == "tolerance" else "approved"
+
         stubs: dict[str, Callable[..., Any]] = {
             "stage_matters": stage_matters, "acceptance_units": acceptance_units,
             "commitment_checks": commitment_checks, "precondition_status": lambda _matter: "issued",
+            # the raw run files no phased permit and no commitment mode: nothing runs after its stage
+            "later_phases": lambda _project_type: [], "joint_opinion": joint_opinion,
+            "stage_closing_result": stage_closing_result,
         }
         from engine.services.functions import MODEL_FUNCTIONS
 
