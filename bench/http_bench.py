@@ -10,12 +10,15 @@ model, measured in the same run on the same machine, so the figure survives a bu
 3. at each client level (1, 8, 50) drives whole projects over HTTP: file a project with its typical 情形
    (``engine.simulation.cases.typical_case``), list its ready tasks, complete each as the role it belongs to
    (owner, window, the matter's department), until the project ends; every client drives its own projects;
-4. measures raw SpiffWorkflow completing the 4-task model in memory (no persistence, no HTTP) in the same run;
+4. measures raw SpiffWorkflow completing the 4-task model in memory (no persistence, no HTTP) in the same run, and
+   raw SpiffWorkflow driving the clients' own project on the bundled models in memory (the ceiling of any
+   engine on SpiffWorkflow for these models: a completion there runs several nested processes' engine steps);
 5. counts SQL statements per completion in-process (the same app under a test client, a SQLAlchemy
    ``before_cursor_execute`` listener), since a listener cannot reach into the server subprocesses.
 
-It prints, per level, completions/s, the ratio to raw SpiffWorkflow, latency percentiles (p50/p95/p99 of the
-completion requests), errors, the servers' CPU per completion and their peak RSS (from ``/proc``), and writes it
+It prints, per level, completions/s, the ratios to both raw rates, latency percentiles (p50/p95/p99 of the
+completion requests), errors, the servers' CPU per completion and their peak RSS (from ``/proc``); for more than one process, the throughput and CPU-per-completion ratios to one
+process (contention shows as CPU per completion growing); and writes it
 all to ``bench/results/http-<when>.json`` (gitignored: figures belong to the machine that measured them; the
 docs quote them with the machine). Nothing asserts on time: ``--quick`` is small enough for a smoke test.
 """
@@ -100,6 +103,38 @@ def raw_rate(seconds: float = 1.0, repeat: int = 3) -> dict[str, Any]:
             done += one()
         rates.append(done / (time.perf_counter() - began))
     return {"model": "small_approval (4 user tasks, 1 gateway)", "tasks_per_s": round(statistics.median(rates), 1),
+            "runs": [round(r, 1) for r in rates]}
+
+
+def raw_project_rate(seconds: float = 1.0, repeat: int = 3) -> dict[str, Any]:
+    """Completions per second of raw SpiffWorkflow driving the clients' own project (the bundled models,
+    :data:`PROJECT_TYPE`, every step approved) in memory: no persistence, no history, no timing, no HTTP.
+
+    This is the ceiling of any engine built on SpiffWorkflow for these models; the small model's rate is not
+    (one of our completions runs the gateways, scripts and multi-instance steps of four nested processes).
+    """
+    from bench.engine_bench import Plan, RawSpiff
+    from engine.domain.catalogue import load_catalogue
+    from engine.simulation.cases import typical_case
+
+    catalogue = load_catalogue()
+    raw = RawSpiff(catalogue)
+    filing = {"project_type": PROJECT_TYPE, "case": typical_case(PROJECT_TYPE), "include_planning": False,
+              "unit_works": [{"id": "U1", "name": "1号楼"}]}
+
+    def one() -> int:  # every step approved, as the clients decide (no correction, no 容缺)
+        plan = Plan(catalogue, PROJECT_TYPE, corrected=True)
+        plan.tolerance = None
+        return raw.run_project(filing, plan)
+
+    one()  # warm-up
+    rates = []
+    for _ in range(repeat):
+        began, done = time.perf_counter(), 0
+        while time.perf_counter() - began < seconds:
+            done += one()
+        rates.append(done / (time.perf_counter() - began))
+    return {"model": f"the bundled models, one {PROJECT_TYPE} project", "completions_per_s": round(statistics.median(rates), 1),
             "runs": [round(r, 1) for r in rates]}
 
 
@@ -438,8 +473,12 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
     started = datetime.now(timezone.utc)
     raw = raw_rate(raw_seconds)
     say(f"raw SpiffWorkflow, in memory, {raw['model']}: {raw['tasks_per_s']:.0f} tasks/s")
+    ceiling = raw_project_rate(raw_seconds)
+    say(f"raw SpiffWorkflow, in memory, {ceiling['model']}: {ceiling['completions_per_s']:.0f} completions/s "
+        f"(×{ceiling['completions_per_s'] / raw['tasks_per_s']:.3f} of the small model: the ceiling on these models)")
     results: dict[str, Any] = {"started_at": started.isoformat(), "machine": _machine(), "project_type": PROJECT_TYPE,
                                "server_code": str(code) if code else "this checkout", "raw_spiffworkflow": raw,
+                               "raw_spiffworkflow_project": ceiling,
                                "runs": []}
     with tempfile.TemporaryDirectory(prefix="gongai-http-bench-") as tmp:
         directory = Path(tmp)
@@ -472,6 +511,8 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
                             after = raw_rate(raw_seconds / 3)["tasks_per_s"]
                             level["raw_tasks_per_s"] = round((before + after) / 2, 1)
                             level["ratio_to_raw"] = round(level["completions_per_s"] / level["raw_tasks_per_s"], 4)
+                            level["ratio_to_raw_project"] = round(level["completions_per_s"]
+                                                                  / ceiling["completions_per_s"], 3)
                             level["database"] = name
                             results["runs"].append(level)
                             say(_line(level))
@@ -480,6 +521,9 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
         finally:
             if pg is not None:
                 pg.stop()
+    results["scaling"] = scaling(results["runs"])
+    for line in _scaling_lines(results["scaling"]):
+        say(line)
     results["finished_at"] = datetime.now(timezone.utc).isoformat()
     target = out or RESULTS_DIR / f"http-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -489,11 +533,34 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
     return results
 
 
+def scaling(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per database and client level, each process count against one process: the throughput ratio, and the
+    ratio of server CPU per completion (1.0 = adding a process adds no contention: the work per completion
+    is the same, so throughput grows with the cores the servers get)."""
+    out = []
+    for one in (r for r in runs if r["processes"] == 1):
+        for more in (r for r in runs if r["processes"] > 1 and r["database"] == one["database"]
+                     and r["clients"] == one["clients"]):
+            out.append({"database": one["database"], "clients": one["clients"], "processes": more["processes"],
+                        "throughput_ratio": round(more["completions_per_s"] / one["completions_per_s"], 2),
+                        "cpu_per_completion_ratio": round(more["server_cpu_ms_per_completion"]
+                                                          / one["server_cpu_ms_per_completion"], 2),
+                        "cpus": os.cpu_count()})
+    return out
+
+
+def _scaling_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return [f"{r['database']:<10} {r['processes']} proc vs 1 at {r['clients']} clients: throughput ×{r['throughput_ratio']}, "
+            f"CPU per completion ×{r['cpu_per_completion_ratio']} (clients, servers and database share {r['cpus']} CPUs)"
+            for r in rows]
+
+
 def _line(level: dict[str, Any]) -> str:
     lat = level["latency_ms"]
     return (f"{level['database']:<10} {level['processes']} proc {level['clients']:>3} clients: "
             f"{level['completions']:>5} completions in {level['wall_s']:>6.1f} s = {level['completions_per_s']:>6.1f}/s "
-            f"(×{level['ratio_to_raw']} of raw {level.get('raw_tasks_per_s', 0):.0f}/s)  p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} ms  "
+            f"(×{level['ratio_to_raw']} of raw {level.get('raw_tasks_per_s', 0):.0f}/s, "
+            f"×{level.get('ratio_to_raw_project', float('nan'))} of raw on the same models)  p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} ms  "
             f"errors {level['errors']}  CPU {level['server_cpu_ms_per_completion']} ms/completion  "
             f"peak RSS {level['server_peak_rss_mb']} MB")
 
