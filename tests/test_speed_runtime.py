@@ -150,3 +150,36 @@ def test_packed_json_is_compressed_and_reads_rows_from_before_migration_0050() -
     assert packed.process_result_value(json.dumps(value).encode(), postgresql.dialect()) == value
     assert packed.process_result_value(memoryview(json.dumps(value).encode()), postgresql.dialect()) == value
     assert packed.process_bind_param(None, sqlite.dialect()) is None
+
+
+def test_engine_steps_run_what_spiffworkflow_runs_on_the_bundled_project_models() -> None:
+    """The shortcut that runs a lone ready engine task without walking the tree must not change which tasks run
+    or their order on the real models (parallel matters, multi-instance call activities, boundary timers)."""
+    from bench import engine_bench as eb
+    from engine.domain.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    raw = eb.RawSpiff(catalogue)
+
+    def drive(index: int, engine_steps) -> list[str]:
+        ran: list[str] = []
+        original = BpmnWorkflow.do_engine_steps
+
+        def steps(self, *args, **kwargs):  # the raw driver calls workflow.do_engine_steps(): route it
+            engine_steps(self, lambda task: ran.append(f"{task.workflow.spec.name}:{task.task_spec.name}"))
+
+        BpmnWorkflow.do_engine_steps = steps
+        try:
+            raw.run_project(eb.filing_for(index), eb.Plan(catalogue, eb.filing_for(index)["project_type"], intake_rounds=1))
+        finally:
+            BpmnWorkflow.do_engine_steps = original
+        return ran
+
+    for index in range(len(eb.MIX)):
+        ours = drive(index, lambda wf, note: rt.do_engine_steps(wf, did_complete_task=note))
+        theirs = drive(index, lambda wf, note: original_steps(wf, did_complete_task=note))
+        assert ours == theirs, eb.MIX[index]
+        assert len(ours) > 100  # a whole project ran
+
+
+original_steps = BpmnWorkflow.do_engine_steps

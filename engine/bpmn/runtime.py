@@ -302,32 +302,34 @@ def do_engine_steps(workflow: BpmnWorkflow, *, did_complete_task: Callable[[Any]
     ready engine task in its scope runs nothing, so skipping it changes nothing; which workflows hold one is
     read from the task dicts (a flat scan), again after anything ran.
     """
-    holders: set[int] = set()
+    #: per workflow (by id) the ready engine tasks its walk would find: its own and its live sub-workflows'
+    in_scope: dict[int, list[Any]] = {}
 
     def scan() -> None:
-        holders.clear()
+        in_scope.clear()
         parents = _parents(workflow)
         for wf in _live(workflow):
-            if id(wf) in holders:
-                continue
             for task in wf.tasks.values():
                 if task._state == _READY and not task.task_spec.manual:
                     # its walk is useful, and so are its ancestors' (they descend into it)
-                    while wf is not None and id(wf) not in holders:
-                        holders.add(id(wf))
-                        wf = parents.get(wf.parent_task_id) if wf is not workflow else None
-                    break
+                    holder = wf
+                    while holder is not None:
+                        in_scope.setdefault(id(holder), []).append(task)
+                        holder = parents.get(holder.parent_task_id) if holder is not workflow else None
 
     def update_workflow(wf: Any) -> int:
-        if id(wf) not in holders:
+        found = in_scope.get(id(wf))
+        if not found:
             return 0
+        # One ready engine task in the walk's scope: the walk would return it alone, so run it without walking
+        # (the walk visits every task of the tree, finished ones included). Several: the walk decides the order.
+        ready = found if len(found) == 1 else [t for t in wf.get_tasks(state=_READY) if not t.task_spec.manual]
         count = 0
-        for task in wf.get_tasks(state=_READY):
-            if not task.task_spec.manual:
-                task.run()
-                count += 1
-                if did_complete_task is not None:
-                    did_complete_task(task)
+        for task in ready:
+            task.run()
+            count += 1
+            if did_complete_task is not None:
+                did_complete_task(task)
         if count:
             scan()
         return count
