@@ -7,16 +7,14 @@ service layer's and :mod:`engine.services.queries`' business, not a route's.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.domain.actors import Actor
 from engine.ops.logs import note
-from engine.persistence.uow import ConcurrentUpdate
 from engine.services.approval import ApprovalService
 from engine.services.errors import Forbidden, ServiceError
 from engine.services.users import UserStore
@@ -67,21 +65,6 @@ def require(*roles: str) -> Callable[..., Actor]:
         return actor
 
     return gate
-
-
-T = TypeVar("T")
-
-
-def retrying(operation: Callable[[], T], attempts: int = 5) -> T:
-    """Run ``operation`` again when another request changed the project first (optimistic lock)."""
-    for attempt in range(attempts):
-        try:
-            return operation()
-        except ConcurrentUpdate:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import Header, Request
 from sqlalchemy.exc import IntegrityError
 
-from api.auth import retrying
 from engine.domain.actors import Actor
 from engine.ops.metrics import COMPLETIONS
 from engine.services.errors import Conflict
@@ -36,20 +35,21 @@ def once(request: Request, actor: Actor, idempotency_key: str | None, digest: st
          replay: Callable[[Any], Any] = lambda stored: stored) -> Any:
     """Run ``work`` once per key: it gets a hook to call inside its transaction with the response to store.
 
-    Without a key, ``work(None)`` runs (with optimistic-lock retries). With one, an earlier response under the
+    Without a key, ``work(None)`` runs. Optimistic-lock retries are the service layer's (``ApprovalService._operate``
+    runs an operation again on the new state), never repeated here. With one, an earlier response under the
     key is returned through ``replay`` (which may rebuild the full representation from what was stored).
     """
     store: IdempotencyStore = request.app.state.idempotency
     if not isinstance(idempotency_key, str):  # None, or the Header default when a page calls the route function
         idempotency_key = None
     if idempotency_key is None:
-        return retrying(lambda: work(None))
+        return work(None)
     stored = store.lookup(actor.id, idempotency_key, digest)
     if stored is not None:
         return replay(stored[1])
     record = store.recorder(actor.id, idempotency_key, digest, status)
     try:
-        return retrying(lambda: work(record))
+        return work(record)
     except (Conflict, IntegrityError):
         # a concurrent retry with the same key may have won the race: answer as it did
         stored = store.lookup(actor.id, idempotency_key, digest)
