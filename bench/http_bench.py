@@ -73,6 +73,18 @@ RAW_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 # -- raw SpiffWorkflow ------------------------------------------------------------------------------------------
+def _rates(one: Any, seconds: float, repeat: int) -> list[float]:
+    """Completions per second of ``one()`` (which returns how many it did), ``repeat`` times over ``seconds``."""
+    one()  # warm-up
+    rates = []
+    for _ in range(repeat):
+        began, done = time.perf_counter(), 0
+        while time.perf_counter() - began < seconds:
+            done += one()
+        rates.append(done / (time.perf_counter() - began))
+    return rates
+
+
 def raw_rate(seconds: float = 1.0, repeat: int = 3) -> dict[str, Any]:
     """Completed tasks per second of raw SpiffWorkflow on :data:`RAW_MODEL`, in memory (median of ``repeat``)."""
     from SpiffWorkflow.bpmn.parser import BpmnParser
@@ -95,13 +107,7 @@ def raw_rate(seconds: float = 1.0, repeat: int = 3) -> dict[str, Any]:
             done += 1
         return done
 
-    one()  # warm-up
-    rates = []
-    for _ in range(repeat):
-        began, done = time.perf_counter(), 0
-        while time.perf_counter() - began < seconds:
-            done += one()
-        rates.append(done / (time.perf_counter() - began))
+    rates = _rates(one, seconds, repeat)
     return {"model": "small_approval (4 user tasks, 1 gateway)", "tasks_per_s": round(statistics.median(rates), 1),
             "runs": [round(r, 1) for r in rates]}
 
@@ -127,13 +133,7 @@ def raw_project_rate(seconds: float = 1.0, repeat: int = 3) -> dict[str, Any]:
         plan.tolerance = None
         return raw.run_project(filing, plan)
 
-    one()  # warm-up
-    rates = []
-    for _ in range(repeat):
-        began, done = time.perf_counter(), 0
-        while time.perf_counter() - began < seconds:
-            done += one()
-        rates.append(done / (time.perf_counter() - began))
+    rates = _rates(one, seconds, repeat)
     return {"model": f"the bundled models, one {PROJECT_TYPE} project", "completions_per_s": round(statistics.median(rates), 1),
             "runs": [round(r, 1) for r in rates]}
 
