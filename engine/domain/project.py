@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -98,6 +99,16 @@ class Project(BaseModel):
     """The matters its case requires (None only for projects filed before plans existed)."""
     project_code: str | None = None
     """项目代码 (projects.project_code): given at filing or set later, so read from the project row."""
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Project:
+        """The project a stored record describes (a ``projects`` row as a mapping: filing and plan as JSON)."""
+        plan = record.get("plan")
+        return cls(id=record["id"], filing=ProjectFiling.model_validate(record["filing"]), profile=record["profile"],
+                   definition_id=record["definition_id"], status=record["status"], created_at=record["created_at"],
+                   completed_at=record["completed_at"], result=record["result"],
+                   project_code=record.get("project_code"),
+                   plan=ProjectPlan.model_validate(plan) if plan else None)
 
     @property
     def project_type(self) -> str:

@@ -147,7 +147,7 @@ class ApprovalService:
         self._deployed_rules: dict[str, DmnMatterRules] = {}  # rules_version → checked table
         from engine.services.certificates import CertificateService  # 电子证照, 免于提交, 项目代码
 
-        self.certificates = CertificateService(self)
+        self.certificates = CertificateService(db, catalogue, self.clock)
 
     # -- definitions ----------------------------------------------------------------------------------------------
     def deploy(self, files: Mapping[str, bytes], *, process_id: str = MAIN_PROCESS, by: str | None = None) -> dict[str, Any]:
@@ -342,7 +342,7 @@ class ApprovalService:
             row = uow.projects.get(project_id)
             if row is None or (actor is not None and not _may_read(actor, row, uow)):
                 raise NotFound(f"project {project_id} does not exist")
-        project = _project_from_row(row)
+        project = Project.from_record(row)
         if project.plan is None:
             raise Conflict(f"project {project_id} was filed before case plans existed; it runs its type's catalogue matters")
         return {"project_id": project_id} | plan_view(self.catalogue, project.plan)
@@ -432,7 +432,7 @@ class ApprovalService:
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
             cached = self._cache.take(project_id)
-            project = _project_from_row(row)
+            project = Project.from_record(row)
             runtime = self._runtime(row["definition_id"], reader)
             if cached is not None and cached.version == row["version"]:
                 workflow, ledger, known = cached.workflow, cached.ledger, set(cached.ready)
@@ -1018,7 +1018,7 @@ class ApprovalService:
             row = uow.projects.get(project_id)
             if row is None or (actor is not None and not _may_read(actor, row, uow)):
                 raise NotFound(f"project {project_id} does not exist")
-            return _project_from_row(row).to_summary() | {"version": row["version"]}
+            return Project.from_record(row).to_summary() | {"version": row["version"]}
 
     def timing(self, project_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
         """Every matter's, stage's and the whole project's timing, measured now (or at their end)."""
@@ -1118,14 +1118,6 @@ def _label(outcome: str | None) -> str | None:
 
 def _may_read(actor: Actor, row: dict[str, Any], uow: UnitOfWork) -> bool:
     return may_read_project(actor, row["owner_id"], lambda department: uow.tasks.involves(row["id"], department))
-
-
-def _project_from_row(row: Mapping[str, Any]) -> Project:
-    plan = row.get("plan")
-    return Project(id=row["id"], filing=ProjectFiling.model_validate(row["filing"]), profile=row["profile"],
-                   definition_id=row["definition_id"], status=row["status"], created_at=row["created_at"],
-                   completed_at=row["completed_at"], result=row["result"], project_code=row.get("project_code"),
-                   plan=ProjectPlan.model_validate(plan) if plan else None)
 
 
 def load_matter_rules(catalogue: Catalogue) -> DmnMatterRules:

@@ -1,6 +1,6 @@
 """电子证照 use cases: the projection's writes, 免于提交 at filing and intake, the expiry pass, 项目代码, the reads.
 
-The certificate rows are written by :class:`~engine.services.approval.ApprovalService` inside each step's
+The certificate rows are written by the approval service (``engine.services.approval``) inside each step's
 transaction (``apply``); everything else here is its own unit of work. Rules live in
 :mod:`engine.domain.certificates`; who may see what in :mod:`engine.domain.authorisation`.
 """
@@ -25,28 +25,30 @@ from engine.domain.certificates import (
     local_date,
 )
 from engine.domain.ledger import Event
+from engine.domain.project import Project
 from engine.persistence.uow import UnitOfWork
 from engine.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:  # pragma: no cover
-    from engine.domain.project import Project
-    from engine.services.approval import ApprovalService
+    from sqlalchemy.engine import Engine
+
+    from engine.clock import Clock
+    from engine.domain.catalogue import Catalogue
 
 #: How many certificates one expiry pass handles (the next pass takes the rest).
 PASS_LIMIT = 500
 
 
 class CertificateService:
-    """The certificate side of the approval service (shares its database, catalogue and clock)."""
+    """The certificate side of the approval service (its database, catalogue and clock are the approval
+    service's: it writes certificate rows inside that service's steps)."""
 
-    def __init__(self, service: ApprovalService) -> None:
-        self.service = service
+    def __init__(self, db: Engine, catalogue: Catalogue, clock: Clock) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.clock = clock
         self.lane: tuple[int, int] = (0, 1)
         """(index, count): counters of databases merged later (parallel simulation shards) interleave."""
-
-    @property
-    def catalogue(self) -> Any:
-        return self.service.catalogue
 
     # -- 项目代码 -------------------------------------------------------------------------------------------------
     def check_code(self, code: str, case: dict[str, Any]) -> str:
@@ -65,7 +67,7 @@ class CertificateService:
     def set_project_code(self, project_id: str, code: str, *, actor: Actor) -> dict[str, Any]:
         """The owner (or its agent) or the window records the code the investment platform gave the project; every
         certificate of the project shows it from now on. A code once set is not replaced (409)."""
-        with UnitOfWork(self.service.db) as uow:
+        with UnitOfWork(self.db) as uow:
             row = uow.projects.get(project_id, for_update=True)
             if row is None or not _may_read(actor, row, uow):
                 raise Forbidden(f"project {project_id}: not among the projects you may see")
@@ -78,7 +80,7 @@ class CertificateService:
                 raise Conflict(f"project_code: project {project_id} already carries {row['project_code']}; the code the "
                                "investment platform issued is not replaced")
             self.check_unique(uow, code, project_id)
-            now = self.service.clock.now()
+            now = self.clock.now()
             try:
                 uow.projects.update(project_id, row["version"], project_code=code)
             except IntegrityError:  # another project took the code at the same moment
@@ -113,13 +115,12 @@ class CertificateService:
 
     def filing_exemptions(self, project_id: str, stage: str) -> dict[str, dict[str, Any]]:
         """What a filing of ``stage`` made now would take from certificates (the owner's one-form checklist)."""
-        from engine.services.approval import _project_from_row
 
-        with UnitOfWork(self.service.db, read_only=True) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             row = uow.projects.get(project_id)
             if row is None:
                 raise NotFound(f"project {project_id} does not exist")
-            return self.exemptions(uow.certificates, _project_from_row(row), stage, self.service.clock.now())
+            return self.exemptions(uow.certificates, Project.from_record(row), stage, self.clock.now())
 
     @staticmethod
     def refuse_exempted_missing(repo: Any, task: dict[str, Any], missing: list[dict[str, Any]], now: datetime) -> None:
@@ -141,15 +142,15 @@ class CertificateService:
     def expiry_pass(self, limit: int = PASS_LIMIT) -> dict[str, int]:
         """Mark certificates past their expiry date expired and queue 证照到期提醒 the profile's days before; both
         go to the owner's outbox. Idempotent: each certificate expires once and is reminded once."""
-        now = self.service.clock.now()
+        now = self.clock.now()
         days = self.catalogue.profile.certificate_reminder_days
-        with UnitOfWork(self.service.db, read_only=True) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             expiring = uow.certificates.due_to_expire(now, limit)
             reminding = uow.certificates.due_for_reminder(now + timedelta(days=days), limit) if days else []
         reminding = [c for c in reminding if c["expires_at"] > now]
         if not expiring and not reminding:
             return {"expired": 0, "reminded": 0}
-        with UnitOfWork(self.service.db) as uow:
+        with UnitOfWork(self.db) as uow:
             notices = [self._notice(c, "certificate_expired", now) for c in expiring]
             notices += [self._notice(c, "certificate_reminder", now) for c in reminding]
             uow.certificates.expire([c["id"] for c in expiring], now)
@@ -176,7 +177,7 @@ class CertificateService:
     # -- reads ----------------------------------------------------------------------------------------------------
     def view(self, cert: dict[str, Any]) -> dict[str, Any]:
         """A certificate as owners, agencies and the verification route read it (labels in Chinese)."""
-        now = self.service.clock.now()
+        now = self.clock.now()
         status = cert["status"]
         if status == "valid" and not is_valid(cert, now):
             status = "expired"  # past its date; the next expiry pass records it
@@ -213,7 +214,7 @@ class CertificateService:
         scope: dict[str, Any] | None = {} if project_id is not None else certificate_scope(actor)
         if scope is None:
             return [], None
-        with UnitOfWork(self.service.db, read_only=True) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             rows = uow.certificates.page(project_id=project_id, status=status, limit=limit + 1, after=after,
                                          offset=0 if after else offset, **scope)
         more = len(rows) > limit
@@ -224,7 +225,7 @@ class CertificateService:
     def verify(self, number: str, *, actor: Actor) -> dict[str, Any]:
         """核验: a certificate by its number, for whoever may read its project (same refusal whether or not it
         exists, so numbers cannot be probed)."""
-        with UnitOfWork(self.service.db, read_only=True) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             cert = uow.certificates.by_number(number)
             row = uow.projects.get(cert["project_id"]) if cert else None
             if cert is None or row is None:
@@ -236,7 +237,7 @@ class CertificateService:
         return self.view(cert)
 
     def counts(self) -> dict[str, int]:
-        with UnitOfWork(self.service.db, read_only=True) as uow:
+        with UnitOfWork(self.db, read_only=True) as uow:
             return uow.certificates.counts()
 
 

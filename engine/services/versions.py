@@ -27,7 +27,8 @@ from engine.domain.ledger import Event, ProjectLedger
 from engine.persistence import tables as t
 from engine.persistence.uow import UnitOfWork
 from engine.services import functions
-from engine.services.approval import ApprovalService, _project_from_row
+from engine.domain.project import Project
+from engine.services.approval import ApprovalService
 from engine.services.errors import Conflict, NotFound
 
 _WAITING = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -112,7 +113,7 @@ def migrate_project(service: ApprovalService, project_id: str, *, to_version: in
             sub.spec = new_runtime.subprocess_specs[sub.spec.name]
         workflow._gongai_saved_completed = set()  # every part names its task specs: save them all again
         workflow._gongai_marks = {}
-        project = _project_from_row(row)
+        project = Project.from_record(row)
         ledger = ProjectLedger(project_id, uow.subjects.load(project_id))
         ctx = service._context(project, ledger, actor)
         ledger.emit(Event("definition_migrated", service.clock.now(), actor=actor.id, data={
