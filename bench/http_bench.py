@@ -506,13 +506,15 @@ def run(*, levels: Sequence[int] = (1, 8, 50), projects: dict[int, int] | None =
                             per_client = projects.get(clients) or default_projects(clients)
                             # the machine's speed drifts (shared boxes): raw SpiffWorkflow is measured again right
                             # before and after each level, and the level's ratio uses their mean
-                            before = raw_rate(raw_seconds / 3)["tasks_per_s"]
+                            before = raw_rate(raw_seconds / 3)["tasks_per_s"], raw_project_rate(raw_seconds / 3, 1)
                             level = run_level(servers, tokens, clients, per_client, 1.0)
-                            after = raw_rate(raw_seconds / 3)["tasks_per_s"]
-                            level["raw_tasks_per_s"] = round((before + after) / 2, 1)
+                            after = raw_rate(raw_seconds / 3)["tasks_per_s"], raw_project_rate(raw_seconds / 3, 1)
+                            level["raw_tasks_per_s"] = round((before[0] + after[0]) / 2, 1)
                             level["ratio_to_raw"] = round(level["completions_per_s"] / level["raw_tasks_per_s"], 4)
+                            level["raw_project_completions_per_s"] = round(
+                                (before[1]["completions_per_s"] + after[1]["completions_per_s"]) / 2, 1)
                             level["ratio_to_raw_project"] = round(level["completions_per_s"]
-                                                                  / ceiling["completions_per_s"], 3)
+                                                                  / level["raw_project_completions_per_s"], 3)
                             level["database"] = name
                             results["runs"].append(level)
                             say(_line(level))

@@ -47,6 +47,10 @@ def serve(
     profile: str = typer.Option("default", envvar="GONGAI_PROFILE", help="catalogue profile (jurisdiction), e.g. default or jiangxi"),
     timer_interval: float = typer.Option(5.0, envvar="GONGAI_TIMER_INTERVAL", help="seconds between timer rounds"),
     timers: bool = typer.Option(True, "--timers/--no-timers", help="run the timer worker in this process"),
+    worker_threads: Optional[int] = typer.Option(
+        None, "--worker-threads", envvar="GONGAI_WORKER_THREADS", min=1,
+        help="requests that run at once in this process (default: four per CPU, at least 8); more only helps "
+             "when requests wait on a remote database"),
     forwarded_allow_ips: str = typer.Option(
         "127.0.0.1", envvar="GONGAI_FORWARDED_ALLOW_IPS",
         help="reverse proxies trusted to say the client's address (X-Forwarded-For), comma-separated IPs or '*'; "
@@ -59,7 +63,7 @@ def serve(
     from api.app import create_app
 
     configure_logging()  # JSON lines (GONGAI_LOG_FORMAT=text for a terminal), engine/ops/logs.py
-    application = create_app(database_url=db, profile=profile)
+    application = create_app(database_url=db, profile=profile, worker_threads=worker_threads)
     worker = TimerWorker(application.state.service, timer_interval) if timers else None
     if worker:
         worker.start()
