@@ -1040,3 +1040,12 @@ def whole_process_ends_with(world: World, stage: str) -> None:
 @then(parsers.parse('建设单位没有收到 "{kind}" 通知'))
 def owner_not_notified(world: World, kind: str) -> None:
     assert kind not in [n["kind"] for n in world.svc.notifications(world.pid)]
+
+
+@then(parsers.parse('项目办结事件的结果为 "{label}"，列出已撤销的许可 "{keys}"'))
+def completed_with_revocations(world: World, label: str, keys: str) -> None:
+    done = world.events("project_completed")
+    assert len(done) == 1, done
+    data = done[0]["data"]
+    assert data["label"] == label, data
+    assert [m["matter_key"] for m in data["revoked_matters"]] == _ids(keys), data
