@@ -19,7 +19,7 @@ from typing import Any, Literal
 from engine.domain.timing import ClockStop, Timing, TimingRule, measure
 from engine.domain.workcalendar import WorkCalendar
 
-Level = Literal["project", "stage", "matter", "special", "check"]
+Level = Literal["project", "stage", "matter", "special", "check", "filing"]
 
 #: Stage results, with the national status labels (办结（通过） / 办结（容缺通过）…) analysts expect.
 STAGE_RESULT_LABELS: dict[str, str] = {
@@ -126,7 +126,8 @@ EVENT_TYPES: dict[str, str] = {
 
 @dataclass
 class Subject:
-    """Something that is timed: a stage, a matter, a special procedure (特别程序) or a post-check (核查)."""
+    """Something that is timed: a stage, a matter, a special procedure (特别程序) or a post-check (核查) — or a
+    stage filing that never became a stage (``filing``: 视为撤回 at the window, untimed)."""
 
     key: str
     level: Level
@@ -270,10 +271,12 @@ class ProjectLedger:
     def withdraw_filing(self, stage: str, name: str, at: datetime, *, reason: str, department: str | None) -> Subject:
         """视为撤回 at the window: the owner let the 一次性告知's correction deadline pass. The filing was never
         accepted, so the stage's clock never ran (the 补正 time counts in no stage and, as the wait before an
-        acceptance, not in the whole process either): the stage ends ``withdrawn`` without a start or timing."""
-        subject = self.find(stage) or Subject(key=stage, level="stage", name=name, stage=stage)
-        if subject.started_at is not None or subject.ended_at is not None:
-            raise LedgerError(f"stage {stage} was already accepted or ended, its filing cannot be withdrawn")
+        acceptance, not in the whole process either). The stage's result ``withdrawn`` is its ``stage_completed``
+        event; the filing is kept as a ``filing`` subject (``<stage>/filing``, no start, no timing), so that stage
+        statistics count accepted stages only and the project's result can read it (:func:`project_result`)."""
+        if (found := self.find(stage)) is not None and found.started_at is not None:
+            raise LedgerError(f"stage {stage} was already accepted, its filing cannot be withdrawn")
+        subject = Subject(key=f"{stage}/filing", level="filing", name=name, stage=stage)
         subject.ended_at = at
         subject.outcome = "withdrawn"
         subject.department = department
@@ -683,8 +686,8 @@ def project_result(ledger: ProjectLedger, *, side_stages: Iterable[str] = ()) ->
     """
     side = set(side_stages)
     revoked = sorted((m for m in ledger.of_level("matter") if m.outcome == "revoked"), key=lambda m: m.key)
-    ended = sorted((s for s in ledger.of_level("stage") if s.key not in side and s.ended_at is not None),
-                   key=lambda s: (s.ended_at, s.key))
+    ended = sorted((s for s in [*ledger.of_level("stage"), *ledger.of_level("filing")]
+                    if s.stage not in side and s.ended_at is not None), key=lambda s: (s.ended_at, s.key))
     for stage in ended:
         if stage.outcome == "withdrawn":
             return "withdrawn", revoked

@@ -54,7 +54,7 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     overdue = sum(1 for r in done if r["overdue"])
     return {
         "count": len(done),
-        "open": len(rows) - len(done),
+        "open": sum(1 for r in rows if r["ended_at"] is None),  # a filing 视为撤回 ended untimed: not open
         "span_working_days": _summary([r["span_working_days"] for r in done]),
         "approval_working_days": _summary([r["approval_working_days"] for r in done]),
         "span_natural_days": _summary([r["span_natural_days"] for r in done]),
