@@ -866,7 +866,7 @@ class ApprovalService:
         if workflow.is_completed():
             result, revoked = (ctx.project_result, []) if ctx.project_result else self._project_result(ledger)
             status = PROJECT_RESULT_STATUS.get(result, "stopped")
-            ledger.close_open(now, reason=f"项目已终止（{result}）")
+            ledger.close_open(now, reason=f"项目已终止（{PROJECT_RESULT_LABELS.get(result, result)}）")
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
             kind = {"completed": "project_completed", "withdrawn": "project_withdrawn"}.get(status, "project_stopped")
             data: dict[str, Any] = {"result": result, "label": PROJECT_RESULT_LABELS.get(result, result)}
