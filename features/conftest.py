@@ -1049,3 +1049,10 @@ def completed_with_revocations(world: World, label: str, keys: str) -> None:
     data = done[0]["data"]
     assert data["label"] == label, data
     assert [m["matter_key"] for m in data["revoked_matters"]] == _ids(keys), data
+
+
+@then(parsers.parse('事项 "{matter}" 终止，理由包含 "{text}"'))
+def matter_terminated_because(world: World, matter: str, text: str) -> None:
+    hits = [e for e in world.events("matter_completed") if matter in (e["matter_id"], e["matter_key"])]
+    assert len(hits) == 1 and hits[0]["data"]["outcome"] == "terminated", hits
+    assert text in hits[0]["data"]["reason"], hits[0]["data"]["reason"]

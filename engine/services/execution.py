@@ -146,8 +146,11 @@ class ExecutionContext:
         # each precondition: the previous phase of a phased permit (by key), or a matter (every instance of it)
         groups = [[s for s in matters if s.key == key] for key in matter.get("requires_keys") or []]
         plan = self.project.plan
+        withdrawn = self._withdrawn_filings()
         for required in matter.get("requires") or []:
             planned = plan.get(required) if plan else None
+            if planned is not None and planned.stage in withdrawn:  # its stage's filing was 视为撤回: never issued
+                return "refused"
             if planned is not None and planned.phases:  # a phased permit: every phase, started or not yet
                 groups += [[s for s in matters if s.key == f"{planned.stage}/{required}@{phase}"]
                            for phase in planned.phases]
@@ -307,11 +310,20 @@ class ExecutionContext:
         return list(dict.fromkeys(s.name for s in self.ledger.of_level("matter")
                                   if s.matter_id in set(matter.get("requires") or []) and s.outcome == "revoked"))
 
+    def _withdrawn_filings(self) -> set[str]:
+        """Stages whose filing was 视为撤回 at the window (the 联合报装 track's, say: the route went on without it)."""
+        return {s.stage for s in self.ledger.of_level("filing") if s.outcome == "withdrawn" and s.stage}
+
     def precondition_reason(self, matter: dict[str, Any]) -> str:
         """Why a dependant ends without a permit: which precondition was refused, ended or revoked."""
         revoked = self._revoked_preconditions(matter)
         if revoked:
             return f"前置事项{'、'.join(revoked)}的许可已撤销，本事项不能依法出证"
+        plan, withdrawn = self.project.plan, self._withdrawn_filings()
+        lapsed = [self.catalogue.matter(m).name for m in matter.get("requires") or []
+                  if plan is not None and (planned := plan.get(m)) is not None and planned.stage in withdrawn]
+        if lapsed:
+            return f"前置事项{'、'.join(lapsed)}的申请已视为撤回（逾期未补正），本事项不能依法出证"
         return "前置事项不予许可，本事项不能依法出证"
 
     def stop_clock(self, matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
