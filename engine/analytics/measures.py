@@ -524,6 +524,8 @@ def _commitments(tally: _Tallies) -> dict[str, Any]:
         "commitment": _rate(committed, stages["started"]),
         "broken_commitments": _rate(revoked, committed),
         "post_checks_failed": _rate(checks["failed"], checks["finished"]),
+        # 核查 finished past its limit: the agency's lateness (红牌), never held against the owner's permit
+        "post_checks_overdue": _rate(checks["overdue"], checks["finished"]),
     }
 
 
