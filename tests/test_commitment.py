@@ -256,6 +256,10 @@ def test_an_uncorrected_filing_is_withdrawn_at_its_deadline_over_http(tmp_path):
     project = hz.get("owner1", f"/projects/{pid}")
     assert (project["status"], project["result"]) == ("withdrawn", "withdrawn")
     assert _ready(hz, pid) == []
-    ended = [e for e in hz.get("owner1", f"/projects/{pid}/timeline") if e["type"] == "stage_completed"]
+    timeline = hz.get("owner1", f"/projects/{pid}/timeline")
+    ended = [e for e in timeline if e["type"] == "stage_completed"]
     assert [(e["stage"], e["data"]["result"]) for e in ended] == [("S1", "withdrawn")]
+    closed = [e for e in timeline if e["type"] == "project_withdrawn"]
+    assert len(closed) == 1 and closed[0]["actor"] is None  # the deadline did it, not the owner (撤回申请)
+    assert closed[0]["data"]["label"] == "已撤回"
     assert hz.get("owner1", f"/projects/{pid}/progress")["stages"] == []  # never accepted, never timed

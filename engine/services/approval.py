@@ -873,7 +873,8 @@ class ApprovalService:
             if revoked:  # 撤销 is per permit: which ones no longer stand
                 data["revoked_matters"] = [{"matter_key": m.key, "matter_id": m.matter_id, "name": m.name,
                                             "reason": m.attrs.get("revocation_reason")} for m in revoked]
-            ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data=data))
+            owner_act = ctx.project_result == "withdrawn"  # 撤回申请 (the owner), not a filing 视为撤回 (the clock)
+            ledger.emit(Event(kind, now, actor=ctx.actor if owner_act else None, data=data))
         writes.values = values
         # timing subjects (changed ones, their stages, and the whole process)
         writes.subjects, writes.events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
