@@ -20,10 +20,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from pytest_bdd import given, parsers, then, when
 
 from engine.clock import VirtualClock
@@ -1002,3 +1004,55 @@ def code_on_certificates(world: World, code: str) -> None:
 @when(parsers.parse('建设单位于 "{at}" 提交 "{stage}" 阶段申报'))
 def owner_files_now(world: World, at: str, stage: str) -> None:
     owner_files(world, at, stage)
+
+
+# ---------------------------------------------------------------------------------------------- 一次性告知的补正期限
+@given(parsers.parse('地方口径的窗口补正期限为 {days:d} 个工作日'))
+def window_correction_limit(world: World, days: int, tmp_path: Path) -> None:
+    """The default profile with ``correction.intake_limit_wd`` set (a jurisdiction's own file, loaded and validated)."""
+    assert world.project_id is None, "choose the profile before filing"
+    source = Path(load_catalogue().profile_path)
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data.setdefault("correction", {})["intake_limit_wd"] = days
+    profile = tmp_path / "window_limit.yaml"
+    profile.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    world.svc = ApprovalService(world.svc.db, catalogue=load_catalogue(str(profile)), calendar=world.svc.calendar,
+                                clock=world.clock)
+    world.svc.deploy_bundled()
+
+
+@then(parsers.parse('"{stage}" 阶段于 "{at}" 视为撤回，未受理、不计时'))
+def filing_withdrawn(world: World, stage: str, at: str) -> None:
+    ended = world.events("stage_completed", stage=stage)
+    assert [(fmt_local(e["at"]), e["data"]["result"], e["data"]["label"]) for e in ended] == \
+        [(at, "withdrawn", "视为撤回（逾期未补正）")], ended
+    assert not world.events("stage_accepted", stage=stage), "a withdrawn filing was never accepted"
+    assert stage not in [s["key"] for s in world.svc.timing(world.pid)["stages"]], "and is never timed"
+
+
+@then(parsers.parse('全流程于 "{stage}" 阶段办结时结束，停表均已结束'))
+def whole_process_ends_with(world: World, stage: str) -> None:
+    whole, last = world.timing_entry("project"), world.timing_entry(stage)
+    assert whole["end"] == last["end"], (whole["end"], last["end"])
+    assert all(stop["end"] is not None for stop in whole["clock_stops"]), whole["clock_stops"]
+
+
+@then(parsers.parse('建设单位没有收到 "{kind}" 通知'))
+def owner_not_notified(world: World, kind: str) -> None:
+    assert kind not in [n["kind"] for n in world.svc.notifications(world.pid)]
+
+
+@then(parsers.parse('项目办结事件的结果为 "{label}"，列出已撤销的许可 "{keys}"'))
+def completed_with_revocations(world: World, label: str, keys: str) -> None:
+    done = world.events("project_completed")
+    assert len(done) == 1, done
+    data = done[0]["data"]
+    assert data["label"] == label, data
+    assert [m["matter_key"] for m in data["revoked_matters"]] == _ids(keys), data
+
+
+@then(parsers.parse('事项 "{matter}" 终止，理由包含 "{text}"'))
+def matter_terminated_because(world: World, matter: str, text: str) -> None:
+    hits = [e for e in world.events("matter_completed") if matter in (e["matter_id"], e["matter_key"])]
+    assert len(hits) == 1 and hits[0]["data"]["outcome"] == "terminated", hits
+    assert text in hits[0]["data"]["reason"], hits[0]["data"]["reason"]

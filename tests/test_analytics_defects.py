@@ -121,7 +121,9 @@ REVOKED = {
 def test_revoked_project_trace_ends_what_it_starts(tmp_path: Path) -> None:
     """Every stage, matter and clock stop started in a revoked project's trace is ended in it."""
     service, timings = _run(REVOKED, tmp_path)
-    assert service.project("P1")["result"] == "revoked"
+    # S23 is refused on its own (the construction permit's 补正 lapsed before the revocation ended the planning
+    # permit), so the route stopped on a refusal, not on the revocation
+    assert service.project("P1")["result"] == "refused"
     out = BytesIO()
     with service.db.connect() as conn:
         write_xes(conn, out, project_id="P1")
@@ -164,3 +166,15 @@ def test_the_merged_demo_database_keeps_its_audit_chain(tmp_path: Path) -> None:
     with make_engine(f"sqlite:///{db_path}").connect() as conn:
         checked, problems = verify(conn)
     assert checked > 0 and problems == []
+
+
+def test_broken_commitments_count_revocations_not_stage_outcomes(tmp_path: Path) -> None:
+    """撤销 is per permit and the stage keeps its result: a broken commitment is a committed stage whose follow-up
+    revoked (its revocation_scope), not a stage outcome — the rate must not read 0 because no stage says revoked."""
+    from engine.analytics.measures import tolerance_and_commitment
+
+    service, timings = _run(REVOKED, tmp_path)
+    assert next(s for s in timings["P1"]["stages"] if s["key"] == "S1")["outcome"] == "approved_with_tolerance"
+    with service.db.connect() as conn:
+        shares = tolerance_and_commitment(conn)
+    assert (shares["broken_commitments"]["count"], shares["broken_commitments"]["of"]) == (1, 1)

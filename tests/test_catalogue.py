@@ -501,3 +501,16 @@ def test_a_former_id_may_not_be_a_current_one(data_root: Path) -> None:
           lambda d: _matter(d, "s4_joint_acceptance_opinion").update(formerly=["s5_first_registration"]))
     with pytest.raises(CatalogueError, match="formerly: 's5_first_registration' is a current matter id"):
         load_catalogue("default", root=data_root)
+
+
+def test_window_correction_limit_is_profile_data(data_root: Path, default: Catalogue) -> None:
+    """一次性告知's deadline: the profile's correction.intake_limit_wd, else the matter-level limit_wd; validated."""
+    assert default.profile.correction.intake_limit_wd is None
+    assert default.profile.correction.filing_limit_wd == default.profile.correction.limit_wd
+    profile = data_root / "profiles" / "default.yaml"
+    _edit(profile, lambda d: d["correction"].update(intake_limit_wd=7))
+    assert load_catalogue("default", root=data_root).profile.correction.filing_limit_wd == 7
+    _edit(profile, lambda d: d["correction"].update(intake_limit_wd=0))
+    assert "correction.intake_limit_wd" in _load_error(data_root)
+    _edit(profile, lambda d: d["correction"].update(intake_limit_wd="ten"))
+    assert "correction.intake_limit_wd" in _load_error(data_root)

@@ -113,6 +113,10 @@ def test_commitment_filing_decision_check_and_revocation_over_http(tmp_path):
     matters = {m["key"]: m for m in hz.get("owner1", f"/projects/{pid}/progress")["matters"]}
     assert matters["S1/s1_project_filing"]["outcome"] == "approved"
     assert matters["S23/s3_construction_permit"]["outcome"] == "terminated"  # was in review: the gate ended it
+    # 撤销 is per permit: S1 keeps the result of its processing and lists the revoked permit beside it
+    stages = {s["key"]: s for s in hz.get("owner1", f"/projects/{pid}/progress")["stages"]}
+    assert stages["S1"]["result_label"] == "办结（告知承诺通过）"
+    assert stages["S1"]["revoked_matters"] == ["S1/s1_land_use_planning_permit"]
     assert [r["reason"] for r in hz.service.credit_records("owner1")] == ["核查发现实际情况与承诺内容不符"]
     # the exchange export: 16 办结（告知承诺通过） for the committed matter, then 15 撤销 for each revoked one
     with hz.service.db.connect() as conn:
@@ -231,3 +235,31 @@ def test_the_commitment_refusals_are_worded_in_chinese_for_the_pages(tmp_path):
     assert r.status_code == 422
     text = refusals.explain_text(r.json()["detail"])
     assert "365 日内不适用容缺受理" in text and "操作未执行" not in text, text
+
+
+def test_an_uncorrected_filing_is_withdrawn_at_its_deadline_over_http(tmp_path):
+    """一次性告知 (a 422 for a bad outcome changes nothing), then the deadline on the virtual clock: reminder, 视为撤回,
+    the project withdrawn with its open tasks gone, the withdrawn stage not timed."""
+    hz = make_harness(tmp_path)
+    pid = hz.post("owner1", "/projects", _filing(), status=201)["id"]
+    hz.post("owner1", f"/projects/{pid}/filings", {"stage": "S1"})
+    intake = _ready(hz, pid, "Task_Intake")[0]
+    r = hz.client.post(f"/tasks/{intake['id']}/complete", json={"outcome": "maybe"}, headers=hz.h(hz.who_for(intake)))
+    assert r.status_code == 422 and "outcome" in r.json()["detail"], r.text
+    assert _ready(hz, pid, "Task_Intake")[0]["id"] == intake["id"]  # nothing changed
+    _do(hz, intake, {"outcome": "incomplete", "missing": ["parcel_survey"]})
+    assert [t["spec_id"] for t in _ready(hz, pid)] == ["Task_CorrectFiling"]
+    for _ in range(14):  # the timer worker's path, past 20 working days
+        hz.tick(24 * 3)
+    kinds = [n["kind"] for n in hz.get("owner1", f"/projects/{pid}/notifications")]
+    assert kinds.count("filing_correction_reminder") == 1 and kinds.count("filing_withdrawn") == 1
+    project = hz.get("owner1", f"/projects/{pid}")
+    assert (project["status"], project["result"]) == ("withdrawn", "withdrawn")
+    assert _ready(hz, pid) == []
+    timeline = hz.get("owner1", f"/projects/{pid}/timeline")
+    ended = [e for e in timeline if e["type"] == "stage_completed"]
+    assert [(e["stage"], e["data"]["result"]) for e in ended] == [("S1", "withdrawn")]
+    closed = [e for e in timeline if e["type"] == "project_withdrawn"]
+    assert len(closed) == 1 and closed[0]["actor"] is None  # the deadline did it, not the owner (撤回申请)
+    assert closed[0]["data"]["label"] == "已撤回"
+    assert hz.get("owner1", f"/projects/{pid}/progress")["stages"] == []  # never accepted, never timed

@@ -21,7 +21,7 @@ NAMED = ("task", "userTask", "scriptTask", "serviceTask", "manualTask", "callAct
 
 def test_the_bundle_is_complete() -> None:
     assert {f.stem for f in FILES} >= {"project_approval", "stage_approval", "stage_intake", "matter_approval",
-                                       "commitment_followup", "joint_acceptance", "unit_acceptance"}
+                                       "commitment_followup", "post_check", "joint_acceptance", "unit_acceptance"}
 
 
 def test_every_model_validates_with_only_the_intended_warnings() -> None:

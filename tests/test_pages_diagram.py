@@ -73,3 +73,22 @@ def test_the_drilled_models_come_from_the_projects_definition_and_stay_private(h
     sign_in(hz, "owner2")
     assert hz.client.get(f"/ui/projects/{pid}/diagram-view.json").status_code == 403
     assert hz.client.get(f"/ui/projects/{pid}/diagram.bpmn", params={"model": "stage_approval"}).status_code == 403
+
+
+def test_the_follow_up_marks_the_post_check_it_calls(hz: Harness) -> None:
+    """Each 核查 runs in its own post_check instance: the follow-up's diagram marks the call activity."""
+    from engine.simulation.cases import typical_case
+
+    filing = {"name": "承诺制厂房", "project_type": "social_small", "case": typical_case("social_small"),
+              "commitment_matters": ["s1_land_use_planning_permit"]}
+    pid = hz.post("owner1", "/projects", filing, status=201)["id"]
+    for _ in range(10):  # file, accept, approve and issue S1
+        ready = [t for t in hz.get("admin", f"/tasks?project_id={pid}") if t["stage"] == "S1"]
+        if not ready or ready[0]["spec_id"] == "Task_PostCheck":
+            break
+        _complete(hz, ready[0])
+    sign_in(hz, "owner1")
+    main = _view(hz, pid)
+    assert [d["model"] for d in main["drill"] if d["element"] == "Call_S1_Followup"] == ["commitment_followup"]
+    followup = _view(hz, pid, model="commitment_followup", stage="S1")
+    assert followup["states"]["Call_PostCheck"] == "active", followup["states"]

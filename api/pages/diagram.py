@@ -126,8 +126,10 @@ def view(progress: Mapping[str, Any], tasks: list[Mapping[str, Any]], *, now: da
         return {"model": model, "title": "受理", "stage": stage,
                 "states": collect(t for t in in_stage if t["spec_id"] in INTAKE_TASKS), "drill": []}
     if model == "commitment_followup":
-        return {"model": model, "title": f"{title}告知承诺后续核查", "stage": stage,
-                "states": collect(t for t in in_stage if t["spec_id"] in FOLLOWUP_TASKS), "drill": []}
+        states = collect(t for t in in_stage if t["spec_id"] in FOLLOWUP_TASKS)
+        if "Task_PostCheck" in states:  # each 核查 runs in its own post_check instance, called per matter
+            states["Call_PostCheck"] = states["Task_PostCheck"]
+        return {"model": model, "title": f"{title}告知承诺后续核查", "stage": stage, "states": states, "drill": []}
     states = collect(t for t in in_stage if t["spec_id"] not in MATTER_TASKS | INTAKE_TASKS | FOLLOWUP_TASKS)
     intake_rows = [t for t in in_stage if t["spec_id"] in INTAKE_TASKS]
     intake = task_state(intake_rows, now)

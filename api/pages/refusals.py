@@ -182,6 +182,7 @@ REFUSALS: tuple[Refusal, ...] = (
     # -- the timing ledger (engine/domain/ledger.py, passed on as a conflict)
     _r(r"(\S+) has not started", "{0} 尚未开始"),
     _r(r"stage (\S+) was already accepted at (\S+)", "{0} 阶段已于 {1} 受理"),
+    _r(r"stage (\S+) was already accepted, its filing cannot be withdrawn", "{0} 阶段已受理，申报不能视为撤回"),
     _r(r"unknown stage result '(.*?)'", "未知的阶段结果“{0}”"),
     _r(r"stage (\S+) already ended \((.*?)\)", "{0} 阶段已办结（{1}）"),
     _r(r"matter (\S+) already started at (\S+)", "事项 {0} 已于 {1} 开始"),

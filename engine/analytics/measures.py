@@ -509,15 +509,23 @@ def _commitments(tally: _Tallies) -> dict[str, Any]:
     signed = _indexed(select(t.events.c.project_id, t.events.c.stage).where(
         t.events.c.type == literal_column("'commitment_signed'")).distinct(), "ix_events_commitments",
         t.events).subquery()
+    # a broken commitment revokes permits (撤销 is per permit, the stage keeps its result): the stages whose
+    # follow-up revoked (one ``revocation_scope`` event each, few: found by the type index); ``revoked`` stage
+    # outcomes are stages recorded before 撤销 was per permit
+    broken = select(t.events.c.project_id, t.events.c.stage).where(
+        t.events.c.type == "revocation_scope").distinct().subquery()
     committed, revoked = tally.conn.execute(_indexed(
-        select(func.count(), func.sum(case((_s.c.outcome == "revoked", 1), else_=0)))
-        .select_from(signed.join(_s, and_(_s.c.project_id == signed.c.project_id, _s.c.key == signed.c.stage)))
+        select(func.count(), func.sum(case((or_(broken.c.stage.is_not(None), _s.c.outcome == "revoked"), 1), else_=0)))
+        .select_from(signed.join(_s, and_(_s.c.project_id == signed.c.project_id, _s.c.key == signed.c.stage))
+                     .outerjoin(broken, and_(broken.c.project_id == signed.c.project_id, broken.c.stage == signed.c.stage)))
         .where(*conditions(tally.filters, "stage"), _s.c.started_us.is_not(None)), "ix_subjects_keyed")).one()
     return {
         "tolerance": _rate(stages["tolerance"], stages["started"]),
         "commitment": _rate(committed, stages["started"]),
         "broken_commitments": _rate(revoked, committed),
         "post_checks_failed": _rate(checks["failed"], checks["finished"]),
+        # 核查 finished past its limit: the agency's lateness (红牌), never held against the owner's permit
+        "post_checks_overdue": _rate(checks["overdue"], checks["finished"]),
     }
 
 

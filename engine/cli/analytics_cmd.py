@@ -204,6 +204,7 @@ def _print_tables(data: dict[str, Any]) -> None:
     rate("告知承诺 share", data["commitments"]["commitment"])
     rate("broken commitments (撤销)", data["commitments"]["broken_commitments"])
     rate("post-checks failed (核查不通过)", data["commitments"]["post_checks_failed"])
+    rate("post-checks overdue (核查逾期)", data["commitments"]["post_checks_overdue"])
     rate("联合验收率", data["joint_acceptance"])
     rate("matters with a 特别程序", data["special_procedures"]["matters_with_special"])
     rate(f"体外循环 suspects (< {data['off_system_suspects']['threshold_minutes']:g} min)", data["off_system_suspects"])

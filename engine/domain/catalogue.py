@@ -320,6 +320,14 @@ class CorrectionRules(_Frozen):
     """Working days from the correction notice (the clock stop's start)."""
     on_expiry: Literal["withdrawn", "terminated"] = "withdrawn"
     """``withdrawn``: the application of the matter is 视为撤回; ``terminated``: the matter is 终止办理."""
+    intake_limit_wd: WorkingDays | None = None
+    """一次性告知 at the window: working days the owner has to correct its filing after the notice; None: ``limit_wd``.
+    Past it the filing is 视为撤回 (it was never accepted, so there is nothing to terminate)."""
+
+    @property
+    def filing_limit_wd(self) -> int:
+        """The window's correction deadline in working days (``intake_limit_wd``, else ``limit_wd``)."""
+        return self.limit_wd if self.intake_limit_wd is None else self.intake_limit_wd
 
 
 class MatterOverride(_Frozen):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from engine.domain.timing import ClockStop, Timing, TimingRule, measure
 from engine.domain.workcalendar import WorkCalendar
 
-Level = Literal["project", "stage", "matter", "special", "check"]
+Level = Literal["project", "stage", "matter", "special", "check", "filing"]
 
 #: Stage results, with the national status labels (办结（通过） / 办结（容缺通过）…) analysts expect.
 STAGE_RESULT_LABELS: dict[str, str] = {
@@ -28,8 +28,23 @@ STAGE_RESULT_LABELS: dict[str, str] = {
     "approved_on_commitment": "办结（告知承诺通过）",
     "refused": "不予许可",
     "revoked": "撤销许可",
-    "withdrawn": "撤回申请",
+    "withdrawn": "视为撤回（逾期未补正）",
 }
+
+#: Project results (``projects.result``) with the labels pages and reports show. A route that completes ends
+#: ``approved``, or ``approved_with_revocations`` when some issued permits were revoked on the way (撤销 is per
+#: permit); a route that cannot go on ends ``refused`` / ``revoked`` (a mandatory matter could not be issued
+#: because its precondition was revoked) / ``withdrawn`` (撤回申请, or a filing 视为撤回). See project_result.
+PROJECT_RESULT_LABELS: dict[str, str] = {
+    "approved": "办结（通过）",
+    "approved_with_revocations": "办结（部分许可已撤销）",
+    "refused": "不予许可（审批终止）",
+    "revoked": "前置许可撤销（审批终止）",
+    "withdrawn": "已撤回",
+}
+#: The project status each result leaves (anything else: ``stopped``).
+PROJECT_RESULT_STATUS: dict[str, str] = {"approved": "completed", "approved_with_revocations": "completed",
+                                         "withdrawn": "withdrawn"}
 
 #: Matter outcomes and their labels.
 MATTER_OUTCOME_LABELS: dict[str, str] = {
@@ -111,7 +126,8 @@ EVENT_TYPES: dict[str, str] = {
 
 @dataclass
 class Subject:
-    """Something that is timed: a stage, a matter, a special procedure (特别程序) or a post-check (核查)."""
+    """Something that is timed: a stage, a matter, a special procedure (特别程序) or a post-check (核查) — or a
+    stage filing that never became a stage (``filing``: 视为撤回 at the window, untimed)."""
 
     key: str
     level: Level
@@ -252,6 +268,25 @@ class ProjectLedger:
         self.emit(Event("stage_accepted", at, stage=stage, department=department, data={"intake": intake, "missing": list(missing)}))
         return subject
 
+    def withdraw_filing(self, stage: str, name: str, at: datetime, *, reason: str, department: str | None) -> Subject:
+        """视为撤回 at the window: the owner let the 一次性告知's correction deadline pass. The filing was never
+        accepted, so the stage's clock never ran (the 补正 time counts in no stage and, as the wait before an
+        acceptance, not in the whole process either). The stage's result ``withdrawn`` is its ``stage_completed``
+        event; the filing is kept as a ``filing`` subject (``<stage>/filing``, no start, no timing), so that stage
+        statistics count accepted stages only and the project's result can read it (:func:`project_result`)."""
+        if (found := self.find(stage)) is not None and found.started_at is not None:
+            raise LedgerError(f"stage {stage} was already accepted, its filing cannot be withdrawn")
+        subject = Subject(key=f"{stage}/filing", level="filing", name=name, stage=stage)
+        subject.ended_at = at
+        subject.outcome = "withdrawn"
+        subject.department = department
+        subject.attrs["intake"] = "withdrawn"
+        subject.attrs["reason"] = reason
+        self._touch(subject)
+        self.emit(Event("stage_completed", at, stage=stage, department=department, data={
+            "result": "withdrawn", "label": STAGE_RESULT_LABELS["withdrawn"], "reason": reason}))
+        return subject
+
     def complete_stage(self, stage: str, result: str, at: datetime, *, actor: str | None = None) -> Subject:
         """综合出件 (or 不予许可): the stage's clock ends with its result."""
         if result not in STAGE_RESULT_LABELS:
@@ -280,12 +315,13 @@ class ProjectLedger:
         return subject
 
     def mark_stage_revoked(self, stage: str, reason: str, at: datetime) -> Subject:
-        """The stage's result no longer stands as issued (one of its permits was revoked); its timing is kept.
-        核查 never done (the documents never came) end with it."""
+        """Some of the stage's permits were revoked: the standing is recorded beside the stage (``revoked_at``,
+        ``revoked_matters``) while its outcome and timing stay those of its processing (撤销 is per permit, the
+        matter and its certificate carry it). 核查 never done (the documents never came) end with it."""
         subject = self.get(stage)
         subject.attrs["revoked_at"] = at.isoformat()
         subject.attrs["revocation_reason"] = reason
-        subject.outcome = "revoked"
+        subject.attrs["revoked_matters"] = sorted(m.key for m in self.matters_of_stage(stage) if m.outcome == "revoked")
         self._touch(subject)
         for check in self.of_level("check"):
             if check.stage == stage and check.is_open:
@@ -637,3 +673,27 @@ def _measure(subject: Subject, stops: Sequence[ClockStop], *, now: datetime, rul
         calendar=calendar,
         silent_consent=subject.outcome == "silent_consent",
     )
+
+
+def project_result(ledger: ProjectLedger, *, side_stages: Iterable[str] = ()) -> tuple[str, list[Subject]]:
+    """A finished project's result and the matters whose permits were revoked.
+
+    The route stopped at its first stage (by end) that was refused or whose filing was 视为撤回: ``withdrawn``;
+    ``revoked`` when the stage was refused only because mandatory matters ended at the precondition gate on a
+    revoked precondition (``precondition_revoked``: the legal order cannot go on), else ``refused``. A route that
+    completed ends ``approved``, or ``approved_with_revocations`` when permits were revoked on the way.
+    ``side_stages`` (the 联合报装 track) never stop the route.
+    """
+    side = set(side_stages)
+    revoked = sorted((m for m in ledger.of_level("matter") if m.outcome == "revoked"), key=lambda m: m.key)
+    ended = sorted((s for s in [*ledger.of_level("stage"), *ledger.of_level("filing")]
+                    if s.stage not in side and s.ended_at is not None), key=lambda s: (s.ended_at, s.key))
+    for stage in ended:
+        if stage.outcome == "withdrawn":
+            return "withdrawn", revoked
+        if stage.outcome == "refused":
+            matters = ledger.matters_of_stage(stage.key)
+            own = any(m.outcome in ("refused", "withdrawn") for m in matters)
+            on_revocation = any(m.outcome == "terminated" and m.attrs.get("precondition_revoked") for m in matters)
+            return ("revoked" if on_revocation and not own else "refused"), revoked
+    return ("approved_with_revocations" if revoked else "approved"), revoked

@@ -43,7 +43,8 @@ from engine.domain.certificates import Changes, changes as certificate_changes
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.services.rules import current_rules
-from engine.domain.ledger import Event, LedgerError, ProjectLedger, Subject, matter_result_label
+from engine.domain.ledger import (PROJECT_RESULT_LABELS, PROJECT_RESULT_STATUS, Event, LedgerError, ProjectLedger,
+                                  Subject, matter_result_label, project_result)
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
 from engine.domain.timing import ClockStop
@@ -863,12 +864,17 @@ class ApprovalService:
         # project outcome
         values: dict[str, Any] = {"next_timer_at": runtime.next_timer_at(workflow)}
         if workflow.is_completed():
-            result = ctx.project_result or self._project_result(ledger)
-            status = {"approved": "completed", "withdrawn": "withdrawn"}.get(result, "stopped")
-            ledger.close_open(now, reason=f"项目已终止（{result}）")
+            result, revoked = (ctx.project_result, []) if ctx.project_result else self._project_result(ledger)
+            status = PROJECT_RESULT_STATUS.get(result, "stopped")
+            ledger.close_open(now, reason=f"项目已终止（{PROJECT_RESULT_LABELS.get(result, result)}）")
             values.update(status=status, result=result, completed_at=now, next_timer_at=None)
             kind = {"completed": "project_completed", "withdrawn": "project_withdrawn"}.get(status, "project_stopped")
-            ledger.emit(Event(kind, now, actor=ctx.actor if status == "withdrawn" else None, data={"result": result}))
+            data: dict[str, Any] = {"result": result, "label": PROJECT_RESULT_LABELS.get(result, result)}
+            if revoked:  # 撤销 is per permit: which ones no longer stand
+                data["revoked_matters"] = [{"matter_key": m.key, "matter_id": m.matter_id, "name": m.name,
+                                            "reason": m.attrs.get("revocation_reason")} for m in revoked]
+            owner_act = ctx.project_result == "withdrawn"  # 撤回申请 (the owner), not a filing 视为撤回 (the clock)
+            ledger.emit(Event(kind, now, actor=ctx.actor if owner_act else None, data=data))
         writes.values = values
         # timing subjects (changed ones, their stages, and the whole process)
         writes.subjects, writes.events = self._flush_ledger(project, ledger, now, finished=bool(workflow.is_completed()))
@@ -969,12 +975,9 @@ class ApprovalService:
 
         return _measure(subject, subject.stops, now=now, rule=rule, calendar=self.calendar)
 
-    @staticmethod
-    def _project_result(ledger: ProjectLedger) -> str:
-        for subject in ledger.of_level("stage"):
-            if subject.outcome in ("refused", "revoked"):
-                return subject.outcome
-        return "approved"
+    def _project_result(self, ledger: ProjectLedger) -> tuple[str, list[Subject]]:
+        """The finished route's result (engine.domain.ledger.project_result; the 联合报装 track never stops it)."""
+        return project_result(ledger, side_stages=[self.catalogue.utility_stage or ""])
 
     def _task_row(self, project: Project, task: Any, ctx: ExecutionContext) -> dict[str, Any]:
         data = dict(task.data)
@@ -1053,6 +1056,8 @@ class ApprovalService:
             if subject.level == "stage":
                 entry["result_label"] = _label(subject.outcome)
                 entry["intake"] = subject.attrs.get("intake")
+                if subject.attrs.get("revoked_matters"):  # permits of the stage revoked later (撤销 is per permit)
+                    entry["revoked_matters"] = list(subject.attrs["revoked_matters"])
                 if subject.attrs.get("units"):
                     entry["units"] = dict(subject.attrs["units"])
                 if subject.attrs.get("early_acceptance"):

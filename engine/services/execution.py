@@ -36,6 +36,8 @@ NOTICE_TITLES: dict[str, str] = {
     "revocation_withdrawn": "经陈述申辩，许可维持：{stage_name}",
     "statement_reminder": "陈述申辩期限提醒：{stage_name}",
     "correction_lapsed": "逾期未补正通知：{matter_name}",
+    "filing_correction_reminder": "补正期限提醒（一次性告知）：{stage_name}",
+    "filing_withdrawn": "逾期未补正，申请视为撤回：{stage_name}",
 }
 
 #: Matter outcomes that issue a result a dependant may build on (准予许可, 超时默许).
@@ -144,8 +146,11 @@ class ExecutionContext:
         # each precondition: the previous phase of a phased permit (by key), or a matter (every instance of it)
         groups = [[s for s in matters if s.key == key] for key in matter.get("requires_keys") or []]
         plan = self.project.plan
+        withdrawn = self._withdrawn_filings()
         for required in matter.get("requires") or []:
             planned = plan.get(required) if plan else None
+            if planned is not None and planned.stage in withdrawn:  # its stage's filing was 视为撤回: never issued
+                return "refused"
             if planned is not None and planned.phases:  # a phased permit: every phase, started or not yet
                 groups += [[s for s in matters if s.key == f"{planned.stage}/{required}@{phase}"]
                            for phase in planned.phases]
@@ -262,6 +267,17 @@ class ExecutionContext:
         start = stop.start if stop is not None and stop.kind == "correction" else self.now
         return due_date(start, self.catalogue.profile.correction.limit_wd, 0.0, self.calendar).isoformat()
 
+    def filing_correction_due_at(self, stage: str) -> str:
+        """一次性告知's deadline: the profile's ``correction.intake_limit_wd`` (else ``limit_wd``) working days from
+        the notice (now, when the owner's correction task opens; the timer keeps the value it was given then)."""
+        days = self.catalogue.profile.correction.filing_limit_wd
+        return due_date(self.now, days, 0.0, self.calendar).isoformat()
+
+    def filing_correction_reminder_at(self, stage: str) -> str:
+        """无感服务: remind the owner the profile's warning days before its correction deadline at the window."""
+        deadline = datetime.fromisoformat(self.filing_correction_due_at(stage))
+        return self.calendar.subtract_working_time(deadline, float(self.catalogue.profile.warning_days)).isoformat()
+
     def commitment_due_at(self, stage: str) -> str:
         subject = self.ledger.get(stage)
         assert subject.started_at is not None
@@ -289,13 +305,25 @@ class ExecutionContext:
         return {"key": matter["key"], "id": matter["id"], "mandatory": matter["mandatory"],
                 "outcome": rules.on_expiry, "reason": reason}
 
+    def _revoked_preconditions(self, matter: dict[str, Any]) -> list[str]:
+        """The names of the preconditions of ``matter`` whose permits were revoked (撤销)."""
+        return list(dict.fromkeys(s.name for s in self.ledger.of_level("matter")
+                                  if s.matter_id in set(matter.get("requires") or []) and s.outcome == "revoked"))
+
+    def _withdrawn_filings(self) -> set[str]:
+        """Stages whose filing was 视为撤回 at the window (the 联合报装 track's, say: the route went on without it)."""
+        return {s.stage for s in self.ledger.of_level("filing") if s.outcome == "withdrawn" and s.stage}
+
     def precondition_reason(self, matter: dict[str, Any]) -> str:
         """Why a dependant ends without a permit: which precondition was refused, ended or revoked."""
-        ended = [s for s in self.ledger.of_level("matter")
-                 if s.matter_id in set(matter.get("requires") or []) and s.outcome in REFUSING]
-        if any(s.outcome == "revoked" for s in ended):
-            names = "、".join(dict.fromkeys(s.name for s in ended if s.outcome == "revoked"))
-            return f"前置事项{names}的许可已撤销，本事项不能依法出证"
+        revoked = self._revoked_preconditions(matter)
+        if revoked:
+            return f"前置事项{'、'.join(revoked)}的许可已撤销，本事项不能依法出证"
+        plan, withdrawn = self.project.plan, self._withdrawn_filings()
+        lapsed = [self.catalogue.matter(m).name for m in matter.get("requires") or []
+                  if plan is not None and (planned := plan.get(m)) is not None and planned.stage in withdrawn]
+        if lapsed:
+            return f"前置事项{'、'.join(lapsed)}的申请已视为撤回（逾期未补正），本事项不能依法出证"
         return "前置事项不予许可，本事项不能依法出证"
 
     def stop_clock(self, matter: dict[str, Any], kind: str, procedure: Any = None) -> None:
@@ -324,7 +352,10 @@ class ExecutionContext:
 
     def record_matter_result(self, matter: dict[str, Any], result: dict[str, Any]) -> None:
         actor = None if result.get("outcome") == "silent_consent" else self.actor
-        self.ledger.complete_matter(matter["key"], result["outcome"], self.now, actor=actor, reason=result.get("reason"))
+        subject = self.ledger.complete_matter(matter["key"], result["outcome"], self.now, actor=actor,
+                                              reason=result.get("reason"))
+        if result["outcome"] == "terminated" and self._revoked_preconditions(matter):
+            subject.attrs["precondition_revoked"] = True  # the route stops on a revocation (ledger.project_result)
 
     def record_unit_result(self, unit: dict[str, Any], result: dict[str, Any]) -> None:
         self.ledger.record_unit_result(unit.get("stage") or "S4", unit["key"], result["outcome"], self.now)
@@ -359,6 +390,15 @@ class ExecutionContext:
                                  limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead)
         self.notify("deemed_accepted", stage=stage,
                     text="综合窗口未在受理时限内作出决定，自收到申请之日起视为受理（行政许可法第三十二条）")
+
+    def record_filing_withdrawn(self, stage: str) -> None:
+        """The owner did not correct its filing by the 一次性告知's deadline: the application is 视为撤回, the stage
+        ends ``withdrawn`` (never accepted, never timed) and the owner is told."""
+        days = self.catalogue.profile.correction.filing_limit_wd
+        reason = f"未在一次性告知的补正期限（{days}个工作日）内补正，申请视为撤回"
+        lead = self.catalogue.lead_department(stage, self.project_type).id
+        self.ledger.withdraw_filing(stage, self.stage_name(stage), self.now, reason=reason, department=lead)
+        self.notify("filing_withdrawn", stage=stage, text=reason)
 
     def record_stage_result(self, stage: str, result: str) -> None:
         self.ledger.complete_stage(stage, result, self.now, actor=self.actor)

@@ -110,6 +110,21 @@ def correction_due_at(matter: dict[str, Any]) -> str:
     return current().correction_due_at(matter)
 
 
+def filing_correction_due_at(stage: str) -> str:
+    """一次性告知's correction deadline at the window (the profile's ``correction.intake_limit_wd``, else ``limit_wd``)."""
+    return current().filing_correction_due_at(stage)
+
+
+def filing_correction_reminder_at(stage: str) -> str:
+    """When to remind the owner of its correction deadline at the window (the profile's warning days before it)."""
+    return current().filing_correction_reminder_at(stage)
+
+
+def record_filing_withdrawn(stage: str) -> None:
+    """视为撤回: the filing was not corrected by the 一次性告知's deadline (stage result ``withdrawn``, a notice)."""
+    current().record_filing_withdrawn(stage)
+
+
 def stage_closing_result(stage: str, intake: str) -> str:
     """approved / approved_with_tolerance (容缺通过) / approved_on_commitment (告知承诺通过) for 综合出件."""
     return current().stage_closing_result(stage, intake)
@@ -209,5 +224,6 @@ MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
         working_days_after, precondition_status, start_matter, stop_clock, resume_clock, record_matter_result, record_unit_result, record_warning,
         record_silent_consent, record_acceptance, record_deemed_acceptance, record_stage_result, revoke_permit, record_credit, notify_owner,
         statement_reminder_at, correction_due_at, stage_closing_result, precondition_reason, correction_lapsed, notify_revocation,
+        filing_correction_due_at, filing_correction_reminder_at, record_filing_withdrawn,
     )
 }

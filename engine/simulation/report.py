@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from engine.domain.catalogue import Catalogue
+from engine.domain.ledger import PROJECT_RESULT_LABELS
 from engine.persistence import tables as t
 from engine.persistence.uow import UnitOfWork
 from engine.analytics.integrity import route_integrity
@@ -53,7 +54,7 @@ def _group(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     overdue = sum(1 for r in done if r["overdue"])
     return {
         "count": len(done),
-        "open": len(rows) - len(done),
+        "open": sum(1 for r in rows if r["ended_at"] is None),  # a filing 视为撤回 ended untimed: not open
         "span_working_days": _summary([r["span_working_days"] for r in done]),
         "approval_working_days": _summary([r["approval_working_days"] for r in done]),
         "span_natural_days": _summary([r["span_natural_days"] for r in done]),
@@ -152,6 +153,8 @@ def commitment_figures(matter_rows: Sequence[dict[str, Any]], check_rows: Sequen
         "post_checks": len(check_rows),
         "post_checks_by_outcome": dict(sorted(checks.items())),
         "post_checks_failed": checks.get("failed", 0),
+        # 核查 past its limit (红牌): the agency's lateness, which never revokes the owner's permit
+        "post_checks_overdue": sum(1 for r in check_rows if r.get("overdue")),
         "revoked_permits": sum(1 for r in matter_rows if r["outcome"] == "revoked"),
         "revoked_committed": sum(1 for r in committed if r["outcome"] == "revoked"),
         "permit_revoked_events": revoked_events,
@@ -216,6 +219,11 @@ def to_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def result_label(result: str) -> str:
+    """A project result as the report shows it (办结（部分许可已撤销） …); ``running``: still 办理中."""
+    return "办理中" if result == "running" else PROJECT_RESULT_LABELS.get(result, result)
+
+
 def _fmt(value: Any, pct: bool = False) -> str:
     if value is None:
         return "–"
@@ -249,10 +257,14 @@ def render_tables(report: dict[str, Any]) -> list[Any]:
         add(whole, w["project_type"], w)
     summary = Table(title="概况", title_justify="left", show_header=False)
     m, p = report["matters"], report["projects"]
-    summary.add_row("项目", f"{p['total']}（{', '.join(f'{k} {v}' for k, v in p['by_result'].items())}）")
+    summary.add_row("项目", f"{p['total']}（{'，'.join(f'{result_label(k)} {v}' for k, v in p['by_result'].items())}）")
     summary.add_row("事项办结", f"{m['count']}，逾期率 {_fmt(m['overdue_rate'], pct=True)}")
     summary.add_row("超时默许", f"{m['silent_consent']}（{_fmt(m['silent_consent_rate'], pct=True)}）")
     summary.add_row("特别程序", f"{report['special_procedures']['count']}")
+    c = report.get("commitments") or {}
+    if c.get("post_checks"):
+        summary.add_row("告知承诺核查", f"{c['post_checks']}（不通过 {c['post_checks_failed']}，逾期 {c.get('post_checks_overdue', 0)}）；"
+                                      f"撤销许可 {c['revoked_permits']}，失信记录 {c['credit_records']}")
     certs = report.get("certificates") or {}
     if certs:
         summary.add_row("电子证照", f"签发 {certs['issued']}（撤销 {certs['revoked']}，过期 {certs['expired']}）；"
