@@ -54,6 +54,8 @@ class WorkloadSettings:
     owner_next_stage_days: tuple[float, float] = (2.0, 12.0)
     """Natural days the owner takes to file the next stage (uniform)."""
     intake_incomplete_p: float = 0.08
+    abandon_correction_p: float = 0.05
+    """Of 一次性告知 at the window: the owner never corrects the filing (the deadline makes it 视为撤回)."""
     intake_tolerance_p: float = 0.06
     broken_promise_p: float = 0.15
     """Of tolerance filings: the owner never supplies the documents (the deadline timer revokes the permit)."""
@@ -260,6 +262,8 @@ class Workload:
             payload = self._intake(pid, stage, rng, first=(n == 0), exempted=exempted)
             return Decision(at, payload, actor)
         if spec == TaskIds.CORRECT_FILING:
+            if rng.random() < s.abandon_correction_p:
+                return None
             return Decision(nd(rng.uniform(2, 8)), {"supplied": list(data.get("missing") or []) or ["补正材料"]}, actor)
         if spec == TaskIds.SIGN_COMMITMENT:
             return Decision(nd(rng.uniform(0.1, 1.5)), {"signatory": "法定代表人", "accepted_terms": True}, actor)
