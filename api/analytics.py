@@ -42,9 +42,10 @@ Division = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="行�
                                        "counties) or county, e.g. 360700")]
 
 
-@router.get("/timings", summary="Span and approval time per stage / whole process / department / matter")
+@router.get("/timings", summary="Span and approval time per stage / whole process / department / matter, or the "
+                            "filings' time at the window per stage (by=filing: 受理用时, submission to acceptance)")
 def timings(request: Request, actor: Actor = Depends(readers),
-            by: Literal["stage", "project", "department", "matter"] = "stage",
+            by: Literal["stage", "project", "department", "matter", "filing"] = "stage",
             project_type: ProjectType = None,
             stage: str | None = Query(default=None, max_length=10, description="S0 … S5, S23 (not with by=project)"),
             department: str | None = Query(default=None, max_length=40,

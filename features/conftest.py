@@ -1030,6 +1030,20 @@ def filing_withdrawn(world: World, stage: str, at: str) -> None:
     assert stage not in [s["key"] for s in world.svc.timing(world.pid)["stages"]], "and is never timed"
 
 
+@then(parsers.parse('"{stage}" 阶段申报的受理用时：申报至{outcome}共 {natural:g} 个自然日，窗口用时 {used:d} 个工作日（补正 {stops:d} 次不计），{status}'))
+def filing_time(world: World, stage: str, outcome: str, natural: float, used: int, stops: int, status: str) -> None:
+    """受理用时: the filing's subject, from its first submission to the window's decision; the owner's 补正 is a
+    clock stop, so the working days used are the window's own (against its limit, 行政许可法第三十二条)."""
+    [entry] = [f for f in world.svc.timing(world.pid)["filings"] if f["stage"] == stage]
+    outcomes = {"受理": "accepted", "视为受理": "deemed", "视为撤回": "withdrawn"}
+    assert entry["outcome"] == outcomes[outcome], entry
+    assert entry["span_natural_days"] == natural, entry
+    assert entry["approval_days_used"] == used, entry
+    assert len(entry["clock_stops"]) == stops and all(s["end"] for s in entry["clock_stops"]), entry["clock_stops"]
+    assert entry["statutory_overdue"] is (status == "超过窗口时限"), entry
+    assert status in ("未超过窗口时限", "超过窗口时限"), status
+
+
 @then(parsers.parse('全流程于 "{stage}" 阶段办结时结束，停表均已结束'))
 def whole_process_ends_with(world: World, stage: str) -> None:
     whole, last = world.timing_entry("project"), world.timing_entry(stage)

@@ -237,3 +237,20 @@ def test_timings_department_filter_on_matter_groupings_is_the_report_s(hz: Harne
                                                 for k in ("mean", "median", "p90", "max")}
     by_matter = hz.get("analyst1", "/analytics/timings?by=matter&department=fgw")
     assert by_matter and sum(row["count"] for row in by_matter) == rows[0]["count"]
+
+
+def test_timings_by_filing_is_the_window_s_time_per_stage(hz: Harness) -> None:
+    """受理用时: each stage filing from submission to the window's decision, per stage, as stored."""
+    rows = {row["stage"]: row for row in hz.get("analyst1", "/analytics/timings?by=filing")}
+    with hz.service.db.connect() as conn:
+        stored = Counter(conn.execute(select(t.subjects.c.stage).where(
+            t.subjects.c.level == "filing", t.subjects.c.started_at.is_not(None))).scalars())
+    assert stored and {stage: row["count"] for stage, row in rows.items()} == dict(stored)
+    small = next(f for f in hz.service.timing(hz.ids["small"])["filings"] if f["stage"] == "S1")  # type: ignore[attr-defined]
+    assert small["outcome"] == "accepted" and small["end"] is not None  # filed and accepted over HTTP
+    for row in rows.values():
+        assert row["finished"] <= row["count"]
+        a, s = row["approval_working_days"], row["span_working_days"]
+        if a["max"] is not None:  # the window's own time never exceeds the whole wait
+            assert a["max"] <= s["max"] + 1e-9
+    assert hz.get("analyst1", "/analytics/timings?by=filing&stage=S1") == [rows["S1"]]

@@ -62,7 +62,7 @@ __all__ = [
     "report", "divisions_present", "report_by_division",
 ]
 
-Level = Literal["project", "stage", "matter", "special", "check"]
+Level = Literal["project", "stage", "matter", "special", "check", "filing"]
 GroupBy = Literal["stage", "department", "matter_id", "project_type", "procedure"] | None
 
 #: The whole working days used (受理次日起算, as a clerk counts, engine/domain/timing.py): the integer reported beside

@@ -126,8 +126,8 @@ EVENT_TYPES: dict[str, str] = {
 
 @dataclass
 class Subject:
-    """Something that is timed: a stage, a matter, a special procedure (特别程序) or a post-check (核查) — or a
-    stage filing that never became a stage (``filing``: 视为撤回 at the window, untimed)."""
+    """Something that is timed: a stage, a matter, a special procedure (特别程序), a post-check (核查), or a stage
+    filing at the window (``filing``: from submission to acceptance, 视为受理 or 视为撤回 — 受理用时)."""
 
     key: str
     level: Level
@@ -242,6 +242,41 @@ class ProjectLedger:
         events, self.pending_events, self.dirty = self.pending_events, [], set()
         return changed, events
 
+    # -- the filing at the window (受理用时) ---------------------------------------------------------------------
+    def receive_filing(self, stage: str, name: str, at: datetime, *, limit_wd: int | None) -> Subject:
+        """提交阶段申报, or 重新提交 after a 一次性告知: the window holds the filing from ``at``.
+
+        The filing is timed as its own subject (``<stage>/filing``) from the first submission to the window's
+        decision, against the window's limit (行政许可法第三十二条: five days): the time the owner spends
+        correcting after a 一次性告知 is a clock stop, so what remains is the window's own time — holding files
+        before acceptance is the 隐性审批 the reform forbids, and it is measured, not hidden in no stage."""
+        key = f"{stage}/filing"
+        subject = self.find(key)
+        if subject is None or subject.ended_at is not None:
+            subject = Subject(key=key, level="filing", name=name, stage=stage, department="window", started_at=at,
+                              committed_limit_wd=limit_wd, statutory_limit_wd=limit_wd)
+        elif (stop := subject.open_stop) is not None:
+            subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+        self._touch(subject)
+        return subject
+
+    def filing_returned(self, stage: str, at: datetime) -> None:
+        """一次性告知: the filing goes back to the owner; its clock stops until the owner resubmits."""
+        subject = self.find(f"{stage}/filing")
+        if subject is not None and subject.is_open and subject.open_stop is None:
+            subject.stops.append(ClockStop(at, None, "correction"))
+            self._touch(subject)
+
+    def _close_filing(self, stage: str, at: datetime, outcome: str) -> Subject | None:
+        subject = self.find(f"{stage}/filing")
+        if subject is None or subject.ended_at is not None:
+            return None
+        if (stop := subject.open_stop) is not None:
+            subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+        subject.ended_at, subject.outcome = at, outcome
+        self._touch(subject)
+        return subject
+
     def accept_stage(
         self,
         stage: str,
@@ -252,8 +287,11 @@ class ProjectLedger:
         limit_wd: int | None,
         department: str | None,
         missing: Sequence[str] = (),
+        decided_at: datetime | None = None,
     ) -> Subject:
-        """受理: the stage's clock starts (its limit is counted from the next day)."""
+        """受理: the stage's clock starts (its limit is counted from the next day), and the filing's time at the
+        window ends at the decision (``decided_at``; a 视为受理 starts the stage at receipt, decided at the limit)."""
+        self._close_filing(stage, decided_at or at, "deemed" if intake == "deemed" else "accepted")
         subject = self.find(stage) or Subject(key=stage, level="stage", name=name, stage=stage)
         if subject.started_at is not None:
             raise LedgerError(f"stage {stage} was already accepted at {subject.started_at.isoformat()}")
@@ -272,13 +310,13 @@ class ProjectLedger:
         """视为撤回 at the window: the owner let the 一次性告知's correction deadline pass. The filing was never
         accepted, so the stage's clock never ran (the 补正 time counts in no stage and, as the wait before an
         acceptance, not in the whole process either). The stage's result ``withdrawn`` is its ``stage_completed``
-        event; the filing is kept as a ``filing`` subject (``<stage>/filing``, no start, no timing), so that stage
-        statistics count accepted stages only and the project's result can read it (:func:`project_result`)."""
+        event; the filing is kept as a ``filing`` subject (``<stage>/filing``, timed at the window only, never as a
+        stage), so that stage statistics count accepted stages only and the project's result can read it (:func:`project_result`)."""
         if (found := self.find(stage)) is not None and found.started_at is not None:
             raise LedgerError(f"stage {stage} was already accepted, its filing cannot be withdrawn")
-        subject = Subject(key=f"{stage}/filing", level="filing", name=name, stage=stage)
-        subject.ended_at = at
-        subject.outcome = "withdrawn"
+        subject = self._close_filing(stage, at, "withdrawn") or Subject(key=f"{stage}/filing", level="filing",
+                                                                          name=name, stage=stage, ended_at=at,
+                                                                          outcome="withdrawn")
         subject.department = department
         subject.attrs["intake"] = "withdrawn"
         subject.attrs["reason"] = reason

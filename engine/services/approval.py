@@ -617,6 +617,8 @@ class ApprovalService:
             exempted = self.certificates.exemptions(uow.certificates, project, stage, now)
             declared = [m for m in declared if m["id"] not in exempted]
             materials = list(dict.fromkeys([m["id"] for m in submitted] + list(exempted)))
+            ctx.ledger.receive_filing(stage or "", ctx.stage_name(stage or ""), now,
+                                      limit_wd=self.catalogue.profile.intake_limit_wd)  # 受理用时 from now
             ctx.ledger.emit(Event("stage_submitted", now, stage=stage, actor=ctx.actor, data={
                 "materials": materials, "declared_missing": [m["id"] for m in declared],
                 **({"exempted": list(exempted.values())} if exempted else {})}))
@@ -650,6 +652,7 @@ class ApprovalService:
                                             "new_defect": parsed.new_defect}))
                 ctx.notify("correction_notice", stage=stage, text="；".join(m["name"] for m in missing),
                            data={"items": missing})
+                ctx.ledger.filing_returned(stage or "", now)  # with the owner until it resubmits: not the window's time
             return {"intake": parsed.outcome, "missing": missing if parsed.outcome == "tolerance" else []}
         if isinstance(parsed, ReviewPayload):
             data: dict[str, Any] = {"decision": parsed.decision, "reason": parsed.reason,
@@ -693,6 +696,8 @@ class ApprovalService:
         data = parsed.model_dump(exclude_none=True)
         if row["spec_id"] == "Task_CorrectFiling":  # a resubmission after the 一次性告知 is received anew
             data["received_at"] = now.isoformat()
+            ctx.ledger.receive_filing(stage or "", ctx.stage_name(stage or ""), now,
+                                      limit_wd=self.catalogue.profile.intake_limit_wd)
         return data
 
     def _required(self, project: Project, found: list[dict[str, Any]], asked: list[str]) -> list[dict[str, Any]]:
@@ -1033,7 +1038,7 @@ class ApprovalService:
         now = self.clock.now()
         out: dict[str, Any] = {"project_id": project_id, "project_type": row["project_type"], "status": row["status"],
                                "result": row["result"], "measured_at": now.isoformat(), "stages": [], "matters": [],
-                               "special_procedures": [], "post_checks": [], "project": None}
+                               "special_procedures": [], "post_checks": [], "filings": [], "project": None}
         order = {"S0": 0, "S1": 1, "SU": 2, "S2": 2, "S3": 3, "S23": 3, "S4": 4, "S5": 5}
         for subject in sorted(ledger.subjects.values(), key=lambda s: (order.get(s.stage or "", 9), s.key)):
             if subject.started_at is None:
@@ -1062,7 +1067,8 @@ class ApprovalService:
                     entry["units"] = dict(subject.attrs["units"])
                 if subject.attrs.get("early_acceptance"):
                     entry["early_acceptance"] = dict(subject.attrs["early_acceptance"])
-            bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks"}
+            bucket = {"stage": "stages", "matter": "matters", "special": "special_procedures", "check": "post_checks",
+                      "filing": "filings"}  # 受理用时: submission to the window's decision
             if subject.level == "project":
                 out["project"] = entry
             else:

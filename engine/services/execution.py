@@ -387,7 +387,8 @@ class ExecutionContext:
         received = datetime.fromisoformat(received_at)
         lead = self.catalogue.lead_department(stage, self.project_type).id
         self.ledger.accept_stage(stage, self.stage_name(stage), received, intake="deemed",
-                                 limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead)
+                                 limit_wd=self.catalogue.stage_limit_wd(self.project_type, stage), department=lead,
+                                 decided_at=self.now)  # the window's time ran until its limit passed
         self.notify("deemed_accepted", stage=stage,
                     text="综合窗口未在受理时限内作出决定，自收到申请之日起视为受理（行政许可法第三十二条）")
 

@@ -145,8 +145,12 @@ def ready_tasks_of(db: Engine, project_id: str, spec_ids: Iterable[str], stage: 
 
 
 # -- analysts ------------------------------------------------------------------------------------------------------
-GROUPS = {"stage": ("stage",), "project": ("project_type",), "department": ("department",), "matter": ("matter_id",)}
-LEVEL_OF_GROUP = {"stage": "stage", "project": "project", "department": "matter", "matter": "matter"}
+GROUPS = {"stage": ("stage",), "project": ("project_type",), "department": ("department",), "matter": ("matter_id",),
+          "filing": ("stage",)}
+#: ``filing``: 受理用时 — each stage filing from its first submission to the window's decision (受理, 视为受理 or
+#: 视为撤回); the owner's 补正 after a 一次性告知 is a clock stop, so the working days are the window's own and
+#: ``overdue`` means past the window's limit (行政许可法第三十二条).
+LEVEL_OF_GROUP = {"stage": "stage", "project": "project", "department": "matter", "matter": "matter", "filing": "filing"}
 
 
 def timings(db: Engine, *, by: str = "stage", project_type: str | None = None, stage: str | None = None,

@@ -72,6 +72,7 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
         matter_rows = uow.subjects.query(level="matter")
         special_rows = uow.subjects.query(level="special")
         check_rows = uow.subjects.query(level="check")
+        filing_rows = [r for r in uow.subjects.query(level="filing") if r["started_at"] is not None]
         credit_count = uow.conn.execute(select(func.count()).select_from(t.credit_records)).scalar_one()
         revoked_events = uow.conn.execute(select(func.count()).select_from(t.events).where(
             t.events.c.type == "permit_revoked")).scalar_one()
@@ -118,6 +119,9 @@ def build_report(db: Engine, catalogue: Catalogue | None = None) -> dict[str, An
                      "by_type": dict(sorted(Counter(p["project_type"] for p in projects).items()))},
         "stages": stages,
         "whole_process": whole,
+        # 受理用时: submission to the window's decision; the owner's 补正 stopped the clock (the window's own time)
+        "filings": {**_group(filing_rows), "outcomes": dict(sorted(Counter(r["outcome"] or "open"
+                                                                          for r in filing_rows).items()))},
         "matters": {
             "count": len(matters_done),
             "open": len(matter_rows) - len(matters_done),
@@ -258,6 +262,13 @@ def render_tables(report: dict[str, Any]) -> list[Any]:
     summary = Table(title="概况", title_justify="left", show_header=False)
     m, p = report["matters"], report["projects"]
     summary.add_row("项目", f"{p['total']}（{'，'.join(f'{result_label(k)} {v}' for k, v in p['by_result'].items())}）")
+    f = report.get("filings") or {}
+    if f.get("count"):
+        a, n = f["approval_working_days"], f["span_natural_days"]
+        outcomes = f.get("outcomes") or {}
+        summary.add_row("受理用时", f"{f['count']} 次申报：窗口用时均值 {_fmt(a['mean'])}、P90 {_fmt(a['p90'])} 个工作日，"
+                                    f"超过受理时限 {_fmt(f['overdue_rate'], pct=True)}；申报至受理均值 {_fmt(n['mean'])} 个自然日"
+                                    f"（视为受理 {outcomes.get('deemed', 0)}，视为撤回 {outcomes.get('withdrawn', 0)}）")
     summary.add_row("事项办结", f"{m['count']}，逾期率 {_fmt(m['overdue_rate'], pct=True)}")
     summary.add_row("超时默许", f"{m['silent_consent']}（{_fmt(m['silent_consent_rate'], pct=True)}）")
     summary.add_row("特别程序", f"{report['special_procedures']['count']}")
