@@ -203,9 +203,14 @@ class WorkflowPartRepository:
         upsert(self.conn, t.workflow_parts, rows, ("project_id", "part"))
 
 
+_INSERT_EVENTS = insert(t.events)
+
+
 class EventRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, known_heads: audit.KnownHeads | None = None) -> None:
         self.conn = conn
+        self.known_heads = known_heads if known_heads is not None else audit.KnownHeads()  # committed, this process
+        self.pending_heads: dict[str, tuple[int, str]] = {}  # moved in this transaction: known once it commits
 
     def append(self, project_id: str, project_type: str, events: Iterable[Event]) -> None:
         rows = [
@@ -215,8 +220,12 @@ class EventRepository:
             for e in events
         ]
         if rows:
-            audit.chain_rows(self.conn, audit.project_chain(project_id), rows, audit.EVENT_FIELDS)  # tamper evidence
-            self.conn.execute(insert(t.events), rows)
+            chain = audit.project_chain(project_id)
+            known = self.pending_heads.get(chain) or self.known_heads.get(chain)
+            head = audit.chain_rows(self.conn, chain, rows, audit.EVENT_FIELDS, known=known)  # tamper evidence
+            if head is not None:
+                self.pending_heads[chain] = head
+            self.conn.execute(_INSERT_EVENTS, rows)
 
     def for_project(self, project_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(t.events).where(t.events.c.project_id == project_id)
@@ -391,6 +400,8 @@ class CreditRepository:
 
 #: facet ids this process has seen committed, per database (so a step does not insert them again)
 _KNOWN_FACETS: "weakref.WeakKeyDictionary[Engine, set[int]]" = weakref.WeakKeyDictionary()
+#: audit chain heads this process has committed, per database (so an append moves a head without reading it)
+_KNOWN_HEADS: "weakref.WeakKeyDictionary[Engine, audit.KnownHeads]" = weakref.WeakKeyDictionary()
 
 
 class UnitOfWork:
@@ -413,7 +424,10 @@ class UnitOfWork:
         self.rule_tables = RuleTableRepository(self.conn)
         self.projects = ProjectRepository(self.conn)
         self.parts = WorkflowPartRepository(self.conn)
-        self.events = EventRepository(self.conn)
+        heads = _KNOWN_HEADS.get(self._engine)
+        if heads is None:
+            heads = _KNOWN_HEADS.setdefault(self._engine, audit.KnownHeads())
+        self.events = EventRepository(self.conn, heads)
         self.subjects = SubjectRepository(self.conn, _KNOWN_FACETS.setdefault(self._engine, set()))
         self.tasks = TaskRepository(self.conn)
         self.notifications = NotificationRepository(self.conn)
@@ -425,6 +439,7 @@ class UnitOfWork:
     def commit(self) -> None:
         self._tx.commit()
         self.subjects.known_facets |= self.subjects.pending_facets
+        self.events.known_heads.update(self.events.pending_heads)
 
     def rollback(self) -> None:
         if self._tx.is_active:
