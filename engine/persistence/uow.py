@@ -103,6 +103,14 @@ class RuleTableRepository:
         return int(result.inserted_primary_key[0])
 
 
+# The statements of every step, built once (issue 14: building a statement per call cost more than running it);
+# an UPDATE without .values() sets the columns its parameters name.
+_GET_PROJECT = select(t.projects).where(t.projects.c.id == bindparam("b_id"))
+_GET_PROJECT_FOR_UPDATE = _GET_PROJECT.with_for_update()
+_UPDATE_PROJECT = update(t.projects).where(t.projects.c.id == bindparam("b_id"),
+                                           t.projects.c.version == bindparam("b_version"))
+
+
 class ProjectRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -113,19 +121,14 @@ class ProjectRepository:
     def get(self, project_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         """Read a project; ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite
         already serialises writers with BEGIN IMMEDIATE)."""
-        query = select(t.projects).where(t.projects.c.id == project_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        row = self.conn.execute(_GET_PROJECT_FOR_UPDATE if for_update else _GET_PROJECT,
+                                {"b_id": project_id}).mappings().first()
         return dict(row) if row else None
 
     def update(self, project_id: str, expected_version: int, **values: Any) -> int:
         """Write ``values`` if nobody else wrote the project since we read ``expected_version``."""
-        result = self.conn.execute(
-            update(t.projects)
-            .where(and_(t.projects.c.id == project_id, t.projects.c.version == expected_version))
-            .values(version=expected_version + 1, **values)
-        )
+        result = self.conn.execute(_UPDATE_PROJECT, {**values, "version": expected_version + 1,
+                                                     "b_id": project_id, "b_version": expected_version})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"project {project_id} was changed by another request; retry")
         return expected_version + 1
@@ -180,6 +183,10 @@ class ProjectRepository:
         ).scalar()
 
 
+_LOAD_PARTS = select(t.workflow_parts.c.part, t.workflow_parts.c.state).where(
+    t.workflow_parts.c.project_id == bindparam("b_project"))
+
+
 class WorkflowPartRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -187,8 +194,7 @@ class WorkflowPartRepository:
     def load(self, project_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         top: dict[str, Any] | None = None
         parts: dict[str, dict[str, Any]] = {}
-        for row in self.conn.execute(select(t.workflow_parts.c.part, t.workflow_parts.c.state)
-                                     .where(t.workflow_parts.c.project_id == project_id)):
+        for row in self.conn.execute(_LOAD_PARTS, {"b_project": project_id}):
             if row.part == "top":
                 top = row.state
             else:
@@ -239,6 +245,9 @@ class EventRepository:
         return [dict(r) for r in self.conn.execute(query).mappings()]
 
 
+_LOAD_SUBJECTS = select(t.subjects.c.state).where(t.subjects.c.project_id == bindparam("b_project"))
+
+
 class SubjectRepository:
     def __init__(self, conn: Connection, known_facets: set[int] | None = None) -> None:
         self.conn = conn
@@ -246,7 +255,7 @@ class SubjectRepository:
         self.pending_facets: set[int] = set()  # ensured in this transaction: known once it commits
 
     def load(self, project_id: str) -> list[Subject]:
-        rows = self.conn.execute(select(t.subjects.c.state).where(t.subjects.c.project_id == project_id)).scalars()
+        rows = self.conn.execute(_LOAD_SUBJECTS, {"b_project": project_id}).scalars()
         return [Subject.from_dict(state) for state in rows]
 
     def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]], *,
@@ -285,6 +294,8 @@ class SubjectRepository:
 
 
 _INSERT_TASK = insert(t.tasks)
+_GET_TASK = select(t.tasks).where(t.tasks.c.id == bindparam("b_id"))
+_READY_TASK_IDS = select(t.tasks.c.id).where(t.tasks.c.project_id == bindparam("b_project"), t.tasks.c.state == "ready")
 _CLOSE_TASK = (update(t.tasks).where(t.tasks.c.id == bindparam("tid"))
                .values(state=bindparam("st"), completed_at=bindparam("at"), actor=bindparam("who")))
 
@@ -294,7 +305,7 @@ class TaskRepository:
         self.conn = conn
 
     def get(self, task_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(select(t.tasks).where(t.tasks.c.id == task_id)).mappings().first()
+        row = self.conn.execute(_GET_TASK, {"b_id": task_id}).mappings().first()
         return dict(row) if row else None
 
     def involves(self, project_id: str, department: str) -> bool:
@@ -303,8 +314,7 @@ class TaskRepository:
         return self.conn.execute(q.limit(1)).first() is not None
 
     def ready_ids(self, project_id: str) -> set[str]:
-        return set(self.conn.execute(select(t.tasks.c.id).where(and_(t.tasks.c.project_id == project_id,
-                                                                       t.tasks.c.state == "ready"))).scalars())
+        return set(self.conn.execute(_READY_TASK_IDS, {"b_project": project_id}).scalars())
 
     def add(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tasks).values(**row))
