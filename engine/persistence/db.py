@@ -48,8 +48,11 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def _make_engine(url: str) -> Engine:
+    from engine.persistence.tables import json_column_text, json_column_value
+
+    json_codec = {"json_serializer": json_column_text, "json_deserializer": json_column_value}  # orjson (issue 14)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json_codec)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
@@ -70,7 +73,7 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gongai_write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **json_codec)
 
 
 def alembic_config(engine: Engine) -> Config:
