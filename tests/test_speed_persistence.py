@@ -51,3 +51,38 @@ def test_a_json_column_round_trips_through_the_database(tmp_path) -> None:
         assert conn.execute(select(t.definitions.c.files)).scalar() == files
     assert "模型" in stored and ", " not in stored  # UTF-8, compact
     db.dispose()
+
+
+def test_a_task_read_with_its_project_serves_the_projects_next_read_until_it_is_written(tmp_path) -> None:
+    """Completing a task reads the task and its project in one statement; the project row is the one a separate
+    read gives, and a write of the project in the transaction makes the next read go to the database again."""
+    from sqlalchemy import event
+
+    from engine.clock import VirtualClock
+    from engine.domain.catalogue import load_catalogue
+    from engine.persistence.uow import UnitOfWork
+    from engine.services.approval import ApprovalService
+    from tests.test_engine import file_project, local
+
+    db = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    migrate(db)
+    service = ApprovalService(db, catalogue=load_catalogue(), clock=VirtualClock(local(2026, 11, 2, 9, 0)))
+    service.deploy_bundled()
+    pid = file_project(service)
+    task_id = service.list_tasks(project_id=pid)[0]["id"]
+    statements: list[str] = []
+    event.listens_for(db, "before_cursor_execute")(lambda _c, _cur, sql, *_a: statements.append(sql.split()[0]))
+    with UnitOfWork(db) as uow:
+        separate_task, separate_project = uow.tasks.get(task_id), uow.projects.get(pid)
+        statements.clear()
+        task = uow.tasks.get(task_id, with_project=True)
+        project = uow.projects.get(pid)
+        assert statements == ["SELECT"], "one statement for the task and its project"
+        assert task == separate_task and project == separate_project
+        project["status"] = "changed by the caller"
+        assert uow.projects.get(pid)["status"] == separate_project["status"], "callers get their own copy"
+        uow.projects.update(pid, project["version"], next_timer_at=None)
+        statements.clear()
+        assert uow.projects.get(pid)["version"] == project["version"] + 1 and statements == ["SELECT"]
+        assert uow.tasks.get("no-such-task", with_project=True) is None
+    db.dispose()

@@ -114,19 +114,29 @@ _UPDATE_PROJECT = update(t.projects).where(t.projects.c.id == bindparam("b_id"),
 class ProjectRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._read: dict[str, dict[str, Any]] = {}  # rows this transaction read along with another row
 
     def add(self, row: dict[str, Any]) -> None:
+        self._read.pop(row["id"], None)
         self.conn.execute(insert(t.projects).values(version=1, **row))
 
     def get(self, project_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         """Read a project; ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite
-        already serialises writers with BEGIN IMMEDIATE)."""
+        already serialises writers with BEGIN IMMEDIATE). A row this transaction already read with its task
+        (:meth:`TaskRepository.get` ``with_project``) and has not written since is not read again."""
+        if not for_update and project_id in self._read:
+            return dict(self._read[project_id])
         row = self.conn.execute(_GET_PROJECT_FOR_UPDATE if for_update else _GET_PROJECT,
                                 {"b_id": project_id}).mappings().first()
         return dict(row) if row else None
 
+    def remember(self, row: dict[str, Any]) -> None:
+        """Keep a project row read by another repository's statement, for :meth:`get` in this transaction."""
+        self._read[row["id"]] = row
+
     def update(self, project_id: str, expected_version: int, **values: Any) -> int:
         """Write ``values`` if nobody else wrote the project since we read ``expected_version``."""
+        self._read.pop(project_id, None)
         result = self.conn.execute(_UPDATE_PROJECT, {**values, "version": expected_version + 1,
                                                      "b_id": project_id, "b_version": expected_version})
         if result.rowcount != 1:
@@ -295,18 +305,33 @@ class SubjectRepository:
 
 _INSERT_TASK = insert(t.tasks)
 _GET_TASK = select(t.tasks).where(t.tasks.c.id == bindparam("b_id"))
+_TASK_COLUMNS = tuple(c.name for c in t.tasks.c)
+_PROJECT_COLUMNS = tuple(c.name for c in t.projects.c)
+_GET_TASK_AND_PROJECT = (select(*t.tasks.c, *(c.label(f"project__{c.name}") for c in t.projects.c))
+                         .join_from(t.tasks, t.projects, t.projects.c.id == t.tasks.c.project_id)
+                         .where(t.tasks.c.id == bindparam("b_id")))
 _READY_TASK_IDS = select(t.tasks.c.id).where(t.tasks.c.project_id == bindparam("b_project"), t.tasks.c.state == "ready")
 _CLOSE_TASK = (update(t.tasks).where(t.tasks.c.id == bindparam("tid"))
                .values(state=bindparam("st"), completed_at=bindparam("at"), actor=bindparam("who")))
 
 
 class TaskRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, projects: ProjectRepository | None = None) -> None:
         self.conn = conn
+        self.projects = projects
 
-    def get(self, task_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(_GET_TASK, {"b_id": task_id}).mappings().first()
-        return dict(row) if row else None
+    def get(self, task_id: str, *, with_project: bool = False) -> dict[str, Any] | None:
+        """The task row; ``with_project`` reads its project's row in the same statement and hands it to the unit of
+        work's :class:`ProjectRepository` (whose next ``get`` of it then needs no statement)."""
+        if not with_project or self.projects is None:
+            row = self.conn.execute(_GET_TASK, {"b_id": task_id}).mappings().first()
+            return dict(row) if row else None
+        found = self.conn.execute(_GET_TASK_AND_PROJECT, {"b_id": task_id}).first()
+        if found is None:
+            return None
+        split = len(t.tasks.c)
+        self.projects.remember(dict(zip(_PROJECT_COLUMNS, found[split:])))
+        return dict(zip(_TASK_COLUMNS, found[:split]))
 
     def involves(self, project_id: str, department: str) -> bool:
         """Whether ``department`` has (or had) a task in the project (what lets its officers read it)."""
@@ -439,7 +464,7 @@ class UnitOfWork:
             heads = _KNOWN_HEADS.setdefault(self._engine, audit.KnownHeads())
         self.events = EventRepository(self.conn, heads)
         self.subjects = SubjectRepository(self.conn, _KNOWN_FACETS.setdefault(self._engine, set()))
-        self.tasks = TaskRepository(self.conn)
+        self.tasks = TaskRepository(self.conn, self.projects)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
         self.certificates = CertificateRepository(self.conn)
