@@ -86,3 +86,17 @@ def test_a_task_read_with_its_project_serves_the_projects_next_read_until_it_is_
         assert uow.projects.get(pid)["version"] == project["version"] + 1 and statements == ["SELECT"]
         assert uow.tasks.get("no-such-task", with_project=True) is None
     db.dispose()
+
+
+def test_serve_freezes_start_up_objects_and_collects_young_ones_in_larger_batches() -> None:
+    import gc
+
+    from engine.cli.serve_cmd import GC_THRESHOLDS, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
