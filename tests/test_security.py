@@ -96,22 +96,26 @@ def test_a_cached_token_is_refused_once_revoked_elsewhere_after_the_bound_and_at
     elsewhere = UserStore(db)  # another process: its changes do not reach the serving store's cache
     _, owner = elsewhere.add("owner-c", "owner")
     _, window = elsewhere.add("window-c", "window")
+    assert serving.cached_actor(owner) is None, "the no-database answer knows only tokens read before"
     assert serving.actor_for_token(owner).id == "owner-c" and serving.actor_for_token(window).id == "window-c"
+    assert serving.cached_actor(owner).id == "owner-c"
     elsewhere.disable("owner-c")
     now[0] += timedelta(seconds=4)
     assert serving.actor_for_token(owner) is not None, "within the bound the cached user is still served"
     now[0] += timedelta(seconds=1)
+    assert serving.cached_actor(owner) is None
     assert serving.actor_for_token(owner) is None, "past the bound the revocation takes effect"
     elsewhere.change_role("window-c", "analyst")
     now[0] += timedelta(seconds=5)
     assert serving.actor_for_token(window).role == "analyst", "a role change elsewhere is seen after the bound"
     serving.disable("window-c")
+    assert serving.cached_actor(window) is None
     assert serving.actor_for_token(window) is None, "a revocation through the serving store takes effect at once"
     _, fresh = serving.reissue("window-c")  # issued now[0]
     now[0] += timedelta(days=90, seconds=-1)
     assert serving.actor_for_token(fresh) is not None
     now[0] += timedelta(seconds=2)
-    assert serving.actor_for_token(fresh) is None, "a cached token still expires on time"
+    assert serving.cached_actor(fresh) is None and serving.actor_for_token(fresh) is None, "expires on time"
     assert serving.actor_for_token("guess") is None
 
 

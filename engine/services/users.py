@@ -221,6 +221,18 @@ class UserStore:
             return None
         return self.actor_for_digest(hash_token(token))
 
+    def cached_actor(self, token: str) -> Actor | None:
+        """The token's user if this process read it within ``cache_for`` and the token has not expired; None
+        means "ask :meth:`actor_for_token`" (it may still be valid). Never touches the database, so an async
+        caller can answer without handing the request to a thread."""
+        if self._cache is None or not token:
+            return None
+        now = self.now()
+        cached = self._cache.get(hash_token(token), now)
+        if cached is None or self._expired(cached[1], now):
+            return None
+        return cached[0]
+
     def actor_for_digest(self, digest: str) -> Actor | None:
         """The active user whose token hashes to ``digest``, or None: a browser session keeps only the digest
         of the token it signed in with, so revoking the token ends the session too."""
