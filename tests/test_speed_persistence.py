@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from engine.persistence import tables as t
 from engine.persistence.db import make_engine, migrate
 from engine.persistence.tables import json_column_text, json_column_value
+from tests.pg_server import pg_server  # noqa: F401  (fixture)
 
 VALUES = [{"名称": "规划许可", "n": 3, "x": 0.1, "big": 2**70, "nested": [None, True, {"1": []}]}, [], "text", 1.5e-7]
 
@@ -100,3 +102,33 @@ def test_serve_freezes_start_up_objects_and_collects_young_ones_in_larger_batche
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_postgresql_pings_only_a_connection_idle_a_while_and_a_failed_ping_renews_the_pool(pg_server, monkeypatch) -> None:
+    """No round trip before each transaction on a connection used a moment ago; one idle longer is pinged, and a
+    connection the server dropped meanwhile is replaced before the request uses it."""
+    from sqlalchemy import text
+
+    from engine.persistence import db as db_module
+
+    engine = make_engine(pg_server.create_database())
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+    for _ in range(3):
+        with engine.connect() as conn:
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    assert pings == [], "a connection checked in a moment ago is used without a ping"
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == backend and len(pings) == 1
+    with make_engine(pg_server.create_database()).connect() as other:  # the server drops the pooled connection
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        for _ in range(100):  # the backend exits asynchronously: wait until it has (a new snapshot each time)
+            other.rollback()
+            if not other.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}).first():
+                break
+            time.sleep(0.05)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend, "replaced before use"
+    engine.dispose()
