@@ -25,7 +25,7 @@ from engine.ops.metrics import watch_pool
 from engine.persistence.db import is_current, make_engine, migrate, missing_schema
 from engine.services.approval import ApprovalService
 from engine.services.idempotency import IdempotencyStore
-from engine.services.users import UserStore
+from engine.services.users import UserStore, auth_cache_from_environment
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 log = logging.getLogger("gongai.readiness")
@@ -70,7 +70,8 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     )
     app.state.service = service
     app.state.worker_threads = worker_threads or default_worker_threads()
-    app.state.users = UserStore(service.db, departments=service.catalogue.departments)
+    app.state.users = UserStore(service.db, departments=service.catalogue.departments,
+                                cache_for=auth_cache_from_environment())  # GONGAI_AUTH_CACHE_SECONDS
     app.state.idempotency = IdempotencyStore(service.db)
     app.state.auth_limiter = FailedAuthLimiter()  # 429 after 20 bad tokens from one address in 5 minutes
     problems.install(app)

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from engine.domain.actors import Actor
 from engine.ops.logs import note
@@ -34,14 +35,21 @@ def users(request: Request) -> UserStore:
     return request.app.state.users
 
 
-def current_actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
+async def current_actor(request: Request,
+                        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
+    """The request's user. Async so that a token this process resolved a moment ago (``UserStore.cached_actor``)
+    is answered on the event loop: a sync dependency is handed to a worker thread and back, which cost more than
+    the look-up (issue 14); only a database read goes to a thread."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Authorization: send 'Authorization: Bearer <token>' (tokens come from `gongai users add`)")
     limiter = getattr(request.app.state, "auth_limiter", None)
     address = request.client.host if request.client else "unknown"
     if limiter is not None:
         limiter.check(address)
-    actor = request.app.state.users.actor_for_token(credentials.credentials)
+    store: UserStore = request.app.state.users
+    actor = store.cached_actor(credentials.credentials)
+    if actor is None:
+        actor = await run_in_threadpool(store.actor_for_token, credentials.credentials)
     if actor is None:
         if limiter is not None:
             limiter.failed(address)

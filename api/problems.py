@@ -80,7 +80,7 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         if not is_outage(exc):
             return await _unexpected(request, exc)
-        # the pool checks connections before use (pool_pre_ping), so the next request after the outage works
+        # the pool checks idle connections before use (engine.persistence.db), so the next request after the outage works
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         DB_UNAVAILABLE.inc()
         return problem(503, "the database is unavailable; nothing was changed, retry later", _where(request),

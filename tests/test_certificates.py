@@ -25,6 +25,7 @@ from engine.domain.certificates import (
 from engine.domain.ledger import Event
 from engine.persistence.uow import UnitOfWork
 from engine.simulation.cases import typical_case
+from tests.pg_server import pg_server  # noqa: F401  (fixture)
 from tests.test_api_support import default_payload, make_harness
 
 CODE = "2026-360100-47-03-000123"  # 备案 (03): the typical social_general case files its project (investment_mode filing)
@@ -296,3 +297,47 @@ def test_owners_pages_list_certificates_and_mark_exempted_materials(tmp_path: Pa
     page = hz.client.get(f"/ui/tasks/{filing['id']}")
     assert page.status_code == 200 and "免于提交" in page.text and permit["number"] in page.text
     assert 'name="m_planning_permit_copy"' not in page.text, "an exempted material is not asked for"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_step_issuing_several_of_a_type_draws_its_counter_once_with_the_numbers_of_one_draw_each(
+        tmp_path: Path, request, backend: str) -> None:
+    """A step's certificates of one type and year take their numbers in one counter statement; the numbers are those
+    one draw per certificate, in order, gives — also in a shard's lane (index 1 of 3: 2, 5, 8 …)."""
+    from sqlalchemy import event
+
+    from engine.clock import VirtualClock
+    from engine.domain.certificates import Changes, Issue, format_number
+    from engine.persistence.db import make_engine, migrate
+    from engine.services.approval import ApprovalService
+    from tests.test_engine import file_project, local
+
+    url = (f"sqlite:///{tmp_path / 'c.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_server").create_database())
+    db = make_engine(url)
+    migrate(db)
+    service = ApprovalService(db, catalogue=load_catalogue(), clock=VirtualClock(local(2026, 11, 2, 9, 0)))
+    service.deploy_bundled()
+    pid = file_project(service)
+    at = datetime(2026, 11, 3, 2, 0, tzinfo=timezone.utc)
+
+    def issue(code: str, key: str) -> Issue:
+        return Issue(matter_key=key, matter_id=key, stage="S1", type_id=f"type_{code}", type_name="证", kind="permit",
+                     code=code, department="zjj", issued_at=at, expires_at=None, outcome="approved")
+
+    project = {"id": pid, "owner_id": "owner-1", "owner_name": None, "project_code": None, "division_code": "360100"}
+    counters: list[str] = []
+    event.listens_for(db, "before_cursor_execute")(
+        lambda _c, _cur, statement, *_a: counters.append(statement) if "id_counters" in statement else None)
+    fmt = "{code}-{year}-{seq:04d}"
+    with UnitOfWork(db) as uow:
+        first = uow.certificates.apply(project, Changes(issues=[issue("A", "m1"), issue("B", "m2"), issue("A", "m3")]),
+                                       number_format=fmt, lane=(1, 3))
+        second = uow.certificates.apply(project, Changes(issues=[issue("A", "m4")]), number_format=fmt, lane=(1, 3))
+        uow.commit()
+    assert first == ["A-2026-0002", "B-2026-0002", "A-2026-0005"] and second == ["A-2026-0008"]
+    assert len(counters) == 3, "one counter statement per counter and step"
+    assert format_number(fmt, code="A", issued_at=at, division=None, seq=8) == second[0]
+    with UnitOfWork(db, read_only=True) as uow:
+        assert {c["number"] for c in uow.certificates.for_project(pid)} >= set(first + second)
+    db.dispose()

@@ -119,3 +119,37 @@ def test_existing_events_are_chained_by_the_migration(tmp_path) -> None:
         command.downgrade(config, "0014_ops_project_ids")
     migrate(db)
     assert _problems(db) == [] and [e["seq"] for e in service.events(pid)][:2] == [1, 2]
+
+
+def test_two_processes_appending_to_one_chain_keep_it_whole(url: str) -> None:
+    """Each process remembers the chain heads it committed and moves a head it knows in one conditional UPDATE;
+    when another process appended meanwhile that UPDATE matches nothing and the head is read (locked) instead."""
+    from sqlalchemy import event
+
+    db_a, db_b = make_engine(url), make_engine(url)  # two engines: two processes' worth of remembered heads
+    migrate(db_a)
+    clock = VirtualClock(local(2026, 11, 2, 9, 0))
+    a = ApprovalService(db_a, catalogue=load_catalogue(), clock=clock)
+    a.deploy_bundled()
+    b = ApprovalService(db_b, catalogue=load_catalogue(), clock=clock)
+    pid = file_project(a)
+    intake = a.list_tasks(project_id=pid)[0]["id"]
+    head_statements: list[str] = []
+
+    @event.listens_for(db_a, "before_cursor_execute")
+    def _audit_heads(_conn, _cursor, statement, *_args) -> None:
+        if "audit_heads" in statement:
+            head_statements.append(statement.split()[0])
+
+    b.claim_task(intake, actor=WINDOW)  # b has not seen this chain: reads its head
+    a.release_task(intake, actor=WINDOW)  # a's remembered head is stale: the conditional UPDATE misses, then a read
+    assert head_statements == ["UPDATE", "SELECT", "UPDATE"]
+    head_statements.clear()
+    a.claim_task(intake, actor=WINDOW)  # a's head is current: one statement
+    assert head_statements == ["UPDATE"]
+    a.complete_task(intake, {"outcome": "complete"}, actor=WINDOW)
+    events = a.events(pid)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert _problems(db_a) == []
+    db_a.dispose()
+    db_b.dispose()

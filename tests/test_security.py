@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from api.security import CONTENT_SECURITY_POLICY, FailedAuthLimiter, TooManyFailures
 from engine.cli import app as cli
 from engine.persistence.db import make_engine, migrate
-from engine.services.users import UserStore, token_ttl_from_environment
+from engine.services.users import UserStore, auth_cache_from_environment, token_ttl_from_environment
 from tests.test_api_support import make_harness
 
 
@@ -83,6 +83,51 @@ def test_tokens_expire_after_their_lifetime_and_reissue_gives_a_new_one(tmp_path
     _, fresh = store.reissue("owner9")
     assert store.actor_for_token(fresh) is not None and store.actor_for_token(token) is None
     assert UserStore(db, token_ttl=None, now=lambda: now[0] + timedelta(days=10_000)).actor_for_token(fresh)
+
+
+def test_a_cached_token_is_refused_once_revoked_elsewhere_after_the_bound_and_at_once_here(tmp_path) -> None:
+    """The serving process reuses a token's user for ``cache_for`` (no database read per request): a revocation by
+    another process (`gongai users revoke`, another server) is refused once the bound has passed; one made through
+    the same store is refused at once; the token's own expiry stays exact while cached."""
+    db = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    migrate(db)
+    now = [datetime.now(timezone.utc)]
+    serving = UserStore(db, token_ttl=timedelta(days=90), now=lambda: now[0], cache_for=timedelta(seconds=5))
+    elsewhere = UserStore(db)  # another process: its changes do not reach the serving store's cache
+    _, owner = elsewhere.add("owner-c", "owner")
+    _, window = elsewhere.add("window-c", "window")
+    assert serving.cached_actor(owner) is None, "the no-database answer knows only tokens read before"
+    assert serving.actor_for_token(owner).id == "owner-c" and serving.actor_for_token(window).id == "window-c"
+    assert serving.cached_actor(owner).id == "owner-c"
+    elsewhere.disable("owner-c")
+    now[0] += timedelta(seconds=4)
+    assert serving.actor_for_token(owner) is not None, "within the bound the cached user is still served"
+    now[0] += timedelta(seconds=1)
+    assert serving.cached_actor(owner) is None
+    assert serving.actor_for_token(owner) is None, "past the bound the revocation takes effect"
+    elsewhere.change_role("window-c", "analyst")
+    now[0] += timedelta(seconds=5)
+    assert serving.actor_for_token(window).role == "analyst", "a role change elsewhere is seen after the bound"
+    serving.disable("window-c")
+    assert serving.cached_actor(window) is None
+    assert serving.actor_for_token(window) is None, "a revocation through the serving store takes effect at once"
+    _, fresh = serving.reissue("window-c")  # issued now[0]
+    now[0] += timedelta(days=90, seconds=-1)
+    assert serving.actor_for_token(fresh) is not None
+    now[0] += timedelta(seconds=2)
+    assert serving.cached_actor(fresh) is None and serving.actor_for_token(fresh) is None, "expires on time"
+    assert serving.actor_for_token("guess") is None
+
+
+def test_auth_cache_bound_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.delenv("GONGAI_AUTH_CACHE_SECONDS", raising=False)
+    assert auth_cache_from_environment() == timedelta(seconds=5)
+    monkeypatch.setenv("GONGAI_AUTH_CACHE_SECONDS", "0")
+    assert auth_cache_from_environment() is None
+    for bad in ("soon", "600"):
+        monkeypatch.setenv("GONGAI_AUTH_CACHE_SECONDS", bad)
+        with pytest.raises(ValueError, match="GONGAI_AUTH_CACHE_SECONDS"):
+            auth_cache_from_environment()
 
 
 def test_token_lifetime_comes_from_the_environment(monkeypatch) -> None:

@@ -7,6 +7,7 @@ worker when several API processes share one database.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from typing import Optional
@@ -39,6 +40,20 @@ class TimerWorker(threading.Thread):
         self.loop.stop()
 
 
+#: Young objects a collection waits for (CPython's default is 700): a completion allocates thousands (rows, the
+#: workflow's task objects), so the default collects several times per request, each time also walking what the
+#: previous requests promoted (issue 14: −3.6 % of the instructions per completion, in-process).
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up built (modules, the catalogue, parsed models: never garbage) out of every later
+    collection, and collect young objects in larger batches (:data:`GC_THRESHOLDS`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", envvar="GONGAI_HOST", help="interface to listen on"),
@@ -64,6 +79,7 @@ def serve(
 
     configure_logging()  # JSON lines (GONGAI_LOG_FORMAT=text for a terminal), engine/ops/logs.py
     application = create_app(database_url=db, profile=profile, worker_threads=worker_threads)
+    tune_gc()
     worker = TimerWorker(application.state.service, timer_interval) if timers else None
     if worker:
         worker.start()

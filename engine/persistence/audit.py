@@ -21,11 +21,12 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.persistence import tables as t
 
@@ -57,34 +58,86 @@ def digest(previous: str, row: Mapping[str, Any], fields: Iterable[str]) -> str:
     return hashlib.sha256(message).hexdigest()
 
 
+_HEAD = (select(t.audit_heads.c.seq, t.audit_heads.c.hash).where(t.audit_heads.c.chain == bindparam("chain"))
+         .with_for_update())
+_INSERT_HEAD = insert(t.audit_heads)
+_UPDATE_HEAD = (update(t.audit_heads).where(t.audit_heads.c.chain == bindparam("the_chain"))
+                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+#: moves the head only if it is still the one this process last saw (one statement instead of a read and a write)
+_MOVE_KNOWN_HEAD = (update(t.audit_heads).where(t.audit_heads.c.chain == bindparam("the_chain"),
+                                                t.audit_heads.c.seq == bindparam("was_seq"),
+                                                t.audit_heads.c.hash == bindparam("was_hash"))
+                    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+
+
 def _head(conn: Connection, chain: str) -> tuple[int, str, bool]:
-    row = conn.execute(select(t.audit_heads.c.seq, t.audit_heads.c.hash).where(t.audit_heads.c.chain == chain)
-                       .with_for_update()).first()
+    row = conn.execute(_HEAD, {"chain": chain}).first()
     return (int(row.seq), row.hash, True) if row else (0, GENESIS, False)
 
 
 def _move_head(conn: Connection, chain: str, seq: int, hash_: str, existed: bool) -> None:
     if existed:
-        conn.execute(update(t.audit_heads).where(t.audit_heads.c.chain == chain).values(seq=seq, hash=hash_))
+        conn.execute(_UPDATE_HEAD, {"the_chain": chain, "new_seq": seq, "new_hash": hash_})
     else:
-        conn.execute(insert(t.audit_heads).values(chain=chain, seq=seq, hash=hash_))
+        conn.execute(_INSERT_HEAD, {"chain": chain, "seq": seq, "hash": hash_})
 
 
-def chain_rows(conn: Connection, chain: str, rows: list[dict[str, Any]], fields: Iterable[str]) -> None:
-    """Give ``rows`` (about to be inserted, in order) their ``seq``, ``prev_hash`` and ``hash``; move the head.
-
-    Runs in the inserting transaction; the head row is locked (PostgreSQL) until it commits, so two writers
-    of one chain queue instead of forking it (SQLite serialises writers anyway).
-    """
-    if not rows:
-        return
-    fields = tuple(fields)
-    seq, previous, existed = _head(conn, chain)
+def _link(rows: list[dict[str, Any]], fields: tuple[str, ...], seq: int, previous: str) -> tuple[int, str]:
     for row in rows:
         seq += 1
         row["seq"], row["prev_hash"] = seq, previous
         row["hash"] = previous = digest(previous, row, fields)
+    return seq, previous
+
+
+class KnownHeads:
+    """The chain heads this process has committed (or read), so an append can move a head without reading it.
+
+    Only a hint: :func:`chain_rows` moves a known head with an UPDATE that matches the stored seq *and* hash, and
+    reads the head (locked) when that matches no row — another process appended meanwhile, or the database was
+    restored. Bounded: past ``max_entries`` chains the oldest are forgotten (they are read again when next used).
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, chain: str) -> tuple[int, str] | None:
+        return self._heads.get(chain)
+
+    def update(self, heads: Mapping[str, tuple[int, str]]) -> None:
+        with self._lock:
+            for chain, head in heads.items():
+                self._heads.pop(chain, None)
+                self._heads[chain] = head
+            while len(self._heads) > self.max_entries:
+                del self._heads[next(iter(self._heads))]
+
+
+def chain_rows(conn: Connection, chain: str, rows: list[dict[str, Any]], fields: Iterable[str], *,
+               known: tuple[int, str] | None = None) -> tuple[int, str] | None:
+    """Give ``rows`` (about to be inserted, in order) their ``seq``, ``prev_hash`` and ``hash``; move the head;
+    return the new head (seq, hash).
+
+    Runs in the inserting transaction; the head row is locked (PostgreSQL) until it commits, so two writers
+    of one chain queue instead of forking it (SQLite serialises writers anyway). ``known``: the head as this
+    process last committed it (:class:`KnownHeads`); when the stored head still is that one, it is moved in one
+    conditional UPDATE (which takes the same row lock) without reading it first.
+    """
+    if not rows:
+        return None
+    fields = tuple(fields)
+    if known is not None:
+        seq, previous = _link(rows, fields, *known)
+        moved = conn.execute(_MOVE_KNOWN_HEAD, {"the_chain": chain, "was_seq": known[0], "was_hash": known[1],
+                                                "new_seq": seq, "new_hash": previous})
+        if moved.rowcount == 1:
+            return seq, previous
+    start, head, existed = _head(conn, chain)  # first append here, or another writer moved it: link anew
+    seq, previous = _link(rows, fields, start, head)
     _move_head(conn, chain, seq, previous, existed)
+    return seq, previous
 
 
 def append_admin_event(conn: Connection, type_: str, *, actor: str, subject: str | None,

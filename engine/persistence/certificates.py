@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from engine.domain.certificates import Changes, counter_name, format_number
 from engine.persistence import tables as t
@@ -20,16 +20,36 @@ from engine.persistence import tables as t
 _c = t.certificates.c
 
 
+_TAKE: dict[str, Any] = {}  # dialect → the counter statement, built once
+
+
+def take_counter(conn: Connection, name: str, count: int = 1) -> int:
+    """Take ``count`` values of counter ``name`` at once, in one statement; returns the last (the values taken are
+    ``last - count + 1`` … ``last``; a new counter starts at 1)."""
+    statement = _TAKE.get(conn.dialect.name)
+    if statement is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(t.id_counters)
+        statement = statement.on_conflict_do_update(index_elements=[t.id_counters.c.name],
+                                                    set_={"value": t.id_counters.c.value + statement.excluded.value})
+        statement = _TAKE[conn.dialect.name] = statement.returning(t.id_counters.c.value)
+    return int(conn.execute(statement, {"name": name, "value": count}).scalar_one())
+
+
 def next_counter(conn: Connection, name: str) -> int:
     """The next value of counter ``name`` (1 for a new one), in one statement."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(t.id_counters).values(name=name, value=1)
-    statement = statement.on_conflict_do_update(index_elements=[t.id_counters.c.name],
-                                                set_={"value": t.id_counters.c.value + 1})
-    return int(conn.execute(statement.returning(t.id_counters.c.value)).scalar_one())
+    return take_counter(conn, name)
+
+
+_INSERT_CERTIFICATES = insert(t.certificates)
+_REVOKED = {"status": "revoked", "revoked_at": bindparam("at"), "revocation_reason": bindparam("reason")}
+_REVOKE_MATTER = (update(t.certificates).where(_c.project_id == bindparam("pid"), _c.status != "revoked",
+                                               _c.matter_key == bindparam("which")).values(**_REVOKED))
+_REVOKE_STAGE = (update(t.certificates).where(_c.project_id == bindparam("pid"), _c.status != "revoked",
+                                              _c.stage == bindparam("which")).values(**_REVOKED))
 
 
 class CertificateRepository:
@@ -41,26 +61,37 @@ class CertificateRepository:
               lane: tuple[int, int] = (0, 1)) -> list[str]:
         """Issue and revoke as ``changes`` say, for ``project`` (id, owner_id, owner_name, project_code,
         division_code); returns the numbers issued. ``lane`` = (index, count) interleaves the counters of
-        databases that are merged later (parallel simulation shards): numbers stay unique across them."""
-        numbers = []
+        databases that are merged later (parallel simulation shards): numbers stay unique across them.
+
+        One counter statement per counter (certificate type and year) however many certificates of it the step
+        issues, one insert for all of them: the numbers are those one draw per certificate, in order, would give.
+        """
         index, lanes = lane
-        for issue in changes.issues:
-            name = counter_name(issue.code, issue.issued_at) + (f":{index}" if lanes > 1 else "")
-            seq = (next_counter(self.conn, name) - 1) * lanes + index + 1
+        names = [counter_name(issue.code, issue.issued_at) + (f":{index}" if lanes > 1 else "")
+                 for issue in changes.issues]
+        wanted: dict[str, int] = {}
+        for name in names:
+            wanted[name] = wanted.get(name, 0) + 1
+        drawn = {name: take_counter(self.conn, name, count) - count for name, count in wanted.items()}  # last before
+        numbers, rows = [], []
+        for issue, name in zip(changes.issues, names):
+            drawn[name] += 1
+            seq = (drawn[name] - 1) * lanes + index + 1
             number = format_number(number_format, code=issue.code, issued_at=issue.issued_at,
                                    division=project.get("division_code"), seq=seq)
-            self.conn.execute(insert(t.certificates).values(
+            rows.append(dict(
                 number=number, project_id=project["id"], project_code=project.get("project_code"),
                 owner_id=project["owner_id"], holder_name=project.get("owner_name"), type_id=issue.type_id,
                 type_name=issue.type_name, kind=issue.kind, department=issue.department, stage=issue.stage,
                 matter_key=issue.matter_key, matter_id=issue.matter_id, division_code=project.get("division_code"),
                 issued_at=issue.issued_at, expires_at=issue.expires_at, status="valid"))
             numbers.append(number)
-        for revoke in changes.revocations:
-            which = _c.matter_key == revoke.matter_key if revoke.matter_key else _c.stage == revoke.stage
-            self.conn.execute(update(t.certificates)
-                              .where(_c.project_id == project["id"], which, _c.status != "revoked")
-                              .values(status="revoked", revoked_at=revoke.at, revocation_reason=revoke.reason))
+        if rows:
+            self.conn.execute(_INSERT_CERTIFICATES, rows)
+        for revoke in changes.revocations:  # in order: a later revocation of the step sees the earlier ones
+            self.conn.execute(_REVOKE_MATTER if revoke.matter_key else _REVOKE_STAGE,
+                              {"pid": project["id"], "which": revoke.matter_key or revoke.stage, "at": revoke.at,
+                               "reason": revoke.reason})
         return numbers
 
     def set_project_code(self, project_id: str, code: str) -> None:

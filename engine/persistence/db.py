@@ -8,6 +8,7 @@ are handled the same way.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///gongai.db"
@@ -48,8 +49,11 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def _make_engine(url: str) -> Engine:
+    from engine.persistence.tables import json_column_text, json_column_value
+
+    json_codec = {"json_serializer": json_column_text, "json_deserializer": json_column_value}  # orjson (issue 14)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json_codec)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
@@ -70,7 +74,36 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gongai_write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, **json_codec)
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: A pooled connection idle at least this long is checked (a round trip) before it is used again.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "gongai_idle_since"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle for :data:`PING_AFTER_IDLE_SECONDS`.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every check-out: a round trip to the server before each transaction,
+    two or three per completed task (issue 14). A connection checked in less than a second ago worked then; one
+    idle longer (across a database restart, say) is pinged as before, and a failed ping replaces it and every
+    older pooled connection, so the first request after an outage works. A connection that died within the second
+    fails its request with the usual 503 (and the pool is renewed).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_connection, record) -> None:  # pragma: no cover - trivial
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)  # a new connection (info is per DBAPI connection) has none
+        if idle_since is not None and time.monotonic() - idle_since >= PING_AFTER_IDLE_SECONDS:
+            if not engine.dialect._do_ping_w_event(dbapi_connection):  # False: the server went away
+                raise InvalidatePoolError("a pooled connection failed its ping: the server restarted")
 
 
 def alembic_config(engine: Engine) -> Config:

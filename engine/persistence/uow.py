@@ -103,29 +103,42 @@ class RuleTableRepository:
         return int(result.inserted_primary_key[0])
 
 
+# The statements of every step, built once (issue 14: building a statement per call cost more than running it);
+# an UPDATE without .values() sets the columns its parameters name.
+_GET_PROJECT = select(t.projects).where(t.projects.c.id == bindparam("b_id"))
+_GET_PROJECT_FOR_UPDATE = _GET_PROJECT.with_for_update()
+_UPDATE_PROJECT = update(t.projects).where(t.projects.c.id == bindparam("b_id"),
+                                           t.projects.c.version == bindparam("b_version"))
+
+
 class ProjectRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._read: dict[str, dict[str, Any]] = {}  # rows this transaction read along with another row
 
     def add(self, row: dict[str, Any]) -> None:
+        self._read.pop(row["id"], None)
         self.conn.execute(insert(t.projects).values(version=1, **row))
 
     def get(self, project_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         """Read a project; ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite
-        already serialises writers with BEGIN IMMEDIATE)."""
-        query = select(t.projects).where(t.projects.c.id == project_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        already serialises writers with BEGIN IMMEDIATE). A row this transaction already read with its task
+        (:meth:`TaskRepository.get` ``with_project``) and has not written since is not read again."""
+        if not for_update and project_id in self._read:
+            return dict(self._read[project_id])
+        row = self.conn.execute(_GET_PROJECT_FOR_UPDATE if for_update else _GET_PROJECT,
+                                {"b_id": project_id}).mappings().first()
         return dict(row) if row else None
+
+    def remember(self, row: dict[str, Any]) -> None:
+        """Keep a project row read by another repository's statement, for :meth:`get` in this transaction."""
+        self._read[row["id"]] = row
 
     def update(self, project_id: str, expected_version: int, **values: Any) -> int:
         """Write ``values`` if nobody else wrote the project since we read ``expected_version``."""
-        result = self.conn.execute(
-            update(t.projects)
-            .where(and_(t.projects.c.id == project_id, t.projects.c.version == expected_version))
-            .values(version=expected_version + 1, **values)
-        )
+        self._read.pop(project_id, None)
+        result = self.conn.execute(_UPDATE_PROJECT, {**values, "version": expected_version + 1,
+                                                     "b_id": project_id, "b_version": expected_version})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"project {project_id} was changed by another request; retry")
         return expected_version + 1
@@ -180,6 +193,10 @@ class ProjectRepository:
         ).scalar()
 
 
+_LOAD_PARTS = select(t.workflow_parts.c.part, t.workflow_parts.c.state).where(
+    t.workflow_parts.c.project_id == bindparam("b_project"))
+
+
 class WorkflowPartRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -187,8 +204,7 @@ class WorkflowPartRepository:
     def load(self, project_id: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         top: dict[str, Any] | None = None
         parts: dict[str, dict[str, Any]] = {}
-        for row in self.conn.execute(select(t.workflow_parts.c.part, t.workflow_parts.c.state)
-                                     .where(t.workflow_parts.c.project_id == project_id)):
+        for row in self.conn.execute(_LOAD_PARTS, {"b_project": project_id}):
             if row.part == "top":
                 top = row.state
             else:
@@ -203,9 +219,14 @@ class WorkflowPartRepository:
         upsert(self.conn, t.workflow_parts, rows, ("project_id", "part"))
 
 
+_INSERT_EVENTS = insert(t.events)
+
+
 class EventRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, known_heads: audit.KnownHeads | None = None) -> None:
         self.conn = conn
+        self.known_heads = known_heads if known_heads is not None else audit.KnownHeads()  # committed, this process
+        self.pending_heads: dict[str, tuple[int, str]] = {}  # moved in this transaction: known once it commits
 
     def append(self, project_id: str, project_type: str, events: Iterable[Event]) -> None:
         rows = [
@@ -215,8 +236,12 @@ class EventRepository:
             for e in events
         ]
         if rows:
-            audit.chain_rows(self.conn, audit.project_chain(project_id), rows, audit.EVENT_FIELDS)  # tamper evidence
-            self.conn.execute(insert(t.events), rows)
+            chain = audit.project_chain(project_id)
+            known = self.pending_heads.get(chain) or self.known_heads.get(chain)
+            head = audit.chain_rows(self.conn, chain, rows, audit.EVENT_FIELDS, known=known)  # tamper evidence
+            if head is not None:
+                self.pending_heads[chain] = head
+            self.conn.execute(_INSERT_EVENTS, rows)
 
     def for_project(self, project_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(t.events).where(t.events.c.project_id == project_id)
@@ -230,6 +255,9 @@ class EventRepository:
         return [dict(r) for r in self.conn.execute(query).mappings()]
 
 
+_LOAD_SUBJECTS = select(t.subjects.c.state).where(t.subjects.c.project_id == bindparam("b_project"))
+
+
 class SubjectRepository:
     def __init__(self, conn: Connection, known_facets: set[int] | None = None) -> None:
         self.conn = conn
@@ -237,7 +265,7 @@ class SubjectRepository:
         self.pending_facets: set[int] = set()  # ensured in this transaction: known once it commits
 
     def load(self, project_id: str) -> list[Subject]:
-        rows = self.conn.execute(select(t.subjects.c.state).where(t.subjects.c.project_id == project_id)).scalars()
+        rows = self.conn.execute(_LOAD_SUBJECTS, {"b_project": project_id}).scalars()
         return [Subject.from_dict(state) for state in rows]
 
     def save(self, project_id: str, project_type: str, rows: Iterable[tuple[Subject, dict[str, Any]]], *,
@@ -276,17 +304,34 @@ class SubjectRepository:
 
 
 _INSERT_TASK = insert(t.tasks)
+_GET_TASK = select(t.tasks).where(t.tasks.c.id == bindparam("b_id"))
+_TASK_COLUMNS = tuple(c.name for c in t.tasks.c)
+_PROJECT_COLUMNS = tuple(c.name for c in t.projects.c)
+_GET_TASK_AND_PROJECT = (select(*t.tasks.c, *(c.label(f"project__{c.name}") for c in t.projects.c))
+                         .join_from(t.tasks, t.projects, t.projects.c.id == t.tasks.c.project_id)
+                         .where(t.tasks.c.id == bindparam("b_id")))
+_READY_TASK_IDS = select(t.tasks.c.id).where(t.tasks.c.project_id == bindparam("b_project"), t.tasks.c.state == "ready")
 _CLOSE_TASK = (update(t.tasks).where(t.tasks.c.id == bindparam("tid"))
                .values(state=bindparam("st"), completed_at=bindparam("at"), actor=bindparam("who")))
 
 
 class TaskRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, projects: ProjectRepository | None = None) -> None:
         self.conn = conn
+        self.projects = projects
 
-    def get(self, task_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(select(t.tasks).where(t.tasks.c.id == task_id)).mappings().first()
-        return dict(row) if row else None
+    def get(self, task_id: str, *, with_project: bool = False) -> dict[str, Any] | None:
+        """The task row; ``with_project`` reads its project's row in the same statement and hands it to the unit of
+        work's :class:`ProjectRepository` (whose next ``get`` of it then needs no statement)."""
+        if not with_project or self.projects is None:
+            row = self.conn.execute(_GET_TASK, {"b_id": task_id}).mappings().first()
+            return dict(row) if row else None
+        found = self.conn.execute(_GET_TASK_AND_PROJECT, {"b_id": task_id}).first()
+        if found is None:
+            return None
+        split = len(t.tasks.c)
+        self.projects.remember(dict(zip(_PROJECT_COLUMNS, found[split:])))
+        return dict(zip(_TASK_COLUMNS, found[:split]))
 
     def involves(self, project_id: str, department: str) -> bool:
         """Whether ``department`` has (or had) a task in the project (what lets its officers read it)."""
@@ -294,8 +339,7 @@ class TaskRepository:
         return self.conn.execute(q.limit(1)).first() is not None
 
     def ready_ids(self, project_id: str) -> set[str]:
-        return set(self.conn.execute(select(t.tasks.c.id).where(and_(t.tasks.c.project_id == project_id,
-                                                                       t.tasks.c.state == "ready"))).scalars())
+        return set(self.conn.execute(_READY_TASK_IDS, {"b_project": project_id}).scalars())
 
     def add(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tasks).values(**row))
@@ -391,6 +435,8 @@ class CreditRepository:
 
 #: facet ids this process has seen committed, per database (so a step does not insert them again)
 _KNOWN_FACETS: "weakref.WeakKeyDictionary[Engine, set[int]]" = weakref.WeakKeyDictionary()
+#: audit chain heads this process has committed, per database (so an append moves a head without reading it)
+_KNOWN_HEADS: "weakref.WeakKeyDictionary[Engine, audit.KnownHeads]" = weakref.WeakKeyDictionary()
 
 
 class UnitOfWork:
@@ -413,9 +459,12 @@ class UnitOfWork:
         self.rule_tables = RuleTableRepository(self.conn)
         self.projects = ProjectRepository(self.conn)
         self.parts = WorkflowPartRepository(self.conn)
-        self.events = EventRepository(self.conn)
+        heads = _KNOWN_HEADS.get(self._engine)
+        if heads is None:
+            heads = _KNOWN_HEADS.setdefault(self._engine, audit.KnownHeads())
+        self.events = EventRepository(self.conn, heads)
         self.subjects = SubjectRepository(self.conn, _KNOWN_FACETS.setdefault(self._engine, set()))
-        self.tasks = TaskRepository(self.conn)
+        self.tasks = TaskRepository(self.conn, self.projects)
         self.notifications = NotificationRepository(self.conn)
         self.credit = CreditRepository(self.conn)
         self.certificates = CertificateRepository(self.conn)
@@ -425,6 +474,7 @@ class UnitOfWork:
     def commit(self) -> None:
         self._tx.commit()
         self.subjects.known_facets |= self.subjects.pending_facets
+        self.events.known_heads.update(self.events.pending_heads)
 
     def rollback(self) -> None:
         if self._tx.is_active:

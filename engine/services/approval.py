@@ -556,7 +556,7 @@ class ApprovalService:
     @staticmethod
     def _actionable_task(uow: UnitOfWork, task_id: str, actor: Actor) -> dict[str, Any]:
         """The task row, if it exists, is ready and ``actor`` may act on it; otherwise the refusal."""
-        row = uow.tasks.get(task_id)
+        row = uow.tasks.get(task_id, with_project=True)  # the caller reads the project next: same statement
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
         if row["state"] != "ready":

@@ -12,11 +12,12 @@ import hmac
 import os
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.domain.actors import Actor
@@ -44,20 +45,82 @@ def token_ttl_from_environment() -> timedelta | None:
     return timedelta(days=days) if days > 0 else None
 
 
+DEFAULT_AUTH_CACHE_SECONDS = 5.0
+"""Seconds a serving process reuses a token's user without asking the database (``GONGAI_AUTH_CACHE_SECONDS``)."""
+
+
+def auth_cache_from_environment() -> timedelta | None:
+    """How long ``gongai serve`` remembers a token's user (``GONGAI_AUTH_CACHE_SECONDS``, default 5; 0 = ask the
+    database on every request): the bound within which a revocation made by another process takes effect."""
+    raw = os.environ.get("GONGAI_AUTH_CACHE_SECONDS", "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_AUTH_CACHE_SECONDS
+    except ValueError:
+        raise ValueError(f"GONGAI_AUTH_CACHE_SECONDS must be a number of seconds, not {raw!r}") from None
+    if not 0 <= seconds <= 60:
+        raise ValueError(f"GONGAI_AUTH_CACHE_SECONDS must be between 0 and 60 seconds, not {raw!r}")
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+class _ActorCache:
+    """Token digest → (actor, token issue time, when it was read), kept for ``bound`` after the read.
+
+    Only users found active are kept (an unknown token is never cached: guessing cannot fill it), at most
+    ``max_entries`` (the oldest read goes first). Every request asks the database at least once per ``bound``, so
+    a user revoked, reissued or changed by another process is refused within ``bound``; this process's own
+    changes evict the user at once (:meth:`forget_user`).
+    """
+
+    def __init__(self, bound: timedelta, max_entries: int = 10_000) -> None:
+        self.bound, self.max_entries = bound, max_entries
+        self._entries: dict[str, tuple[Actor, datetime | None, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str, now: datetime) -> tuple[Actor, datetime | None] | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        actor, issued, read_at = entry
+        if not timedelta(0) <= now - read_at < self.bound:  # stale (or the clock went back): ask again
+            with self._lock:
+                self._entries.pop(digest, None)
+            return None
+        return actor, issued
+
+    def put(self, digest: str, actor: Actor, issued: datetime | None, now: datetime) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+            while len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[digest] = (actor, issued, now)
+
+    def forget_user(self, name: str) -> None:
+        with self._lock:
+            for digest in [d for d, (actor, _, _) in self._entries.items() if actor.id == name]:
+                del self._entries[digest]
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class UserStore:
-    """Create, list, disable users; resolve a bearer token to an :class:`Actor`."""
+    """Create, list, disable users; resolve a bearer token to an :class:`Actor`.
+
+    ``cache_for``: how long a resolved token's user is reused without a database read (``gongai serve`` passes
+    :func:`auth_cache_from_environment`; None, the default, reads on every call). Revocation then takes effect at
+    once in this store's process and within ``cache_for`` in any other; the token's own expiry stays exact.
+    """
 
     def __init__(self, db: Engine, *, departments: Iterable[str] | None = None,
                  token_ttl: timedelta | None | str = "environment",
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 cache_for: timedelta | None = None) -> None:
         self.db = db
         self.departments = set(departments) if departments is not None else None
         self.token_ttl = token_ttl_from_environment() if token_ttl == "environment" else token_ttl
         self.now = now
+        self._cache = _ActorCache(cache_for) if cache_for else None
 
     def add(self, name: str, role: str, *, department: str | None = None,
             owner_ids: Iterable[str] = (), by: str = "cli") -> tuple[dict[str, Any], str]:
@@ -114,6 +177,7 @@ class UserStore:
             append_admin_event(conn, "user_role_changed", actor=by, subject=name, data={
                 "from": {"role": before["role"], "department": before["department"]},
                 "to": {"role": role, "department": department, "owner_ids": owners}})
+        self._forget(name)
         return self.get(name)
 
     def list(self) -> list[dict[str, Any]]:
@@ -135,6 +199,7 @@ class UserStore:
             if result.rowcount != 1:
                 raise NotFound(f"user '{name}' does not exist")
             append_admin_event(conn, "user_revoked", actor=by, subject=name)
+        self._forget(name)
         return self.get(name)
 
     def reissue(self, name: str, *, by: str = "cli") -> tuple[dict[str, Any], str]:
@@ -147,6 +212,7 @@ class UserStore:
             if result.rowcount != 1:
                 raise NotFound(f"user '{name}' does not exist")
             append_admin_event(conn, "user_token_reissued", actor=by, subject=name)
+        self._forget(name)
         return self.get(name), token
 
     def actor_for_token(self, token: str) -> Actor | None:
@@ -155,20 +221,51 @@ class UserStore:
             return None
         return self.actor_for_digest(hash_token(token))
 
+    def cached_actor(self, token: str) -> Actor | None:
+        """The token's user if this process read it within ``cache_for`` and the token has not expired; None
+        means "ask :meth:`actor_for_token`" (it may still be valid). Never touches the database, so an async
+        caller can answer without handing the request to a thread."""
+        if self._cache is None or not token:
+            return None
+        now = self.now()
+        cached = self._cache.get(hash_token(token), now)
+        if cached is None or self._expired(cached[1], now):
+            return None
+        return cached[0]
+
     def actor_for_digest(self, digest: str) -> Actor | None:
         """The active user whose token hashes to ``digest``, or None: a browser session keeps only the digest
         of the token it signed in with, so revoking the token ends the session too."""
         if not digest:
             return None
+        now = self.now()
+        cached = self._cache.get(digest, now) if self._cache is not None else None
+        if cached is not None:
+            actor, issued = cached
+            return None if self._expired(issued, now) else actor
         with self.db.connect() as conn:
-            row = conn.execute(select(t.users).where(t.users.c.token_hash == digest)).mappings().first()
+            row = conn.execute(_USER_BY_DIGEST, {"digest": digest}).mappings().first()
         if row is None or row["disabled"] or not hmac.compare_digest(row["token_hash"], digest):
             return None
-        if self.token_ttl is not None and row.get("created_at") is not None:
-            issued = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=timezone.utc)
-            if self.now() - issued > self.token_ttl:
-                return None
-        return to_actor(dict(row))
+        issued = row.get("created_at")
+        if issued is not None and issued.tzinfo is None:
+            issued = issued.replace(tzinfo=timezone.utc)
+        if self._expired(issued, now):
+            return None
+        actor = to_actor(dict(row))
+        if self._cache is not None:
+            self._cache.put(digest, actor, issued, now)
+        return actor
+
+    def _expired(self, issued: datetime | None, now: datetime) -> bool:
+        return self.token_ttl is not None and issued is not None and now - issued > self.token_ttl
+
+    def _forget(self, name: str) -> None:
+        if self._cache is not None:
+            self._cache.forget_user(name)
+
+
+_USER_BY_DIGEST = select(t.users).where(t.users.c.token_hash == bindparam("digest"))
 
 
 def to_actor(row: dict[str, Any]) -> Actor:
