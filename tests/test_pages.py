@@ -192,6 +192,11 @@ def test_special_procedure_claims_and_post_check_through_the_pages(hz: Harness) 
     progress = hz.get("owner1", f"/projects/{pid}/progress")
     assert progress["special_procedures"] and progress["post_checks"][0]["end"]
     assert {s["key"] for s in progress["stages"] if s["end"]} == {"S1", "S23"}
+    # 受理用时: each stage filing at the window, shown on the project page beside the stages
+    assert {(f["stage"], f.get("result_label")) for f in progress["filings"]} >= {("S1", "已受理"), ("S23", "已受理")}
+    sign_in(hz, "owner1")
+    page = hz.client.get(f"/ui/projects/{pid}").text
+    assert "申报受理（受理用时" in page and 'data-key="S1/filing"' in page and "已受理" in page
 
 
 def test_the_new_project_form_is_the_case_questionnaire_with_a_preview_before_filing(hz: Harness) -> None:

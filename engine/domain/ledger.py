@@ -42,6 +42,9 @@ PROJECT_RESULT_LABELS: dict[str, str] = {
     "revoked": "前置许可撤销（审批终止）",
     "withdrawn": "已撤回",
 }
+#: A stage filing's outcome at the window (受理用时, level ``filing``).
+FILING_OUTCOME_LABELS: dict[str, str] = {"accepted": "已受理", "deemed": "视为受理（逾期未作决定）",
+                                         "withdrawn": "视为撤回（逾期未补正）"}
 #: The project status each result leaves (anything else: ``stopped``).
 PROJECT_RESULT_STATUS: dict[str, str] = {"approved": "completed", "approved_with_revocations": "completed",
                                          "withdrawn": "withdrawn"}

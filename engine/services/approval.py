@@ -43,8 +43,8 @@ from engine.domain.certificates import Changes, changes as certificate_changes
 from engine.domain.catalogue import Catalogue, CatalogueError, UnknownIdError
 from engine.domain.plan import PlanConflict, ProjectPlan, build_plan
 from engine.services.rules import current_rules
-from engine.domain.ledger import (PROJECT_RESULT_LABELS, PROJECT_RESULT_STATUS, Event, LedgerError, ProjectLedger,
-                                  Subject, matter_result_label, project_result)
+from engine.domain.ledger import (FILING_OUTCOME_LABELS, PROJECT_RESULT_LABELS, PROJECT_RESULT_STATUS, Event, LedgerError,
+                                  ProjectLedger, Subject, matter_result_label, project_result)
 from engine.analytics.figures import stopped_natural_days
 from engine.analytics.measures import last_to_finish, parallel_after
 from engine.domain.timing import ClockStop
@@ -1058,6 +1058,8 @@ class ApprovalService:
                     tolerance=stage is not None and stage.attrs.get("intake") == "tolerance")
                 if subject.outcome == "revoked":
                     entry["revocation_reason"] = subject.attrs.get("revocation_reason")
+            if subject.level == "filing" and subject.outcome:
+                entry["result_label"] = FILING_OUTCOME_LABELS.get(subject.outcome, subject.outcome)
             if subject.level == "stage":
                 entry["result_label"] = _label(subject.outcome)
                 entry["intake"] = subject.attrs.get("intake")

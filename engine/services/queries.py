@@ -128,7 +128,7 @@ def colour(entry: dict[str, Any]) -> str:
 
 
 def decorate_timing(timing: dict[str, Any]) -> dict[str, Any]:
-    for bucket in ("stages", "matters", "special_procedures", "post_checks"):
+    for bucket in ("stages", "matters", "special_procedures", "post_checks", "filings"):
         for entry in timing.get(bucket, []):
             entry["colour"] = colour(entry)
     if timing.get("project"):
