@@ -1038,7 +1038,7 @@ def filing_time(world: World, stage: str, outcome: str, natural: float, used: in
     outcomes = {"受理": "accepted", "视为受理": "deemed", "视为撤回": "withdrawn"}
     assert entry["outcome"] == outcomes[outcome], entry
     assert entry["span_natural_days"] == natural, entry
-    assert entry["approval_days_used"] == used, entry
+    assert entry["approval_days_used"] == used, (entry["start"], entry["end"], entry["committed_due"], entry["span_natural_days"])
     assert len(entry["clock_stops"]) == stops and all(s["end"] for s in entry["clock_stops"]), entry["clock_stops"]
     assert entry["statutory_overdue"] is (status == "超过窗口时限"), entry
     assert status in ("未超过窗口时限", "超过窗口时限"), status

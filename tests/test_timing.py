@@ -284,6 +284,17 @@ def test_on_time_within_the_limit_reads_as_within_the_limit_in_whole_days() -> N
     assert timing.status == "on_time" and timing.committed_due == sh(2026, 3, 6)
 
 
+@pytest.mark.parametrize("after", [timedelta(0), timedelta(microseconds=1)])
+def test_an_end_at_24_00_of_the_due_day_used_that_day_not_the_next(after: timedelta) -> None:
+    """超时默许 / 视为受理 fire at 24:00 of the due day (the engine's timers a microsecond after it): accepted Mon
+    10:00 on a 3-wd limit, ended by the timer at 24:00 Thu — 3 of 3 days, not 4 (Fri is not used)."""
+    due = sh(2026, 3, 6)  # 00:00 Fri = 24:00 Thu
+    timing = measure(start=sh(2026, 3, 2, 10), end=due + after, now=due + after, committed_limit_wd=3,
+                     statutory_limit_wd=3, stops=[], rule=BY_DAYS, calendar=CAL)
+    assert timing.committed_due == due
+    assert (timing.span_days_used, timing.approval_days_used) == (3, 3)
+
+
 def test_a_stop_pushes_the_due_date_by_whole_days_or_by_the_hour() -> None:
     """补正 Tue 10:00 → Wed 15:00 on a 3-wd matter accepted Mon 9:00: due 24:00 Thu unpushed.
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from engine.domain.workcalendar import SHANGHAI, WorkCalendar
@@ -197,9 +197,17 @@ def _local_day(instant: datetime) -> date:
     return instant.astimezone(SHANGHAI).date()
 
 
+def _last_day(end: datetime) -> date:
+    """The day an end instant closes: an end in the first second of a day is 24:00 of the day before. Deadline
+    timers fire at 24:00 of the due day (the engine's timers a microsecond after it); 超时默许, 视为受理 and the
+    other ends at a limit used that day, not the next."""
+    local = end.astimezone(SHANGHAI)
+    return local.date() - timedelta(days=1) if local.time() < time(0, 0, 1) else local.date()
+
+
 def days_used(start: datetime, end: datetime, calendar: WorkCalendar) -> int:
     """Working days after the day of ``start`` up to and including the day of ``end`` (受理次日起算)."""
-    first, last = _local_day(start), _local_day(end)
+    first, last = _local_day(start), max(_local_day(start), _last_day(end))
     return sum(1 for n in range((last - first).days) if calendar.is_working_day(first + timedelta(days=n + 1)))
 
 
