@@ -79,8 +79,9 @@ def report(request: Request, actor: Actor = Depends(readers),
     service = request.app.state.service
     filters = analytics_filters(service.catalogue, project_type=project_type, stage=stage, department=department,
                                 matter=matter, jurisdiction=jurisdiction, since=since, until=until, division=division)
-    return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes, now=service.clock.now(),
-                      group_by=group_by)
+    with request.app.state.heavy():
+        return kpi_report(service.db, service.catalogue, filters, threshold_minutes=suspect_minutes,
+                          now=service.clock.now(), group_by=group_by)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -95,8 +96,9 @@ def scoring(request: Request, actor: Actor = Depends(readers),
     """``engine.analytics.scoring.ranking``: each indicator as the sheet defines it, scored by its rule; indicators
     the system cannot compute are listed with the reason (``not_computed``)."""
     service = request.app.state.service
-    return scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
-                           project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
+    with request.app.state.heavy():
+        return scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
+                               project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
 
 
 @router.get("/scoring.xlsx", response_class=Response, summary="The scoring sheet as a spreadsheet (xlsx)",
@@ -106,9 +108,11 @@ def scoring_sheet_xlsx(request: Request, actor: Actor = Depends(readers),
                        since: Since = None, until: Until = None, project_type: ProjectType = None,
                        jurisdiction: Jurisdiction = None) -> Response:
     service = request.app.state.service
-    result = scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
-                             project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
-    return Response(scoring_xlsx(result), media_type=XLSX,
+    with request.app.state.heavy():
+        result = scoring_ranking(service.db, service.catalogue, division=division, since=since, until=until,
+                                 project_type=project_type, jurisdiction=jurisdiction, now=service.clock.now())
+        body = scoring_xlsx(result)
+    return Response(body, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="gongai-scoring-{division}.xlsx"'})
 
 
@@ -126,7 +130,8 @@ def cases(request: Request, actor: Actor = Depends(readers),
 def events_csv(request: Request, actor: Actor = Depends(readers),
                project_id: str | None = Query(default=None, max_length=40),
                since_id: int = Query(default=0, ge=0, le=2**62)) -> PlainTextResponse:
-    text = queries.events_csv(request.app.state.service.db, project_id=project_id, since_id=since_id)
+    with request.app.state.heavy():
+        text = queries.events_csv(request.app.state.service.db, project_id=project_id, since_id=since_id)
     return PlainTextResponse(text, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="gongai-events.csv"'})
 
@@ -163,7 +168,7 @@ def events_xes(request: Request, actor: Actor = Depends(readers),
     start, end = analytics_window(since, until)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     try:
-        with service.db.connect() as conn:
+        with request.app.state.heavy(), service.db.connect() as conn:
             if project_id is not None and conn.execute(
                     select(t.projects.c.id).where(t.projects.c.id == project_id)).first() is None:
                 raise Invalid(f"project_id: unknown project {project_id!r}")

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from api import admin, analytics, catalogue, certificates, charts, credit, observability, pages, problems, projects, tasks
+from api.heavy import HeavySlots, default_slots
 from api.inputs import JsonGuard
 from api.security import FailedAuthLimiter, SecurityHeaders
 from engine.ops.metrics import watch_pool
@@ -70,6 +71,7 @@ def create_app(service: ApprovalService | None = None, *, database_url: str | No
     )
     app.state.service = service
     app.state.worker_threads = worker_threads or default_worker_threads()
+    app.state.heavy = HeavySlots(default_slots(app.state.worker_threads))  # exports and reports: api/heavy.py
     app.state.users = UserStore(service.db, departments=service.catalogue.departments,
                                 cache_for=auth_cache_from_environment())  # GONGAI_AUTH_CACHE_SECONDS
     app.state.idempotency = IdempotencyStore(service.db)

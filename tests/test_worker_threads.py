@@ -38,3 +38,25 @@ def test_no_more_requests_run_at_once_than_the_worker_threads(tmp_path) -> None:
         for t in threads:
             t.join()
     assert peak[0] == 2  # six at once were asked for: two ran, the others queued
+
+
+def test_heavy_reports_beyond_their_slots_are_refused_at_once_and_change_nothing(tmp_path) -> None:
+    """Exports and KPI reports take one of a few slots (a quarter of the worker threads); when none is free the
+    request gets 503 with Retry-After at once instead of holding a worker thread the owners and agencies need."""
+    from engine.services.users import UserStore
+
+    app = create_app(database_url=f"sqlite:///{tmp_path / 'h.db'}", worker_threads=4)
+    assert app.state.heavy.slots == 1
+    token = UserStore(app.state.service.db, departments=app.state.service.catalogue.departments).add("ana", "analyst")[1]
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(app) as client:
+        assert client.get("/analytics/events.csv", headers=auth).status_code == 200
+        with app.state.heavy():  # held by another request
+            for url in ("/analytics/report", "/analytics/events.csv", "/analytics/events.xes",
+                        "/analytics/scoring", "/analytics/scoring.xlsx"):
+                busy = client.get(url, headers=auth)
+                assert busy.status_code == 503, url
+                assert busy.headers["Retry-After"] == "5"
+                assert "try again" in busy.json()["detail"]
+            assert client.get("/analytics/timings", headers=auth).status_code == 200  # light reads are not capped
+        assert client.get("/analytics/report", headers=auth).status_code == 200  # the slot is free again

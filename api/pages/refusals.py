@@ -296,6 +296,8 @@ REFUSALS: tuple[Refusal, ...] = (
     _r(r"Idempotency-Key: key '(.*?)' was already used for a different request", "幂等键“{0}”已用于另一个请求"),
     _r(r"(.+): the project kept changing while this request ran", "项目正在被他人办理，请刷新后重试"),
     _r(r"the database is unavailable; nothing was changed, retry later", "数据库暂时不可用，操作未执行，请稍后重试"),
+    _r(r"(\d+) heavy analytics requests \(exports, reports\) are already running in this server process; try again in "
+       r"(\d+) seconds", "报表正在生成（本服务进程同时最多 {0} 个），请 {1} 秒后重试"),
     _r(r"malformed JSON body: (.*)", "提交的内容格式有误"),
     _r(r"no route (\S+) (.*)", "页面不存在：{1}"),
     _r(r"request body exceeds the limit of (\d+) bytes", "提交内容超过 {0} 字节的上限"),
