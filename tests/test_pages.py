@@ -270,6 +270,21 @@ def test_analyst_filters_by_division_and_downloads_the_scoring_sheet(hz: Harness
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"  # an xlsx is a zip
 
 
+def test_the_analyst_page_shows_the_window_s_time_per_stage(hz: Harness) -> None:
+    """受理用时 on the dashboard: one row per stage with filings, the same figures as /analytics/timings?by=filing."""
+    pid = hz.post("owner1", "/projects", {"name": "受理用时", "project_type": "social_small", "case": SMALL_CASE_JSON},
+                  status=201)["id"]
+    hz.post("owner1", f"/projects/{pid}/filings", {"stage": "S1"})  # the window holds it from now
+    sign_in(hz, "analyst1")
+    page = hz.client.get("/ui/analytics").text
+    rows = hz.get("analyst1", "/analytics/timings?by=filing")
+    assert rows and "受理用时（申报至窗口作出受理决定）" in page
+    for row in rows:
+        assert f'<tr data-stage="{row["stage"]}"><td>' in page.split('id="filing-times"')[1].split("</table>")[0]
+    filtered = hz.client.get("/ui/analytics?department=zrzy")  # a matter-level filter does not break the section
+    assert filtered.status_code == 200 and "filing-times" in filtered.text
+
+
 def test_the_owner_chooses_commitment_on_the_preview_and_the_agency_sees_the_check(hz: Harness) -> None:
     """告知承诺制 on the pages: the preview offers it for eligible matters only; filing with it sets the plan's
     mode; a refused choice is shown and files nothing; the review and 核查 task pages say the matter is committed."""

@@ -108,8 +108,13 @@ def dashboard(request: Request, actor: Actor = Depends(actor_of)) -> Response:
     analytics_api.readers(actor)
     f = _filters(request)
     status, errors, heading, report = 200, {}, None, None
+    filings: list[dict[str, Any]] = []
     try:
-        report = analytics_api.report(request, actor, suspect_minutes=10.0, group_by=None, **_filter_args(f))
+        args = _filter_args(f)
+        report = analytics_api.report(request, actor, suspect_minutes=10.0, group_by=None, **args)
+        # 受理用时 per stage: the window's own time (the department and matter filters do not apply to filings)
+        filings = analytics_api.timings(request, actor, by="filing", finished=False,
+                                        **(args | {"department": None, "matter": None}))
     except (ServiceError, FormRejected, ValidationError) as exc:
         status, errors, heading = refusal(exc, FILTERS)
     page = _case_page(request)
@@ -125,7 +130,7 @@ def dashboard(request: Request, actor: Actor = Depends(actor_of)) -> Response:
     from engine.domain.catalogue import list_profiles
 
     return render(request, "analytics.html", status=status, report=report, errors=errors, heading=heading, filters=f,
-                  query=query, cases=cases, profiles=list_profiles(catalogue.root), pages=pages)
+                  query=query, cases=cases, profiles=list_profiles(catalogue.root), pages=pages, filings=filings)
 
 
 def _case_page(request: Request) -> int:
