@@ -151,6 +151,11 @@ class Subject:
     def open_stop(self) -> ClockStop | None:
         return next((stop for stop in self.stops if stop.end is None), None)
 
+    def end_open_stop(self, at: datetime) -> None:
+        """The clock runs again from ``at`` (nothing happens when it was not stopped)."""
+        if (stop := self.open_stop) is not None:
+            self.stops[self.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+
     @property
     def is_open(self) -> bool:
         return self.started_at is not None and self.ended_at is None
@@ -258,8 +263,8 @@ class ProjectLedger:
         if subject is None or subject.ended_at is not None:
             subject = Subject(key=key, level="filing", name=name, stage=stage, department="window", started_at=at,
                               committed_limit_wd=limit_wd, statutory_limit_wd=limit_wd)
-        elif (stop := subject.open_stop) is not None:
-            subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+        else:  # 重新提交: the owner's 补正 ends, the window holds the filing again
+            subject.end_open_stop(at)
         self._touch(subject)
         return subject
 
@@ -274,8 +279,7 @@ class ProjectLedger:
         subject = self.find(f"{stage}/filing")
         if subject is None or subject.ended_at is not None:
             return None
-        if (stop := subject.open_stop) is not None:
-            subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+        subject.end_open_stop(at)
         subject.ended_at, subject.outcome = at, outcome
         self._touch(subject)
         return subject
@@ -492,7 +496,7 @@ class ProjectLedger:
         if kind == "precondition" and not subject.is_open:
             raise LedgerError(f"matter {key} is not running")
         if stop is not None and stop.kind == kind:
-            subject.stops[subject.stops.index(stop)] = ClockStop(stop.start, at, stop.kind)
+            subject.end_open_stop(at)
         self._touch(subject)
         if special is not None:
             special.ended_at = at

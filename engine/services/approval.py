@@ -617,8 +617,7 @@ class ApprovalService:
             exempted = self.certificates.exemptions(uow.certificates, project, stage, now)
             declared = [m for m in declared if m["id"] not in exempted]
             materials = list(dict.fromkeys([m["id"] for m in submitted] + list(exempted)))
-            ctx.ledger.receive_filing(stage or "", ctx.stage_name(stage or ""), now,
-                                      limit_wd=self.catalogue.profile.intake_limit_wd)  # 受理用时 from now
+            self._received(ctx, stage or "", now)
             ctx.ledger.emit(Event("stage_submitted", now, stage=stage, actor=ctx.actor, data={
                 "materials": materials, "declared_missing": [m["id"] for m in declared],
                 **({"exempted": list(exempted.values())} if exempted else {})}))
@@ -696,9 +695,12 @@ class ApprovalService:
         data = parsed.model_dump(exclude_none=True)
         if row["spec_id"] == "Task_CorrectFiling":  # a resubmission after the 一次性告知 is received anew
             data["received_at"] = now.isoformat()
-            ctx.ledger.receive_filing(stage or "", ctx.stage_name(stage or ""), now,
-                                      limit_wd=self.catalogue.profile.intake_limit_wd)
+            self._received(ctx, stage or "", now)
         return data
+
+    def _received(self, ctx: ExecutionContext, stage: str, now: datetime) -> None:
+        """The window holds a stage filing from now (submitted, or resubmitted after a 一次性告知): 受理用时."""
+        ctx.ledger.receive_filing(stage, ctx.stage_name(stage), now, limit_wd=self.catalogue.profile.intake_limit_wd)
 
     def _required(self, project: Project, found: list[dict[str, Any]], asked: list[str]) -> list[dict[str, Any]]:
         """The materials a filing still needs: under 告知承诺制 the signed commitment replaces the matter's
